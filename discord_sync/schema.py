@@ -1,0 +1,201 @@
+"""The product's tables: the API analysts query (documented column by column in docs/schema.md).
+
+Ids of platform objects (Discord snowflakes) are `bigint`, so they order numerically. Every row belongs to a
+tenant and goes with it when the tenant is removed. No column ever holds a raw user id: authors and mentioned
+users are keyed hashes (see `anonymize.py`).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+SYNC_STATUSES = ("pending", "running", "complete", "failed", "skipped")
+JOB_STATUSES = ("running", "complete", "failed", "skipped")
+
+
+def _now() -> sa.TextClause:
+    return sa.text("now()")
+
+
+def _tenant_fk() -> sa.Column:
+    return sa.Column(
+        "tenant_id", sa.Text, sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("platform", sa.Text, nullable=False, server_default="discord"),
+    sa.Column("guild_id", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.CheckConstraint(f"id ~ '{TENANT_ID_PATTERN}'", name="id_is_slug"),
+    sa.CheckConstraint("platform IN ('discord')", name="known_platform"),
+    sa.UniqueConstraint("platform", "guild_id"),
+)
+
+tenant_changes = sa.Table(
+    "tenant_changes",
+    metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, nullable=False),
+    sa.Column("change", sa.Text, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.CheckConstraint("change IN ('added', 'removed')", name="known_change"),
+)
+
+channels = sa.Table(
+    "channels",
+    metadata,
+    _tenant_fk(),
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("parent_id", sa.BigInteger),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("type", sa.SmallInteger, nullable=False),
+    sa.Column("is_thread", sa.Boolean, nullable=False),
+    sa.Column("position", sa.Integer),
+    sa.Column("topic", sa.Text),
+    sa.Column("nsfw", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("owner_hash", sa.Text),
+    sa.Column("archived", sa.Boolean),
+    sa.Column("locked", sa.Boolean),
+    sa.Column("archived_at", sa.DateTime(timezone=True)),
+    sa.Column("available_tags", pg.JSONB),
+    sa.Column("applied_tag_ids", pg.ARRAY(sa.BigInteger)),
+    sa.Column("message_count", sa.Integer),
+    sa.Column("last_message_id", sa.BigInteger),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    sa.Index(None, "tenant_id", "parent_id"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    _tenant_fk(),
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("channel_id", sa.BigInteger, nullable=False),
+    sa.Column("author_hash", sa.Text),
+    sa.Column("author_is_bot", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("is_webhook", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("type", sa.SmallInteger, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("edited_at", sa.DateTime(timezone=True)),
+    sa.Column("reply_to_id", sa.BigInteger),
+    sa.Column("reply_to_channel_id", sa.BigInteger),
+    sa.Column("thread_id", sa.BigInteger),
+    sa.Column("pinned", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("mention_everyone", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("mentioned_user_hashes", pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("mentioned_role_ids", pg.ARRAY(sa.BigInteger), nullable=False, server_default="{}"),
+    sa.Column("flags", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "channel_id"], ["channels.tenant_id", "channels.id"], ondelete="CASCADE"
+    ),
+    sa.Index(None, "tenant_id", "channel_id", "id"),
+    sa.Index(None, "tenant_id", "created_at"),
+    sa.Index(None, "tenant_id", "author_hash"),
+    sa.Index(None, "tenant_id", "reply_to_id"),
+)
+
+message_emoji_reactions = sa.Table(
+    "message_emoji_reactions",
+    metadata,
+    _tenant_fk(),
+    sa.Column("message_id", sa.BigInteger, primary_key=True),
+    sa.Column("emoji_key", sa.Text, primary_key=True),
+    sa.Column("emoji_id", sa.BigInteger),
+    sa.Column("emoji_name", sa.Text),
+    sa.Column("emoji_animated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("normal_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("burst_count", sa.Integer, nullable=False, server_default="0"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "message_id"], ["messages.tenant_id", "messages.id"], ondelete="CASCADE"
+    ),
+    sa.Index(None, "tenant_id", "emoji_name"),
+)
+
+message_attachments = sa.Table(
+    "message_attachments",
+    metadata,
+    _tenant_fk(),
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("proxy_url", sa.Text),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("content_type", sa.Text),
+    sa.Column("width", sa.Integer),
+    sa.Column("height", sa.Integer),
+    sa.Column("description", sa.Text),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "message_id"], ["messages.tenant_id", "messages.id"], ondelete="CASCADE"
+    ),
+    sa.Index(None, "tenant_id", "message_id"),
+)
+
+sync_progress = sa.Table(
+    "sync_progress",
+    metadata,
+    _tenant_fk(),
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("last_message_id", sa.BigInteger),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("messages_synced", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("last_synced_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.CheckConstraint(
+        "status IN (" + ", ".join(f"'{s}'" for s in SYNC_STATUSES) + ")", name="known_status"
+    ),
+)
+
+channel_sync_jobs = sa.Table(
+    "channel_sync_jobs",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("channel_id", sa.BigInteger, nullable=False),
+    sa.Column("run_id", sa.Text),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("messages", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("requests", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("messages_per_second", sa.Float),
+    sa.Column("rate_limit_waits", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+    sa.CheckConstraint(
+        "status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="known_status"
+    ),
+    sa.Index(None, "tenant_id", "channel_id", "started_at"),
+    sa.Index(None, "run_id"),
+    sa.Index(None, "finished_at"),
+)
+
+request_rate_limiter = sa.Table(
+    "request_rate_limiter",
+    metadata,
+    sa.Column("bucket", sa.Text, primary_key=True),
+    sa.Column("next_slot_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+)

@@ -1,0 +1,84 @@
+"""Shared fixtures: a real PostgreSQL server and a fresh, migrated database per test.
+
+The server is `DISCORD_SYNC_TEST_DATABASE_URL` when given (any database on it; tests create their own), else an
+embedded server that `pgserver` starts in a temporary folder, so a fresh machine needs nothing installed.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from discord_sync.database import create_db_engine
+from discord_sync.migrate import migrate
+
+TEMPLATE_DB = "discord_sync_test_template"
+TEST_ANONYMIZATION_KEY = "test-anonymization-key-0123456789"
+
+
+def _database_on(server_url: str, name: str) -> str:
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a database on a real PostgreSQL server the tests may create databases on."""
+    given = os.environ.get("DISCORD_SYNC_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    import pgserver
+
+    pgdata = Path(tmp_path_factory.mktemp("pg")) / "pgdata"
+    server = pgserver.get_server(pgdata, cleanup_mode="delete")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_server_url: str) -> str:
+    """A migrated database that each test's database is copied from (a copy costs milliseconds)."""
+    admin = create_db_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{TEMPLATE_DB}"'))
+    url = _database_on(pg_server_url, TEMPLATE_DB)
+    migrate(url)
+    from discord_sync.database import shared_engine
+
+    shared_engine(url).dispose()
+    admin.dispose()
+    return url
+
+
+@pytest.fixture
+def database_url(pg_server_url: str, template_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh migrated database for one test; `DATABASE_URL` points at it for the test's duration."""
+    name = f"discord_sync_test_{uuid.uuid4().hex[:12]}"
+    admin = create_db_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"'))
+    url = _database_on(pg_server_url, name)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("ANONYMIZATION_KEY", TEST_ANONYMIZATION_KEY)
+    yield url
+    from discord_sync.database import shared_engine
+
+    shared_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> sa.Engine:
+    """An engine on the test's database."""
+    from discord_sync.database import shared_engine
+
+    return shared_engine(database_url)
