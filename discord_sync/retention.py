@@ -1,0 +1,20 @@
+"""Retention: finished channel sync attempts are kept for a week, then deleted after a successful sync."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from discord_sync.schema import channel_sync_jobs
+
+
+def delete_old_sync_jobs(conn: sa.Connection, *, older_than: timedelta = timedelta(days=7)) -> int:
+    """Delete completed (or skipped) `channel_sync_jobs` rows finished more than `older_than` ago."""
+    result = conn.execute(
+        channel_sync_jobs.delete().where(
+            channel_sync_jobs.c.status.in_(("complete", "skipped")),
+            channel_sync_jobs.c.finished_at < sa.func.now() - older_than,
+        )
+    )
+    return result.rowcount

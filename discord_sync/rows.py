@@ -1,0 +1,222 @@
+"""Pure shaping: Discord payloads (raw JSON dicts) into rows of the product's tables.
+
+No I/O here. Every user id is replaced by its keyed hash on the way through; text is cleaned of what PostgreSQL
+`text` cannot hold (NUL bytes, lone surrogates). A message that cannot be shaped becomes an `ItemError` with its
+id instead of failing the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from discord_sync.anonymize import Anonymizer
+
+DISCORD_EPOCH_MS = 1420070400000
+THREAD_TYPES = frozenset({10, 11, 12})
+# Channel types whose own message history is read: text, voice (text chat), announcement, stage, threads.
+MESSAGE_BEARING_TYPES = frozenset({0, 2, 5, 13, 10, 11, 12})
+
+MESSAGE_COLUMNS = (
+    "tenant_id", "id", "channel_id", "author_hash", "author_is_bot", "is_webhook", "type", "content",
+    "created_at", "edited_at", "reply_to_id", "reply_to_channel_id", "thread_id", "pinned",
+    "mention_everyone", "mentioned_user_hashes", "mentioned_role_ids", "flags",
+)
+REACTION_COLUMNS = (
+    "tenant_id", "message_id", "emoji_key", "emoji_id", "emoji_name", "emoji_animated", "count",
+    "normal_count", "burst_count",
+)
+ATTACHMENT_COLUMNS = (
+    "tenant_id", "id", "message_id", "filename", "url", "proxy_url", "size", "content_type", "width",
+    "height", "description",
+)
+CHANNEL_COLUMNS = (
+    "tenant_id", "id", "parent_id", "name", "type", "is_thread", "position", "topic", "nsfw", "owner_hash",
+    "archived", "locked", "archived_at", "available_tags", "applied_tag_ids", "message_count",
+    "last_message_id", "created_at", "last_seen_at", "deleted_at",
+)
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """A payload item that could not be stored, kept with its id so it can be found and retried."""
+
+    item_id: int | None
+    error: str
+
+
+@dataclass
+class MessageRows:
+    """The rows one page or batch of messages becomes."""
+
+    messages: list[tuple] = field(default_factory=list)
+    reactions: list[tuple] = field(default_factory=list)
+    attachments: list[tuple] = field(default_factory=list)
+    errors: list[ItemError] = field(default_factory=list)
+
+    def extend(self, other: "MessageRows") -> None:
+        self.messages.extend(other.messages)
+        self.reactions.extend(other.reactions)
+        self.attachments.extend(other.attachments)
+        self.errors.extend(other.errors)
+
+
+def snowflake_time(snowflake: int) -> datetime:
+    """When a snowflake was minted: its top 42 bits are milliseconds since Discord's epoch."""
+    return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, tz=timezone.utc)
+
+
+def snowflake_at(moment_ms: int) -> int:
+    """The smallest snowflake minted at a Unix time in milliseconds."""
+    return max(0, moment_ms - DISCORD_EPOCH_MS) << 22
+
+
+def clean_text(value: Any) -> str:
+    """Text PostgreSQL can store: NUL bytes removed, lone surrogates replaced by U+FFFD."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+    return text
+
+
+def optional_text(value: Any) -> str | None:
+    return None if value is None else clean_text(value)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp as Discord sends it, or None."""
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def snowflake(value: Any) -> int | None:
+    """A snowflake field (sent as a string) as an int, or None; anything else is malformed."""
+    if value is None:
+        return None
+    result = int(value)
+    if not 0 <= result < 2**63:
+        raise ValueError(f"snowflake out of range: {value!r}")
+    return result
+
+
+def _emoji_key(emoji: dict) -> str:
+    return str(emoji["id"]) if emoji.get("id") else str(emoji.get("name") or "")
+
+
+def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: Anonymizer, rows: MessageRows) -> None:
+    message_id = snowflake(payload["id"])
+    author = payload.get("author") or {}
+    reference = payload.get("message_reference") or {}
+    thread = payload.get("thread") or {}
+    # Only a reply (type 19) points at the message it answers; pins, forwards and thread starters also carry a
+    # message_reference, to other ends.
+    is_reply = payload.get("type") == 19 and bool(reference.get("message_id"))
+    message = (
+        tenant_id,
+        message_id,
+        channel_id,
+        anonymizer.user_hash(author["id"]) if author.get("id") else None,
+        bool(author.get("bot", False)),
+        payload.get("webhook_id") is not None,
+        int(payload.get("type") or 0),
+        anonymizer.scrub_mentions(clean_text(payload.get("content"))),
+        parse_time(payload.get("timestamp")) or snowflake_time(message_id),
+        parse_time(payload.get("edited_timestamp")),
+        snowflake(reference.get("message_id")) if is_reply else None,
+        snowflake(reference.get("channel_id")) if is_reply and reference.get("channel_id") else None,
+        snowflake(thread.get("id")) if thread else None,
+        bool(payload.get("pinned", False)),
+        bool(payload.get("mention_everyone", False)),
+        [anonymizer.user_hash(user["id"]) for user in payload.get("mentions") or () if user.get("id")],
+        [snowflake(role) for role in payload.get("mention_roles") or ()],
+        int(payload.get("flags") or 0),
+    )
+    reactions = []
+    for reaction in payload.get("reactions") or ():
+        emoji = reaction.get("emoji") or {}
+        details = reaction.get("count_details") or {}
+        reactions.append((
+            tenant_id,
+            message_id,
+            _emoji_key(emoji),
+            snowflake(emoji.get("id")),
+            optional_text(emoji.get("name")),
+            bool(emoji.get("animated", False)),
+            int(reaction.get("count") or 0),
+            int(details.get("normal", reaction.get("count") or 0)),
+            int(details.get("burst", 0)),
+        ))
+    attachments = []
+    for attachment in payload.get("attachments") or ():
+        attachments.append((
+            tenant_id,
+            snowflake(attachment["id"]),
+            message_id,
+            clean_text(attachment.get("filename")),
+            clean_text(attachment.get("url")),
+            optional_text(attachment.get("proxy_url")),
+            int(attachment.get("size") or 0),
+            optional_text(attachment.get("content_type")),
+            attachment.get("width"),
+            attachment.get("height"),
+            optional_text(attachment.get("description")),
+        ))
+    rows.messages.append(message)
+    rows.reactions.extend(reactions)
+    rows.attachments.extend(attachments)
+
+
+def shape_messages(
+    tenant_id: str, channel_id: int, payloads: Iterable[dict], anonymizer: Anonymizer
+) -> MessageRows:
+    """Rows for a page of message payloads; malformed messages are reported, not raised."""
+    rows = MessageRows()
+    for payload in payloads:
+        try:
+            _message_rows(tenant_id, channel_id, payload, anonymizer, rows)
+        except Exception as error:  # noqa: BLE001 - one bad payload must never sink the batch
+            item_id = payload.get("id") if isinstance(payload, dict) else None
+            try:
+                item_id = int(item_id) if item_id is not None else None
+            except (TypeError, ValueError):
+                item_id = None
+            rows.errors.append(ItemError(item_id, f"malformed message: {type(error).__name__}: {error}"[:500]))
+    return rows
+
+
+def channel_row(tenant_id: str, payload: dict, anonymizer: Anonymizer, seen_at: datetime) -> dict:
+    """One row of the channel catalog for a channel, thread, forum post or media post payload."""
+    channel_id = snowflake(payload["id"])
+    channel_type = int(payload["type"])
+    metadata = payload.get("thread_metadata") or {}
+    tags = payload.get("available_tags")
+    return {
+        "tenant_id": tenant_id,
+        "id": channel_id,
+        "parent_id": snowflake(payload.get("parent_id")),
+        "name": clean_text(payload.get("name")),
+        "type": channel_type,
+        "is_thread": channel_type in THREAD_TYPES,
+        "position": payload.get("position"),
+        "topic": optional_text(payload.get("topic")),
+        "nsfw": bool(payload.get("nsfw", False)),
+        "owner_hash": anonymizer.user_hash(payload["owner_id"]) if payload.get("owner_id") else None,
+        "archived": metadata.get("archived") if metadata else None,
+        "locked": metadata.get("locked") if metadata else None,
+        "archived_at": parse_time(metadata.get("archive_timestamp")) if metadata.get("archived") else None,
+        "available_tags": tags if tags else None,
+        "applied_tag_ids": [snowflake(t) for t in payload["applied_tags"]] if payload.get("applied_tags") else None,
+        "message_count": payload.get("message_count"),
+        "last_message_id": snowflake(payload.get("last_message_id")),
+        "created_at": snowflake_time(channel_id),
+        "last_seen_at": seen_at,
+        "deleted_at": None,
+    }

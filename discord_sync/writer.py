@@ -1,0 +1,167 @@
+"""The one write path into the product's tables: `COPY` into a staging table, then `INSERT ... ON CONFLICT`.
+
+Re-writing a row that is already stored changes nothing (rows equal to the stored ones are not even rewritten),
+so a re-run, a resumed crash or an overlapping window never duplicates. The SQL comes from small pure functions
+over the schema's own table and column names; values only ever travel through `COPY` or bound parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import pandas as pd
+import sqlalchemy as sa
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from sqlalchemy.dialects.postgresql import JSONB
+
+from discord_sync.rows import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS, REACTION_COLUMNS, MessageRows
+from discord_sync.schema import message_attachments, message_emoji_reactions, messages
+
+
+def staging_name(table: sa.Table) -> str:
+    return f"_staging_{table.name}"
+
+
+def create_staging_sql(table: sa.Table) -> sql.Composed:
+    """A per-connection temporary twin of `table`, emptied at every commit."""
+    return sql.SQL(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    ).format(stage=sql.Identifier(staging_name(table)), table=sql.Identifier(table.name))
+
+
+def copy_sql(target: str, columns: Sequence[str]) -> sql.Composed:
+    return sql.SQL("COPY {target} ({columns}) FROM STDIN").format(
+        target=sql.Identifier(target), columns=sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+
+
+def upsert_sql(table: sa.Table, columns: Sequence[str], *, skip_unchanged: bool = True) -> sql.Composed:
+    """Move the staged rows into `table`: insert new keys, update changed rows, leave equal rows untouched."""
+    keys = [c.name for c in table.primary_key.columns]
+    updates = [c for c in columns if c not in keys]
+    column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
+    statement = sql.SQL(
+        "INSERT INTO {table} ({columns}) SELECT DISTINCT ON ({keys}) {columns} FROM {stage} "
+        "ON CONFLICT ({keys}) DO "
+    ).format(
+        table=sql.Identifier(table.name),
+        columns=column_list,
+        keys=sql.SQL(", ").join(map(sql.Identifier, keys)),
+        stage=sql.Identifier(staging_name(table)),
+    )
+    if not updates:
+        return statement + sql.SQL("NOTHING")
+    assignments = [
+        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates
+    ]
+    if "synced_at" in table.c and "synced_at" not in columns:
+        assignments.append(sql.SQL("synced_at = now()"))
+    statement += sql.SQL("UPDATE SET ") + sql.SQL(", ").join(assignments)
+    if skip_unchanged:
+        statement += sql.SQL(" WHERE ({current}) IS DISTINCT FROM ({incoming})").format(
+            current=sql.SQL(", ").join(sql.SQL("{t}.{c}").format(t=sql.Identifier(table.name), c=sql.Identifier(c)) for c in updates),
+            incoming=sql.SQL(", ").join(sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates),
+        )
+    return statement
+
+
+def delete_children_sql(table: sa.Table) -> sql.Composed:
+    """Remove a batch's reactions or attachments before writing the fresh ones (an edit may remove some)."""
+    return sql.SQL("DELETE FROM {table} WHERE tenant_id = %s AND message_id = ANY(%s)").format(
+        table=sql.Identifier(table.name)
+    )
+
+
+def _json_columns(table: sa.Table, columns: Sequence[str]) -> list[int]:
+    return [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSONB)]
+
+
+def _copy_rows(raw: "psycopg.Connection", target: str, table: sa.Table, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    json_positions = _json_columns(table, columns)
+    with raw.cursor() as cursor, cursor.copy(copy_sql(target, columns)) as copy:
+        for row in rows:
+            if json_positions:
+                row = list(row)
+                for i in json_positions:
+                    row[i] = None if row[i] is None else Jsonb(row[i])
+            copy.write_row(row)
+
+
+def upsert_rows(
+    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple], *, skip_unchanged: bool = True
+) -> int:
+    """Upsert rows (tuples in `columns` order) into `table` inside the caller's transaction; returns rows staged."""
+    if not rows:
+        return 0
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.execute(create_staging_sql(table))
+        _copy_rows(raw, staging_name(table), table, columns, rows)
+        cursor.execute(upsert_sql(table, columns, skip_unchanged=skip_unchanged))
+        cursor.execute(sql.SQL("TRUNCATE {stage}").format(stage=sql.Identifier(staging_name(table))))
+    return len(rows)
+
+
+def frame_rows(frame: pd.DataFrame) -> list[tuple]:
+    """A DataFrame's rows as tuples of plain Python values (NaN and NaT become NULL, ids stay exact ints)."""
+    cleaned = frame.astype(object).where(frame.notna(), None)
+    return list(cleaned.itertuples(index=False, name=None))
+
+
+def upsert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, *, skip_unchanged: bool = True) -> int:
+    """Upsert a DataFrame whose columns are columns of `table`."""
+    return upsert_rows(conn, table, list(frame.columns), frame_rows(frame), skip_unchanged=skip_unchanged)
+
+
+def replace_children(
+    conn: sa.Connection, table: sa.Table, columns: Sequence[str], tenant_id: str, message_ids: list[int], rows: Sequence[tuple]
+) -> int:
+    """Make a batch's reactions or attachments exactly `rows`: delete the stored ones, copy the new ones."""
+    if not message_ids:
+        return 0
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.execute(delete_children_sql(table), (tenant_id, message_ids))
+    if rows:
+        _copy_rows(raw, table.name, table, columns, rows)
+    return len(rows)
+
+
+CHECKPOINT_SQL = sa.text(
+    """
+    INSERT INTO sync_progress (tenant_id, channel_id, last_message_id, status, messages_synced, last_synced_at,
+                               last_error, updated_at)
+    VALUES (:tenant_id, :channel_id, :last_message_id, :status, :messages, now(), NULL, now())
+    ON CONFLICT (tenant_id, channel_id) DO UPDATE SET
+        last_message_id = GREATEST(sync_progress.last_message_id, EXCLUDED.last_message_id),
+        status = EXCLUDED.status,
+        messages_synced = sync_progress.messages_synced + EXCLUDED.messages_synced,
+        last_synced_at = now(),
+        last_error = NULL,
+        updated_at = now()
+    """
+)
+
+
+def write_message_batch(
+    conn: sa.Connection,
+    tenant_id: str,
+    channel_id: int,
+    rows: MessageRows,
+    *,
+    checkpoint: int | None,
+    status: str = "running",
+) -> None:
+    """Write a batch's messages, reactions and attachments, and advance the channel's checkpoint, in the caller's
+    transaction: either all of it is stored or none of it."""
+    upsert_rows(conn, messages, MESSAGE_COLUMNS, rows.messages)
+    message_ids = [row[1] for row in rows.messages]
+    replace_children(conn, message_emoji_reactions, REACTION_COLUMNS, tenant_id, message_ids, rows.reactions)
+    replace_children(conn, message_attachments, ATTACHMENT_COLUMNS, tenant_id, message_ids, rows.attachments)
+    # GREATEST ignores NULL: a batch that does not extend the contiguous prefix leaves the checkpoint as it is.
+    conn.execute(
+        CHECKPOINT_SQL,
+        {"tenant_id": tenant_id, "channel_id": channel_id, "last_message_id": checkpoint,
+         "status": status, "messages": len(rows.messages)},
+    )

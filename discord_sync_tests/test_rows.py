@@ -1,0 +1,134 @@
+"""Table-driven tests of the pure payload-to-row shaping."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from discord_sync.anonymize import Anonymizer
+from discord_sync.rows import (
+    MESSAGE_COLUMNS,
+    REACTION_COLUMNS,
+    channel_row,
+    clean_text,
+    shape_messages,
+    snowflake_time,
+)
+
+KEY = "test-anonymization-key-0123456789"
+ANON = Anonymizer(KEY)
+USER = "80351110224678912"
+MESSAGE_ID = "1100000000000000000"
+
+
+def message(**fields):
+    payload = {
+        "id": MESSAGE_ID, "channel_id": "900", "type": 0, "content": "hello",
+        "timestamp": "2023-04-21T10:00:00.000000+00:00", "edited_timestamp": None,
+        "author": {"id": USER, "username": "someone", "bot": False}, "mentions": [], "mention_roles": [],
+        "attachments": [], "embeds": [], "pinned": False, "mention_everyone": False, "tts": False, "flags": 0,
+    }
+    payload.update(fields)
+    return payload
+
+
+def column(row, name):
+    return row[MESSAGE_COLUMNS.index(name)]
+
+
+@pytest.mark.parametrize(
+    "fields, name, expected",
+    [
+        ({}, "content", "hello"),
+        ({"content": f"hey <@{USER}>"}, "content", f"hey <@{ANON.user_hash(USER)}>"),
+        ({"content": "nul\x00byte"}, "content", "nulbyte"),
+        ({"content": "lone \ud800 surrogate"}, "content", "lone \ufffd surrogate"),
+        ({"content": "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 👨‍👩‍👧"}, "content", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 👨‍👩‍👧"),
+        ({"content": "x" * 4000}, "content", "x" * 4000),
+        ({"content": ""}, "content", ""),
+        ({"content": None}, "content", ""),
+        ({}, "author_hash", ANON.user_hash(USER)),
+        ({"webhook_id": "123"}, "is_webhook", True),
+        ({"author": {"id": USER, "bot": True}}, "author_is_bot", True),
+        ({"type": 19, "message_reference": {"message_id": "1099999999999999999", "channel_id": "900"}}, "reply_to_id", 1099999999999999999),
+        ({"type": 6, "message_reference": {"message_id": "1099999999999999999"}}, "reply_to_id", None),
+        ({"edited_timestamp": "2023-04-22T10:00:00+00:00"}, "edited_at", datetime(2023, 4, 22, 10, tzinfo=timezone.utc)),
+        ({"mentions": [{"id": USER}]}, "mentioned_user_hashes", [ANON.user_hash(USER)]),
+        ({"mention_roles": ["555"]}, "mentioned_role_ids", [555]),
+        ({"thread": {"id": "777", "type": 11}}, "thread_id", 777),
+        ({"pinned": True}, "pinned", True),
+    ],
+)
+def test_message_row_fields(fields, name, expected):
+    rows = shape_messages("acme", 900, [message(**fields)], ANON)
+    assert rows.errors == []
+    assert column(rows.messages[0], name) == expected
+
+
+def test_no_raw_user_id_survives_in_any_message_column():
+    payload = message(content=f"<@{USER}> and <@!{USER}>", mentions=[{"id": USER}])
+    rows = shape_messages("acme", 900, [payload], ANON)
+    assert USER not in repr(rows.messages)
+
+
+@pytest.mark.parametrize(
+    "reaction, expected",
+    [
+        ({"emoji": {"id": None, "name": "👍"}, "count": 3, "count_details": {"normal": 2, "burst": 1}},
+         ("👍", None, "👍", False, 3, 2, 1)),
+        ({"emoji": {"id": "123456", "name": "party", "animated": True}, "count": 1},
+         ("123456", 123456, "party", True, 1, 1, 0)),
+        ({"emoji": {"id": None, "name": "🇫🇷"}, "count": 5, "count_details": {"normal": 5, "burst": 0}},
+         ("🇫🇷", None, "🇫🇷", False, 5, 5, 0)),
+    ],
+)
+def test_reaction_rows(reaction, expected):
+    rows = shape_messages("acme", 900, [message(reactions=[reaction])], ANON)
+    row = rows.reactions[0]
+    assert row[REACTION_COLUMNS.index("emoji_key"):] == expected
+    assert row[:2] == ("acme", int(MESSAGE_ID))
+
+
+def test_attachment_rows_keep_metadata():
+    attachment = {"id": "42", "filename": "cat.png", "size": 1024, "url": "https://cdn/x/cat.png",
+                  "proxy_url": "https://media/x/cat.png", "content_type": "image/png", "width": 64, "height": 48}
+    rows = shape_messages("acme", 900, [message(attachments=[attachment])], ANON)
+    assert rows.attachments == [("acme", 42, int(MESSAGE_ID), "cat.png", "https://cdn/x/cat.png",
+                                 "https://media/x/cat.png", 1024, "image/png", 64, 48, None)]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"id": "not-a-number", "content": "x"},
+        {"content": "no id at all"},
+        {"id": "12", "author": {"id": USER}, "timestamp": "yesterday"},
+        {"id": "13", "reactions": [{"emoji": {"id": "abc"}, "count": 1}]},
+        {"id": str(2**64), "content": "too big"},
+        "not even a dict",
+    ],
+)
+def test_malformed_message_is_reported_with_its_id_and_the_rest_are_kept(broken):
+    rows = shape_messages("acme", 900, [message(), broken], ANON)
+    assert len(rows.messages) == 1
+    assert len(rows.errors) == 1
+    assert "malformed message" in rows.errors[0].error
+
+
+def test_channel_row_for_a_forum_post_thread():
+    payload = {
+        "id": "1100000000000000001", "type": 11, "parent_id": "1000", "name": "A post", "owner_id": USER,
+        "applied_tags": ["1", "2"], "message_count": 7, "last_message_id": "1100000000000000099",
+        "thread_metadata": {"archived": True, "locked": False, "archive_timestamp": "2024-01-01T00:00:00+00:00",
+                            "auto_archive_duration": 1440},
+    }
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    row = channel_row("acme", payload, ANON, now)
+    assert row["is_thread"] and row["parent_id"] == 1000 and row["applied_tag_ids"] == [1, 2]
+    assert row["owner_hash"] == ANON.user_hash(USER)
+    assert row["archived"] is True and row["archived_at"] == datetime(2024, 1, 1, tzinfo=timezone.utc)
+    assert row["created_at"] == snowflake_time(1100000000000000001)
+    assert USER not in repr(row)
+
+
+def test_clean_text_passes_ordinary_text_through():
+    assert clean_text("plain") == "plain"
