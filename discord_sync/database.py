@@ -56,3 +56,9 @@ def ensure_dagster_schema(url: str) -> None:
     """Create the schema that holds Dagster's own storage tables."""
     with shared_engine(url).begin() as conn:
         conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {DAGSTER_SCHEMA}"))
+
+
+def libpq_url(url: str) -> str:
+    """The URL as libpq (psycopg.connect) spells it: no SQLAlchemy driver suffix."""
+    scheme, rest = url.split("://", 1)
+    return f"postgresql://{rest}" if scheme.startswith("postgres") else url

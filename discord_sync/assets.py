@@ -1,0 +1,167 @@
+"""The tenant-partitioned assets: the channel catalog, then messages with their reactions and attachments.
+
+`channels` discovers everything the bot can read in the tenant's guild and returns it as a DataFrame, which the
+Postgres IO manager upserts. `messages`, `reactions` and `attachments` are one multi-asset because one pass over
+Discord produces all three: it streams batches into PostgreSQL as it fetches (bounded memory, exact resume) and
+reports what it wrote in each asset's materialization metadata.
+"""
+
+
+import asyncio
+from datetime import datetime, timezone
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from discord_sync.anonymize import Anonymizer
+from discord_sync.jobs import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.partitions import tenant_partitions
+from discord_sync.resources import DiscordResource, PostgresResource, SyncResource
+from discord_sync.rows import CHANNEL_COLUMNS, channel_row
+from discord_sync.schema import channels as channels_table
+from discord_sync.sources import ChannelListing, SourceError
+from discord_sync.tenant_sync import TenantSync, tenant_lock
+from discord_sync.tenants import TenantError, get_tenant
+
+SYNC_RETRY = dg.RetryPolicy(max_retries=3, delay=1, backoff=dg.Backoff.EXPONENTIAL)
+
+
+def _tenant(engine: sa.Engine, tenant_id: str):
+    try:
+        with engine.connect() as conn:
+            return get_tenant(conn, tenant_id)
+    except TenantError as error:
+        raise dg.Failure(str(error), allow_retries=False) from None
+
+
+def _previous_catalog(engine: sa.Engine, tenant_id: str) -> pd.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(*[channels_table.c[c] for c in CHANNEL_COLUMNS]).where(
+                channels_table.c.tenant_id == tenant_id, channels_table.c.deleted_at.is_(None)
+            )
+        ).all()
+    return pd.DataFrame(rows, columns=list(CHANNEL_COLUMNS), dtype=object)
+
+
+def catalog_frame(
+    tenant_id: str, listing: ChannelListing, previous: pd.DataFrame, anonymizer: Anonymizer, now: datetime
+) -> tuple[pd.DataFrame, int]:
+    """The catalog to upsert: every channel seen now, plus previously known ones that disappeared, marked deleted.
+
+    Threads under a parent whose archived listing was refused are not marked: unseen is not the same as gone.
+    """
+    rows = [channel_row(tenant_id, payload, anonymizer, now) for payload in listing.channels]
+    seen = {row["id"] for row in rows}
+    gone = previous[
+        ~previous["id"].isin(seen) & ~previous["parent_id"].isin(listing.unlisted_parents)
+    ].copy() if len(previous) else previous
+    if len(gone):
+        gone["deleted_at"] = now
+    frame = pd.DataFrame(rows, columns=list(CHANNEL_COLUMNS), dtype=object)
+    if len(gone):
+        frame = pd.concat([frame, gone[list(CHANNEL_COLUMNS)]], ignore_index=True)
+    return frame, len(gone)
+
+
+@dg.asset(
+    partitions_def=tenant_partitions,
+    retry_policy=SYNC_RETRY,
+    group_name="discord",
+    kinds={"discord", "postgres"},
+)
+def channels(
+    context: dg.AssetExecutionContext, discord: DiscordResource, sync: SyncResource, postgres: PostgresResource
+) -> dg.Output[pd.DataFrame]:
+    """The tenant's channel catalog: channels, categories, threads, forum and media posts the bot can read.
+
+    Channels that disappeared are kept with `deleted_at` set, so their history stays queryable.
+    """
+    tenant_id = context.partition_key
+    engine = postgres.engine()
+    tenant = _tenant(engine, tenant_id)
+
+    async def discover() -> tuple[dict, ChannelListing, dict]:
+        async with discord.source(postgres.url()) as source:
+            guild = await source.describe_community(tenant.guild_id)
+            return guild, await source.list_channels(tenant.guild_id), source.stats.as_metadata()
+
+    try:
+        guild, listing, stats = asyncio.run(discover())
+    except SourceError as error:
+        raise dg.Failure(f"tenant {tenant_id}: {error}", allow_retries=False) from None
+    for problem in listing.errors:
+        context.log.warning(f"tenant {tenant_id}: {problem}")
+    now = datetime.now(timezone.utc)
+    with tenant_lock(engine, tenant_id, context.log):
+        previous = _previous_catalog(engine, tenant_id)
+    frame, disappeared = catalog_frame(tenant_id, listing, previous, Anonymizer(sync.anonymization_key), now)
+    threads = int(frame["is_thread"].sum()) if len(frame) else 0
+    context.log.info(
+        f"tenant {tenant_id}: guild {guild.get('name')!r} has {len(frame) - disappeared - threads} channels and "
+        f"{threads} threads/posts readable; {disappeared} disappeared since the last sync"
+    )
+    return dg.Output(
+        frame,
+        metadata={
+            "guild_name": str(guild.get("name", "")),
+            "channels": len(frame) - disappeared - threads,
+            "threads_and_posts": threads,
+            "channels_disappeared": disappeared,
+            "listings_refused": len(listing.errors),
+            **stats,
+        },
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("messages", deps=["channels"], description="Messages with anonymized authors and mentions, replies linked.", group_name="discord", kinds={"discord", "postgres"}),
+        dg.AssetSpec("reactions", deps=["channels"], description="Emoji reaction counts per message (Unicode and custom emoji).", group_name="discord", kinds={"discord", "postgres"}),
+        dg.AssetSpec("attachments", deps=["channels"], description="Attachment metadata and URLs per message.", group_name="discord", kinds={"discord", "postgres"}),
+    ],
+    partitions_def=tenant_partitions,
+    retry_policy=SYNC_RETRY,
+)
+def messages(
+    context: dg.AssetExecutionContext, discord: DiscordResource, sync: SyncResource, postgres: PostgresResource
+):
+    """Fetch every changed channel's new messages in parallel and stream them into PostgreSQL.
+
+    A run tagged `discord_sync/reset=true` forgets the tenant's messages and checkpoints first;
+    `discord_sync/reset_channel=<id>` does so for one channel.
+    """
+    tenant_id = context.partition_key
+    engine = postgres.engine()
+    _tenant(engine, tenant_id)
+    tags = context.run.tags
+    reset = tags.get(RESET_TAG, "").lower() == "true"
+    reset_channel = tags.get(RESET_CHANNEL_TAG)
+    if reset_channel is not None and not reset_channel.isdigit():
+        raise dg.Failure(f"tag {RESET_CHANNEL_TAG} must be a channel id (digits), got {reset_channel!r}", allow_retries=False)
+    sync_run = TenantSync(
+        engine=engine,
+        tenant_id=tenant_id,
+        run_id=context.run.run_id,
+        anonymizer=Anonymizer(sync.anonymization_key),
+        options=sync.options(),
+        log=context.log,
+    )
+    try:
+        report = sync_run.run(
+            lambda: discord.source(postgres.url()),
+            reset=reset,
+            reset_channel=int(reset_channel) if reset_channel else None,
+        )
+    except SourceError as error:
+        raise dg.Failure(f"tenant {tenant_id}: {error}", allow_retries=False) from None
+    summary = report.metadata()
+    if report.all_failed:
+        failures = "; ".join(f"{o.plan.name} ({o.plan.channel_id}): {o.error}" for o in report.outcomes[:5])
+        raise dg.Failure(
+            f"tenant {tenant_id}: every channel failed, e.g. {failures}", metadata=summary, allow_retries=True
+        )
+    yield dg.MaterializeResult(asset_key="messages", metadata=summary)
+    yield dg.MaterializeResult(asset_key="reactions", metadata={"reactions_synced": summary["reactions_synced"]})
+    yield dg.MaterializeResult(asset_key="attachments", metadata={"attachments_synced": summary["attachments_synced"]})

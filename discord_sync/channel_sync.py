@@ -1,0 +1,278 @@
+"""Fetching channels' new messages in parallel, each channel's history split into windows when workers idle.
+
+Every channel to sync starts as one window from its checkpoint to the newest message. At most
+`SYNC_MAX_CHANNEL_WORKERS` windows are fetched at once. When a worker has nothing queued, it splits the running
+window with the most estimated messages left (snowflakes encode time, so a window is a time range), up to
+`SYNC_CHANNEL_BATCH_SIZE` windows per channel: a guild of many channels runs channel-parallel, one huge channel
+runs window-parallel, and both are bounded by the shared request limiter.
+
+A window writes its messages in batches of about `SYNC_WRITE_BATCH_MESSAGES`, each batch with its channel's
+checkpoint in one transaction. The checkpoint only ever covers the contiguous stored prefix of the channel's
+history, so a crash anywhere resumes exactly after what is stored; a window re-fetched after a crash rewrites
+equal rows, which the upsert leaves untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from discord_sync.rows import MessageRows, shape_messages
+from discord_sync.anonymize import Anonymizer
+from discord_sync.discord_client import RateLimitTooLong, TransientFailure
+from discord_sync.sources import ChannelUnavailable, CommunitySource
+
+IDLE_POLL_SECONDS = 0.05
+
+
+@dataclass
+class ChannelPlan:
+    """A channel that has new messages: where its stored history ends and where Discord says it ends."""
+
+    channel_id: int
+    name: str
+    checkpoint: int  # every message with id <= checkpoint is stored (0: nothing yet)
+    last_message_id: int
+
+
+@dataclass
+class ChannelOutcome:
+    """How one channel's sync ended, for `sync_progress`, `channel_sync_jobs` and the run's metadata."""
+
+    plan: ChannelPlan
+    status: str = "running"  # complete, failed or skipped (no access / gone)
+    error: str | None = None
+    messages: int = 0
+    reactions: int = 0
+    attachments: int = 0
+    requests: int = 0
+    item_errors: list[tuple[int | None, str]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    checkpoint: int = 0
+
+    @property
+    def seconds(self) -> float:
+        return max((self.finished or time.monotonic()) - self.started, 1e-6)
+
+
+@dataclass(eq=False)
+class Window:
+    """Part of one channel's history: messages with start < id <= end (end None: up to the newest)."""
+
+    channel: "ChannelState"
+    start: int
+    end: int | None
+    cursor: int
+    flushed: int
+    complete: bool = False
+    messages_seen: int = 0
+    running: bool = False
+
+    def estimated_remaining(self) -> float:
+        upper = self.end if self.end is not None else self.channel.outcome.plan.last_message_id
+        covered = self.cursor - self.start
+        if self.messages_seen == 0 or covered <= 0 or upper <= self.cursor:
+            return 0.0
+        return self.messages_seen / covered * (upper - self.cursor)
+
+
+@dataclass(eq=False)
+class ChannelState:
+    """One channel during the run: its outcome so far and its windows."""
+
+    outcome: ChannelOutcome
+    windows: list[Window] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    stopped: bool = False
+
+    def contiguous_checkpoint(self) -> int:
+        """The end of the stored prefix: windows in order, each flushed part extending the last."""
+        checkpoint = self.outcome.plan.checkpoint
+        for window in sorted(self.windows, key=lambda w: w.start):
+            if window.start != checkpoint and window.start > checkpoint:
+                break
+            checkpoint = max(checkpoint, window.flushed)
+            if not window.complete:
+                break
+        return checkpoint
+
+    def active_windows(self) -> int:
+        return sum(1 for w in self.windows if w.running)
+
+
+WriteBatch = Callable[[int, MessageRows, int, str], Awaitable[None]]
+
+
+class ChannelSyncer:
+    """Runs the windows of many channels on a bounded pool of workers."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        source: CommunitySource,
+        anonymizer: Anonymizer,
+        write_batch: WriteBatch,
+        max_workers: int,
+        max_windows_per_channel: int,
+        fetch_size: int,
+        batch_messages: int,
+        on_channel_done: Callable[[ChannelOutcome], Awaitable[None]],
+        on_channel_start: Callable[[ChannelOutcome], Awaitable[None]],
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.source = source
+        self.anonymizer = anonymizer
+        self.write_batch = write_batch
+        self.max_workers = max_workers
+        self.max_windows_per_channel = max_windows_per_channel
+        self.fetch_size = fetch_size
+        self.batch_messages = batch_messages
+        self.on_channel_done = on_channel_done
+        self.on_channel_start = on_channel_start
+        self.queue: deque[Window] = deque()
+        self.states: list[ChannelState] = []
+        self.peak_concurrent_channels = 0
+        self._active_channels: set[int] = set()
+
+    async def run(self, plans: list[ChannelPlan]) -> list[ChannelOutcome]:
+        """Sync every planned channel; returns one outcome per plan. A `SourceError` aborts all of them."""
+        for plan in plans:
+            state = ChannelState(ChannelOutcome(plan=plan, checkpoint=plan.checkpoint))
+            window = Window(state, plan.checkpoint, None, plan.checkpoint, plan.checkpoint)
+            state.windows.append(window)
+            self.queue.append(window)
+            self.states.append(state)
+        workers = [asyncio.create_task(self._worker()) for _ in range(min(self.max_workers, max(1, len(plans))))]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+        return [state.outcome for state in self.states]
+
+    def _split_largest(self) -> Window | None:
+        candidates = [
+            window
+            for state in self.states
+            if not state.stopped and 0 < state.active_windows() < self.max_windows_per_channel
+            for window in state.windows
+            if window.running and not window.complete
+        ]
+        best = max(candidates, key=Window.estimated_remaining, default=None)
+        if best is None or best.estimated_remaining() < 2 * self.fetch_size:
+            return None
+        upper = best.end if best.end is not None else best.channel.outcome.plan.last_message_id
+        middle = best.cursor + (upper - best.cursor) // 2
+        # The upper half keeps the open end, so messages newer than discovery still land in some window.
+        new = Window(best.channel, middle, best.end, middle, middle)
+        best.end = middle
+        best.channel.windows.append(new)
+        return new
+
+    async def _worker(self) -> None:
+        while True:
+            window = self.queue.popleft() if self.queue else None
+            if window is None:
+                if not any(state.active_windows() for state in self.states):
+                    return
+                window = self._split_largest()
+                if window is None:
+                    await asyncio.sleep(IDLE_POLL_SECONDS)
+                    continue
+            await self._run_window(window)
+
+    async def _run_window(self, window: Window) -> None:
+        state = window.channel
+        outcome: ChannelOutcome = state.outcome
+        if state.stopped:
+            return
+        window.running = True
+        channel_id = outcome.plan.channel_id
+        if len(state.windows) == 1 and not outcome.requests:
+            await self.on_channel_start(outcome)
+        self._active_channels.add(channel_id)
+        self.peak_concurrent_channels = max(self.peak_concurrent_channels, len(self._active_channels))
+        pending = MessageRows()
+        try:
+            while not state.stopped:
+                page = await self.source.fetch_messages_after(channel_id, window.cursor, self.fetch_size)
+                outcome.requests += 1
+                full = len(page) >= self.fetch_size
+                ids = [_id(m) for m in page]
+                end = window.end
+                in_range = [m for m, i in zip(page, ids) if end is None or i <= end]
+                reached_end = not full or len(in_range) < len(page)
+                top = max((i for m, i in zip(page, ids) if end is None or i <= end), default=window.cursor)
+                if top <= window.cursor and in_range and not reached_end:
+                    raise TransientFailure(f"Discord returned no message after {window.cursor} in a full page")
+                pending.extend(shape_messages(self.tenant_id, channel_id, in_range, self.anonymizer))
+                window.messages_seen += len(in_range)
+                window.cursor = max(window.cursor, top)
+                if reached_end:
+                    if window.end is not None:
+                        window.cursor = window.end
+                    window.complete = True
+                    break
+                if len(pending.messages) >= self.batch_messages:
+                    await self._flush(window, pending)
+                    pending = MessageRows()
+            await self._flush(window, pending)
+        except ChannelUnavailable as error:
+            self._stop(state, "skipped", f"{error.status} {error.reason}")
+        except (TransientFailure, RateLimitTooLong) as error:
+            await self._flush_quietly(window, pending)
+            self._stop(state, "failed", str(error))
+        finally:
+            window.running = False
+        if not any(w.running for w in state.windows):
+            await self._finish_channel(state)
+
+    async def _flush(self, window: Window, rows: MessageRows) -> None:
+        state = window.channel
+        outcome: ChannelOutcome = state.outcome
+        async with state.lock:
+            window.flushed = window.cursor
+            checkpoint = state.contiguous_checkpoint()
+            await self.write_batch(outcome.plan.channel_id, rows, checkpoint, "running")
+            outcome.checkpoint = max(outcome.checkpoint, checkpoint)
+            outcome.messages += len(rows.messages)
+            outcome.reactions += len(rows.reactions)
+            outcome.attachments += len(rows.attachments)
+            outcome.item_errors.extend((e.item_id, e.error) for e in rows.errors)
+
+    async def _flush_quietly(self, window: Window, rows: MessageRows) -> None:
+        if rows.messages:
+            await self._flush(window, rows)
+
+    def _stop(self, state: ChannelState, status: str, error: str) -> None:
+        state.stopped = True
+        outcome: ChannelOutcome = state.outcome
+        if outcome.status == "running":
+            outcome.status, outcome.error = status, error
+
+    async def _finish_channel(self, state: ChannelState) -> None:
+        outcome: ChannelOutcome = state.outcome
+        if outcome.finished is not None:
+            return
+        if outcome.status == "running":
+            if not all(w.complete for w in state.windows):
+                return
+            outcome.status = "complete"
+        outcome.finished = time.monotonic()
+        outcome.checkpoint = max(outcome.checkpoint, state.contiguous_checkpoint())
+        self._active_channels.discard(outcome.plan.channel_id)
+        await self.on_channel_done(outcome)
+
+
+def _id(message: object) -> int:
+    try:
+        return int(message["id"])  # type: ignore[index]
+    except (TypeError, KeyError, ValueError):
+        return -1

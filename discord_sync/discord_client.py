@@ -1,0 +1,220 @@
+"""The Discord side of the sync: every HTTP call goes through discord.py's REST client from here.
+
+REST only (no gateway): `HTTPClient.static_login` and the raw-JSON endpoints, which are faster than building
+model objects. An aiohttp trace hook sees every request discord.py sends, retries included: before it leaves, it
+waits for a slot of the limiter shared through PostgreSQL; after, it counts statuses, 429s and invalid requests.
+The token is only ever handed to discord.py; it never reaches a log line or an exception text from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import aiohttp
+import discord
+import discord.http
+
+from discord_sync.discovery import discover_channels
+from discord_sync.rate_limiter import PostgresRateLimiter
+from discord_sync.sources import ChannelListing, ChannelUnavailable, SourceError
+
+log = logging.getLogger("discord_sync.discord")
+
+INVALID_STATUSES = frozenset({401, 403, 429})
+TRANSIENT_ERRORS = (discord.DiscordServerError, aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
+
+
+class RateLimitTooLong(Exception):
+    """Discord asked to wait longer than `SYNC_MAX_RATE_LIMIT_WAIT`: end this channel now, resume next sync."""
+
+
+class TransientFailure(Exception):
+    """Discord kept failing (5xx, timeouts, dropped connections) after every retry."""
+
+
+@dataclass
+class RequestStats:
+    """What this process asked of Discord and how Discord answered."""
+
+    requests: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    rate_limited: int = 0
+    global_rate_limited: int = 0
+    invalid_requests: int = 0
+    retries: int = 0
+    limiter_wait_seconds: float = 0.0
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "discord_requests": self.requests,
+            "rate_limit_hits_429": self.rate_limited,
+            "global_rate_limit_hits": self.global_rate_limited,
+            "invalid_requests": self.invalid_requests,
+            "transient_retries": self.retries,
+            "limiter_wait_seconds": round(self.limiter_wait_seconds, 2),
+        }
+
+
+class DiscordSource:
+    """A logged-in REST session with Discord for one tenant run (implements `sources.CommunitySource`)."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        api_base_url: str,
+        limiter: PostgresRateLimiter | None,
+        request_timeout: float = 30.0,
+        max_rate_limit_wait: float = 60.0,
+        transient_retries: int = 4,
+        debug_rate_limits: bool = False,
+    ) -> None:
+        self._token = token
+        self._api_base_url = api_base_url.rstrip("/")
+        self._limiter = limiter
+        self._request_timeout = request_timeout
+        self._max_rate_limit_wait = max_rate_limit_wait
+        self._transient_retries = transient_retries
+        self._debug = debug_rate_limits
+        self.stats = RequestStats()
+        self._http: discord.http.HTTPClient | None = None
+        self.bot_user: dict | None = None
+
+    def __repr__(self) -> str:
+        return f"DiscordSource(api_base_url={self._api_base_url!r})"
+
+    async def __aenter__(self) -> "DiscordSource":
+        discord.http.Route.BASE = self._api_base_url
+        trace = aiohttp.TraceConfig()
+        trace.on_request_start.append(self._before_request)
+        trace.on_request_end.append(self._after_response)
+        self._http = discord.http.HTTPClient(
+            asyncio.get_running_loop(),
+            http_trace=trace,
+            max_ratelimit_timeout=self._max_rate_limit_wait or None,
+        )
+        try:
+            self.bot_user = await self._call(self._http.static_login, self._token)
+        except discord.LoginFailure:
+            await self._http.close()
+            raise SourceError(
+                "Discord rejected the bot token (401 Unauthorized): check DISCORD_BOT_TOKEN; "
+                "the sync stopped at once, since repeated 401s get a bot banned"
+            ) from None
+        except BaseException:
+            await self._http.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._http is not None:
+            await self._http.close()
+        if self._limiter is not None:
+            await self._limiter.close()
+
+    async def _before_request(self, session: object, context: object, params: object) -> None:
+        if self._limiter is not None:
+            waited = await self._limiter.acquire()
+            self.stats.limiter_wait_seconds += waited
+
+    async def _after_response(self, session: object, context: object, params: aiohttp.TraceRequestEndParams) -> None:
+        status = params.response.status
+        self.stats.requests += 1
+        self.stats.statuses[status] += 1
+        if status in INVALID_STATUSES:
+            self.stats.invalid_requests += 1
+        headers = params.response.headers
+        if status == 429:
+            self.stats.rate_limited += 1
+            if headers.get("X-RateLimit-Global") == "true" or headers.get("X-RateLimit-Scope") == "global":
+                self.stats.global_rate_limited += 1
+        if self._debug:
+            log.warning(
+                "rate limit: %s %s -> %s bucket=%s remaining=%s reset_after=%s scope=%s retry_after=%s",
+                params.method, params.url.path, status, headers.get("X-RateLimit-Bucket"),
+                headers.get("X-RateLimit-Remaining"), headers.get("X-RateLimit-Reset-After"),
+                headers.get("X-RateLimit-Scope"), headers.get("Retry-After"),
+            )
+
+    async def _call(self, request: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """One logical request: transient failures retried with backoff, 401 ends the tenant, 429 past the
+        allowed wait ends the channel."""
+        for attempt in range(self._transient_retries + 1):
+            try:
+                return await asyncio.wait_for(request(*args, **kwargs), timeout=self._request_timeout)
+            except discord.RateLimited as error:
+                raise RateLimitTooLong(
+                    f"Discord asked to wait {error.retry_after:.1f} s, longer than SYNC_MAX_RATE_LIMIT_WAIT"
+                ) from None
+            except discord.LoginFailure:
+                raise
+            except discord.HTTPException as error:
+                if error.status == 401:
+                    raise SourceError(
+                        "Discord rejected the bot token (401 Unauthorized): the token was revoked or is wrong; "
+                        "check DISCORD_BOT_TOKEN"
+                    ) from None
+                if isinstance(error, TRANSIENT_ERRORS) and attempt < self._transient_retries:
+                    self.stats.retries += 1
+                    await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+                    continue
+                raise
+            except TRANSIENT_ERRORS as error:
+                if attempt < self._transient_retries:
+                    self.stats.retries += 1
+                    await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+                    continue
+                raise TransientFailure(f"Discord kept failing: {type(error).__name__}: {error}") from None
+        raise AssertionError("unreachable")
+
+    async def describe_community(self, community_id: int) -> dict:
+        try:
+            return await self._call(self._http.get_guild, community_id, with_counts=True)
+        except (discord.Forbidden, discord.NotFound) as error:
+            raise SourceError(
+                f"the bot cannot see guild {community_id} ({error.status} {error.text or 'Unknown Guild'}): "
+                "it was removed from the guild, or the guild id is wrong"
+            ) from None
+
+    async def list_channels(self, community_id: int) -> ChannelListing:
+        return await discover_channels(self, community_id)
+
+    async def guild_channels(self, guild_id: int) -> list[dict]:
+        return await self._call(self._http.get_all_guild_channels, guild_id)
+
+    async def active_threads(self, guild_id: int) -> list[dict]:
+        payload = await self._call(self._http.get_active_threads, guild_id)
+        return list(payload.get("threads") or [])
+
+    async def archived_threads(self, channel_id: int, kind: str, before: str | None, limit: int = 100) -> dict:
+        """One page of a channel's archived threads; `kind` is public, private or joined_private."""
+        request = {
+            "public": self._http.get_public_archived_threads,
+            "private": self._http.get_private_archived_threads,
+            "joined_private": self._http.get_joined_private_archived_threads,
+        }[kind]
+        return await self._call(request, channel_id, before=before, limit=limit)
+
+    async def fetch_messages_after(self, channel_id: int, after: int, limit: int) -> list[dict]:
+        try:
+            page = await self._call(self._http.logs_from, channel_id, limit, after=after)
+        except discord.Forbidden as error:
+            raise ChannelUnavailable(channel_id, 403, error.text or "Missing Access") from None
+        except discord.NotFound as error:
+            raise ChannelUnavailable(channel_id, 404, error.text or "Unknown Channel") from None
+        if not isinstance(page, list):
+            raise TransientFailure(f"unexpected messages payload of type {type(page).__name__}")
+        # Discord answers newest first even for `after=`; the sync writes and checkpoints oldest first.
+        return sorted(page, key=_message_order)
+
+
+def _message_order(message: Any) -> int:
+    """Sort key by numeric id; a malformed item sorts first and is reported by the row shaping."""
+    try:
+        return int(message["id"])
+    except (TypeError, KeyError, ValueError):
+        return -1

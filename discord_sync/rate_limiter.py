@@ -1,0 +1,62 @@
+"""Keeps the sum of every process's requests under Discord's global limit, by design rather than by 429s.
+
+Discord allows 50 requests per second per bot token, across every process that uses it. discord.py only reacts
+to 429s, and only inside one process. Here each request first reserves a slot in PostgreSQL (the one place all
+tenant runs share, on one machine or many): a GCRA row per bot holds the earliest time of the next free slot;
+reserving moves it on by 1/rate and tells the caller how long to wait. The clock is the database's, so machines
+with skewed clocks still agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import psycopg
+
+RESERVE_SLOT_SQL = """
+INSERT INTO request_rate_limiter (bucket, next_slot_at)
+VALUES (%(bucket)s, clock_timestamp() + make_interval(secs => %(interval)s))
+ON CONFLICT (bucket) DO UPDATE SET next_slot_at =
+    GREATEST(request_rate_limiter.next_slot_at, clock_timestamp()) + make_interval(secs => %(interval)s)
+RETURNING GREATEST(0, EXTRACT(EPOCH FROM (next_slot_at - clock_timestamp())) - %(interval)s)::float8
+"""
+
+
+class PostgresRateLimiter:
+    """A request-rate limit shared by every process that uses the same database and bucket name."""
+
+    def __init__(self, conninfo: str, bucket: str, requests_per_second: float) -> None:
+        self._conninfo = conninfo
+        self.bucket = bucket
+        self.interval = 1.0 / requests_per_second
+        self._connection: psycopg.AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+        self.waited_seconds = 0.0
+        self.reservations = 0
+
+    async def _connect(self) -> psycopg.AsyncConnection:
+        if self._connection is None or self._connection.closed:
+            self._connection = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        return self._connection
+
+    async def acquire(self) -> float:
+        """Wait until this process may send one request; returns the seconds waited."""
+        async with self._lock:
+            connection = await self._connect()
+            cursor = await connection.execute(
+                RESERVE_SLOT_SQL, {"bucket": self.bucket, "interval": self.interval}
+            )
+            row = await cursor.fetchone()
+        delay = float(row[0]) if row else 0.0
+        self.reservations += 1
+        if delay > 0:
+            started = time.monotonic()
+            await asyncio.sleep(delay)
+            self.waited_seconds += time.monotonic() - started
+        return delay
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
