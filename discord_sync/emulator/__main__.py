@@ -1,0 +1,7 @@
+"""`python -m discord_sync.emulator`."""
+
+import sys
+
+from . import main
+
+raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,192 @@
+"""A generated guild: its people, channels and threads, plus the mutations made through the control API."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Iterator
+
+from .channel import Channel
+from .content import generate_message
+from .records import MessageRecord, User
+from .snowflakes import make_snowflake, snowflake_ms, unix_ms
+from .spec import GuildSpec
+
+GUILD_EPOCH_MS = unix_ms(2016)
+
+
+class Guild:
+    """One guild; `layout.build_layout` fills in its channels, messages stay lazy until read."""
+
+    def __init__(self, spec: GuildSpec) -> None:
+        self.spec = spec
+        self.seed = spec.seed
+        rng = random.Random(f"guild:{spec.seed}")
+        self.created_ms = GUILD_EPOCH_MS + rng.randrange(3 * 365 * 86_400_000)
+        self.id = make_snowflake(self.created_ms, spec.seed % (1 << 22))
+        self.name = spec.name or f"Emulated guild {spec.seed}"
+        self.users: dict[int, User] = {}
+        self.member_ids: list[int] = []
+        self.webhook_ids: list[int] = []
+        self.role_ids: list[int] = []
+        self.custom_emoji: list[tuple[int, str, bool]] = []
+        self.channels: dict[int, Channel] = {}
+        self.bot_present = True
+        self._next_ordinal = 0
+        self._last_added_ms = 0
+        self._make_people(rng)
+
+    def _make_people(self, rng: random.Random) -> None:
+        member_count = 40 if self.spec.layout == "default" else 20
+        for number in range(member_count):
+            user_id = make_snowflake(unix_ms(2015, 6) + rng.randrange(5 * 365 * 86_400_000), number)
+            global_name = rng.choice([None, f"Member {number}", f"Ünïcødé {number} 🦊", f"𝔐𝔢𝔪𝔟𝔢𝔯 {number}"])
+            self.users[user_id] = User(id=user_id, username=f"member_{self.seed}_{number}", global_name=global_name)
+            self.member_ids.append(user_id)
+        for number in range(2):
+            hook_id = make_snowflake(self.created_ms + 86_400_000 * (number + 1), 2048 + number)
+            self.users[hook_id] = User(id=hook_id, username=f"Webhook {number}", global_name=None, bot=True)
+            self.webhook_ids.append(hook_id)
+        self.role_ids = [self.id] + [make_snowflake(self.created_ms + 1000 * n, 3000 + n) for n in range(1, 4)]
+        self.custom_emoji = [
+            (make_snowflake(self.created_ms + 5000, 4000), "blobwave", False),
+            (make_snowflake(self.created_ms + 6000, 4001), "partyparrot", True),
+            (make_snowflake(self.created_ms + 7000, 4002), "kekw", False),
+        ]
+
+    def next_ordinal(self) -> int:
+        """A channel ordinal unique within the emulator for up to 4,096 channels per guild (see `Channel.base_id`)."""
+        ordinal = self._next_ordinal + 4096 * (self.seed % 1024)
+        self._next_ordinal += 1
+        return ordinal
+
+    def new_channel_id(self, created_ms: int) -> int:
+        """A snowflake for a new channel or thread created at `created_ms`."""
+        return make_snowflake(created_ms, (1 << 21) | (self._next_ordinal % (1 << 21)))
+
+    def put(self, channel: Channel) -> Channel:
+        """Add a channel or thread to the guild."""
+        self.channels[channel.id] = channel
+        return channel
+
+    def children(self, parent_id: int) -> list[Channel]:
+        """Threads (or channels of a category) whose parent is `parent_id`."""
+        return [c for c in self.channels.values() if c.parent_id == parent_id]
+
+    def top_level(self) -> list[Channel]:
+        """Every channel that is not a thread, in position order."""
+        return sorted((c for c in self.channels.values() if not c.is_thread), key=lambda c: (c.position, c.id))
+
+    def threads(self) -> list[Channel]:
+        """Every thread, newest first."""
+        return sorted((c for c in self.channels.values() if c.is_thread), key=lambda c: -c.id)
+
+    def visible(self, channel: Channel) -> bool:
+        """Whether the bot may view `channel` (a thread inherits its parent's visibility)."""
+        if not channel.can_view:
+            return False
+        parent = self.channels.get(channel.parent_id) if channel.is_thread and channel.parent_id else None
+        return parent.can_view if parent else True
+
+    def readable(self, channel: Channel) -> bool:
+        """Whether the bot can read the messages of `channel`."""
+        if not (self.visible(channel) and channel.readable):
+            return False
+        parent = self.channels.get(channel.parent_id) if channel.is_thread and channel.parent_id else None
+        return parent.can_read_history if parent else True
+
+    def message(self, channel: Channel, message_id: int) -> MessageRecord | None:
+        """The current state of a message, or None when it does not exist (or was deleted)."""
+        if message_id in channel.deleted_ids:
+            return None
+        record = channel.added_record(message_id)
+        if record is None:
+            index = channel.base_index(message_id)
+            if index is None:
+                return None
+            record = generate_message(self, channel, index)
+        edit = channel.edits.get(message_id)
+        if edit is not None:
+            record.content, record.edited_ms = edit
+        return record
+
+    def add_message(
+        self,
+        channel: Channel,
+        content: str,
+        author_id: int | None = None,
+        reply_to: int | None = None,
+        mention_ids: tuple[int, ...] = (),
+    ) -> MessageRecord:
+        """Post a new message now; its id is always newer than every message before it."""
+        newest = channel.last_message_id()
+        now_ms = max(int(time.time() * 1000), self._last_added_ms + 1, snowflake_ms(newest) + 1 if newest else 0)
+        self._last_added_ms = now_ms
+        record = MessageRecord(
+            id=make_snowflake(now_ms, channel.ordinal % (1 << 22)),
+            channel_id=channel.id,
+            author_id=author_id or self.member_ids[0],
+            timestamp_ms=now_ms,
+            content=content,
+            type=19 if reply_to else 0,
+            reply_to=reply_to,
+            mention_ids=tuple(mention_ids),
+        )
+        if author_id and author_id not in self.users:
+            self.users[author_id] = User(id=author_id, username=f"user_{author_id}", global_name=None)
+        channel.add(record)
+        return record
+
+    def edit_message(self, channel: Channel, message_id: int, content: str) -> MessageRecord | None:
+        """Change a message's content and stamp `edited_timestamp`; None if it does not exist."""
+        if not channel.exists(message_id):
+            return None
+        channel.edits[message_id] = (content, int(time.time() * 1000))
+        return self.message(channel, message_id)
+
+    def delete_message(self, channel: Channel, message_id: int) -> bool:
+        """Delete a message; False if it did not exist."""
+        if not channel.exists(message_id):
+            return False
+        channel.deleted_ids.add(message_id)
+        channel.edits.pop(message_id, None)
+        return True
+
+    def create_channel(self, name: str, type: int = 0, parent_id: int | None = None, **settings: object) -> Channel:
+        """Create a channel or thread now, with no messages."""
+        now_ms = int(time.time() * 1000)
+        channel = Channel(
+            id=self.new_channel_id(now_ms),
+            guild_id=self.id,
+            ordinal=self.next_ordinal(),
+            type=type,
+            name=name,
+            position=len(self.channels),
+            parent_id=parent_id,
+            base_start_ms=now_ms,
+            created_ms=now_ms,
+            **settings,  # type: ignore[arg-type]
+        )
+        return self.put(channel)
+
+    def delete_channel(self, channel_id: int) -> bool:
+        """Delete a channel and its threads; False if it did not exist."""
+        if channel_id not in self.channels:
+            return False
+        for child in self.children(channel_id):
+            if child.is_thread:
+                del self.channels[child.id]
+        del self.channels[channel_id]
+        return True
+
+    def ground_truth(self) -> Iterator[tuple[int, Iterator[int]]]:
+        """(channel id, message ids oldest first) for every channel and thread whose messages the bot can read."""
+        for channel in self.channels.values():
+            if self.readable(channel):
+                yield channel.id, channel.all_ids()
+
+    def user_ids(self) -> set[int]:
+        """Every raw user id that can appear in any payload of this guild (authors, mentions, owners, webhooks)."""
+        ids = set(self.users)
+        ids.update(c.owner_id for c in self.channels.values() if c.owner_id)
+        return ids

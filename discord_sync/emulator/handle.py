@@ -1,0 +1,150 @@
+"""`EmulatorClient`: a synchronous Python handle on `/_control`, usable against an emulator in another process."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from .spec import GuildSpec
+
+
+class EmulatorClient:
+    """Drives a running emulator over HTTP; `base_url` may be the API base or the server root."""
+
+    def __init__(self, base_url: str, timeout: float = 60.0) -> None:
+        root = base_url.rstrip("/")
+        for suffix in ("/api/v10", "/_control"):
+            root = root.removesuffix(suffix)
+        self.control_url = root + "/_control"
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Any:
+        url = self.control_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            raise LookupError(f"{method} {path}: {error.code} {error.read().decode(errors='replace')}") from None
+
+    def add_guild(self, spec: GuildSpec) -> int:
+        """Serve another generated guild; returns its id."""
+        return int(self._call("POST", "/guilds", spec.to_dict())["guild_id"])
+
+    def guilds(self) -> list[dict[str, Any]]:
+        """Every served guild: id, name, spec and whether the bot is still in it."""
+        return self._call("GET", "/guilds")
+
+    def channels(self, guild_id: int) -> list[dict[str, Any]]:
+        """Every channel and thread of a guild (including ones the bot cannot see), as API payloads."""
+        return self._call("GET", f"/guilds/{guild_id}/channels")
+
+    def channel_by_name(self, guild_id: int, name: str) -> dict[str, Any]:
+        """The channel or thread called `name` (names in generated guilds are unique and stable)."""
+        for channel in self.channels(guild_id):
+            if channel["name"] == name:
+                return channel
+        raise LookupError(f"no channel named {name!r} in guild {guild_id}")
+
+    def add_message(
+        self,
+        channel_id: int,
+        content: str = "new message",
+        author_id: int | None = None,
+        reply_to: int | None = None,
+        mention_ids: list[int] | None = None,
+    ) -> dict[str, Any]:
+        """Post a message now, as a member would; returns its payload."""
+        body = {
+            "content": content,
+            "author_id": str(author_id) if author_id else None,
+            "reply_to": str(reply_to) if reply_to else None,
+            "mention_ids": [str(i) for i in mention_ids or []],
+        }
+        return self._call("POST", f"/channels/{channel_id}/messages", body)
+
+    def edit_message(self, channel_id: int, message_id: int, content: str) -> dict[str, Any]:
+        """Edit a message's content; returns the new payload."""
+        return self._call("PATCH", f"/channels/{channel_id}/messages/{message_id}", {"content": content})
+
+    def delete_message(self, channel_id: int, message_id: int) -> None:
+        """Delete a message."""
+        self._call("DELETE", f"/channels/{channel_id}/messages/{message_id}")
+
+    def create_thread(self, parent_id: int, name: str, archived: bool = False, private: bool = False) -> dict[str, Any]:
+        """Create an (empty) thread under a channel; returns its payload."""
+        return self._call("POST", f"/channels/{parent_id}/threads", {"name": name, "archived": archived, "private": private})
+
+    def create_channel(self, guild_id: int, name: str, type: int = 0, parent_id: int | None = None) -> dict[str, Any]:
+        """Create an (empty) channel; returns its payload."""
+        body = {"name": name, "type": type, "parent_id": str(parent_id) if parent_id else None}
+        return self._call("POST", f"/guilds/{guild_id}/channels", body)
+
+    def delete_channel(self, channel_id: int) -> None:
+        """Delete a channel (and its threads); later reads of it answer 404 Unknown Channel."""
+        self._call("DELETE", f"/channels/{channel_id}")
+
+    def request_log(self) -> list[dict[str, Any]]:
+        """The newest Discord API requests: method, path, query, status, at (unix seconds)."""
+        return self._call("GET", "/requests")
+
+    def counters(self) -> dict[str, Any]:
+        """requests, invalid_requests, status_counts, rate_limited, peak_requests_per_second, requests_by_route."""
+        return self._call("GET", "/counters")
+
+    def reset_counters(self) -> None:
+        """Zero the counters and empty the request log."""
+        self._call("POST", "/counters/reset")
+
+    def ground_truth(self, guild_id: int) -> dict[int, list[int]]:
+        """Every message id the bot can read, by channel or thread id, oldest first: what a perfect sync stores."""
+        raw = self._call("GET", f"/guilds/{guild_id}/ground_truth")
+        return {int(c): [int(i) for i in ids] for c, ids in raw.items()}
+
+    def ground_truth_counts(self, guild_id: int) -> dict[int, int]:
+        """How many messages the bot can read, by channel or thread id (cheap for huge guilds)."""
+        return {int(c): n for c, n in self._call("GET", f"/guilds/{guild_id}/ground_truth", query={"counts": 1}).items()}
+
+    def ground_truth_messages(self, channel_id: int) -> list[dict[str, Any]]:
+        """Full payloads of every message in a channel, oldest first."""
+        return self._call("GET", f"/channels/{channel_id}/ground_truth_messages")
+
+    def user_ids(self, guild_id: int) -> list[int]:
+        """Every raw user id that can appear in the guild's payloads (for scanning stored data for leaks)."""
+        return [int(i) for i in self._call("GET", f"/guilds/{guild_id}/user_ids")]
+
+    def inject(self, kind: str, **options: Any) -> None:
+        """Inject a fault: rate_limit(route, retry_after, is_global, count), server_error(status, count),
+        drop_connection(count), slow(delay, count), revoke_token(), remove_bot(guild_id). `route` is a regex
+        searched in the request path."""
+        if "guild_id" in options:
+            options["guild_id"] = int(options["guild_id"])
+        self._call("POST", "/faults", {"kind": kind, **options})
+
+    def clear_faults(self) -> None:
+        """Remove every fault, including a revoked token and removed guilds."""
+        self._call("DELETE", "/faults")
+
+    def set_latency(self, ms: float) -> None:
+        """Delay every Discord API answer by `ms` milliseconds."""
+        self._call("POST", "/settings", {"latency_ms": ms})
+
+    def set_message_bucket(self, limit: int, per_seconds: float) -> None:
+        """Size of the per-channel bucket for message reads."""
+        self._call("POST", "/settings", {"message_bucket": [limit, per_seconds]})
+
+    def set_global_limit(self, per_second: int) -> None:
+        """Requests per second allowed per token across all routes."""
+        self._call("POST", "/settings", {"global_limit": per_second})
+
+    def enable_rate_limits(self, enabled: bool = True) -> None:
+        """Turn every rate limit on or off."""
+        self._call("POST", "/settings", {"rate_limits": enabled})
+
+    def settings(self) -> dict[str, Any]:
+        """Current latency and rate-limit settings."""
+        return self._call("GET", "/settings")

@@ -1,0 +1,257 @@
+"""JSON payloads in the shapes of Discord's OpenAPI schemas (MessageResponse, ThreadResponse, ...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .channel import Channel
+from .guild import Guild
+from .records import Attachment, MessageRecord, Reaction, User
+from .snowflakes import iso_timestamp
+
+CDN = "https://cdn.discordapp.com"
+MEDIA = "https://media.discordapp.net"
+BOT_USER = User(id=1100000000000000001, username="discord-sync-bot", global_name="Discord Sync", bot=True)
+VIEW_CHANNEL = 1 << 10
+READ_MESSAGE_HISTORY = 1 << 16
+BURST_COLORS = ["#ff6f61", "#6b5b95"]
+
+
+def user(person: User) -> dict[str, Any]:
+    """A UserResponse."""
+    payload: dict[str, Any] = {
+        "id": str(person.id),
+        "username": person.username,
+        "avatar": person.avatar,
+        "discriminator": "0000" if person.bot else "0",
+        "public_flags": 0,
+        "flags": 0,
+        "global_name": person.global_name,
+        "primary_guild": None,
+    }
+    if person.bot:
+        payload["bot"] = True
+    return payload
+
+
+def bot_user() -> dict[str, Any]:
+    """The UserPIIResponse of `GET /users/@me`."""
+    return {**user(BOT_USER), "mfa_enabled": False, "locale": "en-US", "verified": True, "email": None}
+
+
+def application() -> dict[str, Any]:
+    """The PrivateApplicationResponse of `GET /oauth2/applications/@me`."""
+    return {
+        "id": str(BOT_USER.id),
+        "name": BOT_USER.global_name,
+        "icon": None,
+        "description": "Emulated bot",
+        "type": None,
+        "verify_key": "0" * 64,
+        "flags": 0,
+        "flags_new": "0",
+        "redirect_uris": [],
+        "interactions_endpoint_url": None,
+        "role_connections_verification_url": None,
+        "owner": user(BOT_USER),
+        "approximate_guild_count": 1,
+        "approximate_user_install_count": 0,
+        "approximate_user_authorization_count": 0,
+        "explicit_content_filter": 0,
+        "team": None,
+        "eligible_oauth2_scopes": ["bot"],
+        "bot_public": False,
+        "bot_require_code_grant": False,
+    }
+
+
+def guild(model: Guild, with_counts: bool) -> dict[str, Any]:
+    """A GuildWithCountsResponse (the counts only when asked for, as Discord does)."""
+    payload: dict[str, Any] = {
+        "id": str(model.id),
+        "name": model.name,
+        "icon": None,
+        "description": None,
+        "home_header": None,
+        "splash": None,
+        "discovery_splash": None,
+        "features": ["COMMUNITY", "NEWS"],
+        "banner": None,
+        "owner_id": str(model.member_ids[0]),
+        "application_id": None,
+        "region": "deprecated",
+        "afk_channel_id": None,
+        "afk_timeout": 300,
+        "system_channel_id": None,
+        "system_channel_flags": 0,
+        "widget_enabled": False,
+        "widget_channel_id": None,
+        "verification_level": 1,
+        "roles": [_role(model, role_id, n) for n, role_id in enumerate(model.role_ids)],
+        "default_message_notifications": 1,
+        "mfa_level": 0,
+        "explicit_content_filter": 2,
+        "max_presences": None,
+        "max_members": 500000,
+        "max_stage_video_channel_users": 50,
+        "max_video_channel_users": 25,
+        "vanity_url_code": None,
+        "premium_tier": 0,
+        "premium_subscription_count": 0,
+        "preferred_locale": "en-US",
+        "rules_channel_id": None,
+        "safety_alerts_channel_id": None,
+        "public_updates_channel_id": None,
+        "premium_progress_bar_enabled": False,
+        "nsfw": False,
+        "nsfw_level": 0,
+        "emojis": [],
+        "stickers": [],
+        "incidents_data": None,
+    }
+    if with_counts:
+        payload["approximate_member_count"] = len(model.member_ids) + 1
+        payload["approximate_presence_count"] = len(model.member_ids) // 3
+    return payload
+
+
+def _role(model: Guild, role_id: int, position: int) -> dict[str, Any]:
+    return {
+        "id": str(role_id),
+        "name": "@everyone" if role_id == model.id else f"role-{position}",
+        "permissions": "104324673",
+        "position": position,
+        "color": 0,
+        "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
+        "hoist": False,
+        "managed": False,
+        "mentionable": True,
+        "icon": None,
+        "unicode_emoji": None,
+        "flags": 0,
+    }
+
+
+def channel(model: Guild, record: Channel) -> dict[str, Any]:
+    """A GuildChannelResponse, or a ThreadResponse for threads."""
+    last = record.last_message_id() if record.bears_messages else None
+    payload: dict[str, Any] = {
+        "id": str(record.id),
+        "type": record.type,
+        "flags": 0,
+        "guild_id": str(model.id),
+        "name": record.name,
+        "parent_id": str(record.parent_id) if record.parent_id else None,
+        "last_message_id": str(last) if last else None,
+        "rate_limit_per_user": 0,
+    }
+    if record.is_thread:
+        count = record.count()
+        payload.update(
+            owner_id=str(record.owner_id or model.member_ids[0]),
+            message_count=count,
+            total_message_sent=count,
+            member_count=min(50, 1 + count // 3),
+            applied_tags=[str(tag) for tag in record.applied_tags],
+            thread_metadata={
+                "archived": record.archived,
+                "archive_timestamp": iso_timestamp(record.archive_ms or record.created_ms),
+                "auto_archive_duration": 10080,
+                "locked": record.locked,
+                "create_timestamp": iso_timestamp(record.created_ms),
+                **({"invitable": True} if record.type == 12 else {}),
+            },
+        )
+        return payload
+    payload.update(position=record.position, permission_overwrites=_overwrites(model, record), nsfw=False)
+    if record.type in (0, 5, 15, 16):
+        payload["topic"] = record.topic
+        payload["default_auto_archive_duration"] = 10080
+    if record.type in (2, 13):
+        payload.update(bitrate=64000, user_limit=0, rtc_region=None)
+    if record.type in (15, 16):
+        payload.update(
+            available_tags=[
+                {"id": str(t.id), "name": t.name, "moderated": t.moderated, "emoji_id": None, "emoji_name": t.emoji_name}
+                for t in record.available_tags
+            ],
+            default_reaction_emoji=None,
+            default_sort_order=None,
+            default_forum_layout=0,
+            default_thread_rate_limit_per_user=0,
+        )
+    return payload
+
+
+def _overwrites(model: Guild, record: Channel) -> list[dict[str, Any]]:
+    deny = (0 if record.can_view else VIEW_CHANNEL) | (0 if record.can_read_history else READ_MESSAGE_HISTORY)
+    if not deny:
+        return []
+    return [{"id": str(BOT_USER.id), "type": 1, "allow": "0", "deny": str(deny)}]
+
+
+def message(model: Guild, record: MessageRecord, with_reference: bool = True) -> dict[str, Any]:
+    """A MessageResponse; replies carry `referenced_message` (null once the original is gone)."""
+    author = model.users.get(record.author_id) or User(id=record.author_id, username="unknown", global_name=None)
+    payload: dict[str, Any] = {
+        "type": record.type,
+        "content": record.content,
+        "mentions": [user(model.users[i]) for i in record.mention_ids if i in model.users],
+        "mention_roles": [str(i) for i in record.mention_role_ids],
+        "attachments": [_attachment(record, a) for a in record.attachments],
+        "embeds": [],
+        "timestamp": iso_timestamp(record.timestamp_ms),
+        "edited_timestamp": iso_timestamp(record.edited_ms) if record.edited_ms else None,
+        "flags": record.flags,
+        "components": [],
+        "id": str(record.id),
+        "channel_id": str(record.channel_id),
+        "author": user(author),
+        "pinned": record.pinned,
+        "mention_everyone": False,
+        "tts": False,
+    }
+    if record.reactions:
+        payload["reactions"] = [_reaction(r) for r in record.reactions]
+    if record.webhook_id:
+        payload["webhook_id"] = str(record.webhook_id)
+    if record.reply_to:
+        payload["message_reference"] = {
+            "type": 0,
+            "channel_id": str(record.channel_id),
+            "message_id": str(record.reply_to),
+            "guild_id": str(model.id),
+        }
+        if with_reference and record.type == 19:
+            referenced = model.message(model.channels[record.channel_id], record.reply_to)
+            payload["referenced_message"] = message(model, referenced, with_reference=False) if referenced else None
+    return payload
+
+
+def _reaction(reaction: Reaction) -> dict[str, Any]:
+    emoji: dict[str, Any] = {"id": str(reaction.emoji_id) if reaction.emoji_id else None, "name": reaction.emoji_name}
+    if reaction.emoji_id:
+        emoji["animated"] = reaction.animated
+    return {
+        "emoji": emoji,
+        "count": reaction.count,
+        "count_details": {"burst": reaction.burst, "normal": reaction.count - reaction.burst},
+        "burst_colors": BURST_COLORS if reaction.burst else [],
+        "me_burst": False,
+        "me": False,
+    }
+
+
+def _attachment(record: MessageRecord, attachment: Attachment) -> dict[str, Any]:
+    path = f"attachments/{record.channel_id}/{attachment.id}/{attachment.filename}"
+    payload: dict[str, Any] = {
+        "id": str(attachment.id),
+        "filename": attachment.filename,
+        "size": attachment.size,
+        "url": f"{CDN}/{path}",
+        "proxy_url": f"{MEDIA}/{path}",
+        "content_type": attachment.content_type,
+    }
+    if attachment.width is not None:
+        payload.update(width=attachment.width, height=attachment.height)
+    return payload
