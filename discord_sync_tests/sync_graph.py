@@ -1,0 +1,42 @@
+"""A stand-in for the sync assets with the real keys and partitions, for tests of what targets them.
+
+Sensors and schedules resolve a partitioned run request against the job's asset graph; these tests are about
+which runs get requested, not about syncing, so the assets here do nothing. The job is the real `sync_tenant_job`.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from discord_sync.jobs import SYNC_ASSET_KEYS, sync_tenant_job
+from discord_sync.partitions import tenant_partitions
+
+
+def _placeholder_asset(key: str) -> dg.AssetsDefinition:
+    @dg.asset(name=key, partitions_def=tenant_partitions)
+    def placeholder() -> None:
+        """Stands for the real sync asset of the same key."""
+
+    return placeholder
+
+
+def sync_graph_definitions(**extra: object) -> dg.Definitions:
+    """Definitions with placeholder sync assets, the real `sync_tenant` job and whatever `extra` adds."""
+    return dg.Definitions(
+        assets=[_placeholder_asset(key) for key in SYNC_ASSET_KEYS],
+        jobs=[sync_tenant_job],
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def apply_partition_requests(
+    instance: dg.DagsterInstance,
+    requests: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest],
+) -> None:
+    """Apply a sensor's partition requests to the instance, as the sensor daemon does after a tick."""
+    for request in requests:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
