@@ -1,0 +1,62 @@
+"""The hourly schedule: one run per tenant partition, a run key per tenant and hour."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import dagster as dg
+import pytest
+
+from discord_sync.schedules import hourly_sync_schedule
+from discord_sync_tests.sync_graph import sync_graph_definitions
+
+TEN_O_CLOCK = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def evaluate(instance: dg.DagsterInstance, at: datetime):
+    repository = sync_graph_definitions(schedules=[hourly_sync_schedule]).get_repository_def()
+    with dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=at, repository_def=repository
+    ) as context:
+        return hourly_sync_schedule.evaluate_tick(context)
+
+
+def test_every_tenant_partition_gets_one_run_keyed_by_the_hour(instance):
+    instance.add_dynamic_partitions("tenants", ["globex", "acme"])
+
+    data = evaluate(instance, TEN_O_CLOCK)
+
+    assert [(r.partition_key, r.run_key) for r in data.run_requests] == [
+        ("acme", "hourly:acme:2026-11-23T10:00:00+00:00"),
+        ("globex", "hourly:globex:2026-11-23T10:00:00+00:00"),
+    ]
+    assert all(r.tags["dagster/partition"] == r.partition_key for r in data.run_requests)
+
+
+def test_the_same_hour_gives_the_same_run_keys_and_the_next_hour_new_ones(instance):
+    instance.add_dynamic_partitions("tenants", ["acme"])
+
+    first = evaluate(instance, TEN_O_CLOCK)
+    again = evaluate(instance, TEN_O_CLOCK)
+    next_hour = evaluate(instance, TEN_O_CLOCK.replace(hour=11))
+
+    assert [r.run_key for r in first.run_requests] == [r.run_key for r in again.run_requests]
+    assert first.run_requests[0].run_key != next_hour.run_requests[0].run_key
+
+
+def test_without_tenants_the_tick_is_skipped(instance):
+    data = evaluate(instance, TEN_O_CLOCK)
+    assert data.run_requests == []
+    assert "no tenants" in data.skip_message
+
+
+def test_the_schedule_runs_hourly_on_the_hour_and_starts_enabled():
+    assert hourly_sync_schedule.cron_schedule == "0 * * * *"
+    assert hourly_sync_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert hourly_sync_schedule.job_name == "sync_tenant"
