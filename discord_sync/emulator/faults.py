@@ -51,12 +51,15 @@ class FaultPlan:
             self.pending.append(Fault(kind=kind, **options))
 
     def take(self, path: str) -> list[Fault]:
-        """Consume one use of every fault that applies to this request."""
-        taken = []
+        """Consume one use of every `slow` fault that applies plus at most one fault that ends the request."""
+        taken: list[Fault] = []
+        ended = False
         for fault in self.pending:
-            if fault.matches(path):
+            ends_request = fault.kind != "slow"
+            if fault.matches(path) and not (ends_request and ended):
                 fault.count -= 1
                 taken.append(fault)
+                ended = ended or ends_request
         self.pending = [f for f in self.pending if f.count > 0]
         return taken
 

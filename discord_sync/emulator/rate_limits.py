@@ -73,7 +73,7 @@ class RateLimiter:
             "X-RateLimit-Reset-After": f"{reset_after:.3f}",
         }
         if window.count >= limit:
-            headers.update(_retry_headers(reset_after), {"X-RateLimit-Remaining": "0", "X-RateLimit-Scope": "user"})
+            headers.update(_retry_headers(reset_after), **{"X-RateLimit-Remaining": "0", "X-RateLimit-Scope": "user"})
             return Verdict(
                 headers=headers,
                 refusal={"message": "You are being rate limited.", "retry_after": round(reset_after, 3), "global": False},

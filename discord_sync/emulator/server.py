@@ -13,6 +13,7 @@ from .responses import ApiError, error_response, json_response
 from .state import EmulatorState
 
 API_PREFIX = "/api/v10"
+DROPPED = 499
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -45,9 +46,11 @@ async def _answer(
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay)
         elif fault.kind == "drop_connection":
+            # Aborting the socket is what a client sees when a load balancer drops it; the answer below is
+            # never sent. aiohttp clients silently retry an idempotent request once, so count=1 is invisible to them.
             if request.transport is not None:
                 request.transport.abort()
-            raise ConnectionResetError("emulated dropped connection")
+            return web.Response(status=DROPPED)
         elif fault.kind == "server_error":
             return json_response({"message": f"{fault.status}: Server Error", "code": 0}, fault.status)
         elif fault.kind == "rate_limit":
