@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 
 from .runner import DEFAULT_TOKEN, Emulator
@@ -23,7 +24,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run until interrupted; prints the base URL and guild ids on start."""
-    args = parse_args(argv or [])
+    args = parse_args(argv if argv is not None else sys.argv[1:])
     specs = [GuildSpec(seed=seed, scale=args.scale) for seed in (args.guild_seed or [1])]
     emulator = Emulator(
         specs, token=args.token, latency_ms=args.latency_ms, port=args.port, rate_limits=not args.no_rate_limits

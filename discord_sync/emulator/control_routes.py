@@ -36,12 +36,14 @@ def _guild(request: web.Request) -> Guild:
 
 
 async def add_guild(request: web.Request) -> web.Response:
+    """POST /guilds: serve another guild generated from a GuildSpec."""
     spec = GuildSpec.from_dict(await request.json())
     guild = _state(request).add_guild(spec)
     return json_response({"guild_id": str(guild.id)})
 
 
 async def list_guilds(request: web.Request) -> web.Response:
+    """GET /guilds: every served guild."""
     state = _state(request)
     return json_response(
         [
@@ -52,11 +54,13 @@ async def list_guilds(request: web.Request) -> web.Response:
 
 
 async def list_channels(request: web.Request) -> web.Response:
+    """GET /guilds/{guild_id}/channels: every channel and thread, hidden ones included."""
     guild = _guild(request)
     return json_response([payloads.channel(guild, c) for c in guild.channels.values()])
 
 
 async def add_message(request: web.Request) -> web.Response:
+    """POST /channels/{channel_id}/messages: post a message now."""
     guild, channel = _channel(request)
     body: dict[str, Any] = await request.json()
     record = guild.add_message(
@@ -70,6 +74,7 @@ async def add_message(request: web.Request) -> web.Response:
 
 
 async def edit_message(request: web.Request) -> web.Response:
+    """PATCH /channels/{channel_id}/messages/{message_id}: change its content."""
     guild, channel = _channel(request)
     record = guild.edit_message(channel, int(request.match_info["message_id"]), (await request.json())["content"])
     if record is None:
@@ -78,6 +83,7 @@ async def edit_message(request: web.Request) -> web.Response:
 
 
 async def delete_message(request: web.Request) -> web.Response:
+    """DELETE /channels/{channel_id}/messages/{message_id}"""
     guild, channel = _channel(request)
     if not guild.delete_message(channel, int(request.match_info["message_id"])):
         raise web.HTTPNotFound(text="unknown message")
@@ -85,6 +91,7 @@ async def delete_message(request: web.Request) -> web.Response:
 
 
 async def create_thread(request: web.Request) -> web.Response:
+    """POST /channels/{channel_id}/threads: an empty thread the bot has joined."""
     guild, parent = _channel(request)
     body = await request.json()
     thread = guild.create_channel(
@@ -101,6 +108,7 @@ async def create_thread(request: web.Request) -> web.Response:
 
 
 async def create_channel(request: web.Request) -> web.Response:
+    """POST /guilds/{guild_id}/channels: an empty channel."""
     guild = _guild(request)
     body = await request.json()
     parent_id = int(body["parent_id"]) if body.get("parent_id") else None
@@ -109,12 +117,14 @@ async def create_channel(request: web.Request) -> web.Response:
 
 
 async def delete_channel(request: web.Request) -> web.Response:
+    """DELETE /channels/{channel_id}: the channel and its threads."""
     guild, channel = _channel(request)
     guild.delete_channel(channel.id)
     return json_response({"deleted": True})
 
 
 async def ground_truth(request: web.Request) -> web.Response:
+    """GET /guilds/{guild_id}/ground_truth[?counts=1]: readable message ids (or counts) by channel."""
     guild = _guild(request)
     if request.query.get("counts"):
         return json_response({str(cid): sum(1 for _ in ids) for cid, ids in guild.ground_truth()})
@@ -122,6 +132,7 @@ async def ground_truth(request: web.Request) -> web.Response:
 
 
 async def ground_truth_messages(request: web.Request) -> web.Response:
+    """GET /channels/{channel_id}/ground_truth_messages: full payloads, oldest first."""
     guild, channel = _channel(request)
     if not guild.readable(channel):
         return json_response([])
@@ -130,23 +141,28 @@ async def ground_truth_messages(request: web.Request) -> web.Response:
 
 
 async def user_ids(request: web.Request) -> web.Response:
+    """GET /guilds/{guild_id}/user_ids: every user id that can appear in payloads."""
     return json_response(sorted(str(i) for i in _guild(request).user_ids()))
 
 
 async def request_log(request: web.Request) -> web.Response:
+    """GET /requests: the newest Discord API requests."""
     return json_response(list(_state(request).stats.log))
 
 
 async def counters(request: web.Request) -> web.Response:
+    """GET /counters"""
     return json_response(_state(request).stats.counters())
 
 
 async def reset_counters(request: web.Request) -> web.Response:
+    """POST /counters/reset"""
     _state(request).stats.reset()
     return json_response({"reset": True})
 
 
 async def inject_fault(request: web.Request) -> web.Response:
+    """POST /faults: {kind, ...options}."""
     body = await request.json()
     try:
         _state(request).faults.inject(body.pop("kind"), **body)
@@ -156,11 +172,13 @@ async def inject_fault(request: web.Request) -> web.Response:
 
 
 async def clear_faults(request: web.Request) -> web.Response:
+    """DELETE /faults"""
     _state(request).faults.clear()
     return json_response({"cleared": True})
 
 
 async def update_settings(request: web.Request) -> web.Response:
+    """POST /settings: latency_ms, message_bucket, global_limit, rate_limits."""
     state = _state(request)
     body = await request.json()
     if "latency_ms" in body:
@@ -176,6 +194,7 @@ async def update_settings(request: web.Request) -> web.Response:
 
 
 async def read_settings(request: web.Request) -> web.Response:
+    """GET /settings"""
     return json_response(_settings(_state(request)))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .channel import Channel
@@ -32,6 +33,12 @@ def user(person: User) -> dict[str, Any]:
     if person.bot:
         payload["bot"] = True
     return payload
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_user(person: User) -> dict[str, Any]:
+    # Users are few and immutable, and json.dumps never mutates, so pages can share one dict per author.
+    return user(person)
 
 
 def bot_user() -> dict[str, Any]:
@@ -193,10 +200,11 @@ def _overwrites(model: Guild, record: Channel) -> list[dict[str, Any]]:
 def message(model: Guild, record: MessageRecord, with_reference: bool = True) -> dict[str, Any]:
     """A MessageResponse; replies carry `referenced_message` (null once the original is gone)."""
     author = model.users.get(record.author_id) or User(id=record.author_id, username="unknown", global_name=None)
+    mentions = [_cached_user(model.users[i]) for i in record.mention_ids if i in model.users]
     payload: dict[str, Any] = {
         "type": record.type,
         "content": record.content,
-        "mentions": [user(model.users[i]) for i in record.mention_ids if i in model.users],
+        "mentions": mentions,
         "mention_roles": [str(i) for i in record.mention_role_ids],
         "attachments": [_attachment(record, a) for a in record.attachments],
         "embeds": [],
@@ -206,7 +214,7 @@ def message(model: Guild, record: MessageRecord, with_reference: bool = True) ->
         "components": [],
         "id": str(record.id),
         "channel_id": str(record.channel_id),
-        "author": user(author),
+        "author": _cached_user(author),
         "pinned": record.pinned,
         "mention_everyone": False,
         "tts": False,
