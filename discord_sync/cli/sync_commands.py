@@ -1,0 +1,243 @@
+"""`discord-sync sync start|status|reset|cancel`: drive tenant syncs on the same Dagster instance as the UI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+import sqlalchemy as sa
+from dagster import DagsterInstance, DagsterRun
+
+from discord_sync.database import resolve_database_url, shared_engine
+from discord_sync.jobs import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.migrate import migrate
+from discord_sync.runs import (
+    UNFINISHED_STATUSES,
+    RunSubmissionError,
+    cancel_run,
+    code_location_workspace,
+    daemon_is_alive,
+    dagster_instance,
+    ensure_tenant_partitions,
+    run_tenant,
+    submit_tenant_sync,
+    tenant_runs,
+)
+from discord_sync.schema import channels
+from discord_sync.sync_status import ChannelState, TenantState, channel_states, tenant_states
+from discord_sync.tenants import get_tenant, list_tenants, validate_tenant_id
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    sync = subparsers.add_parser("sync", help="start, watch, reset or cancel tenant syncs")
+    commands = sync.add_subparsers(dest="sync_command", required=True)
+
+    start = commands.add_parser("start", help="queue a sync of one tenant or of every tenant; prints the run ids")
+    start.add_argument("--tenant", help="the tenant to sync (default: every tenant)")
+    start.set_defaults(handler=run_start)
+
+    status = commands.add_parser("status", help="overall and per-channel state of the syncs")
+    which = status.add_mutually_exclusive_group()
+    which.add_argument("--tenant", help="one tenant, with its channels")
+    which.add_argument("--run-id", help="one run, with the channels it synced")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=run_status)
+
+    reset = commands.add_parser("reset", help="re-sync a tenant (or one channel) from scratch")
+    reset.add_argument("--tenant", required=True)
+    reset.add_argument("--channel", help="only this channel or thread id")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    reset.set_defaults(handler=run_reset)
+
+    cancel = commands.add_parser("cancel", help="stop the queued and running syncs of a tenant, or one run")
+    target = cancel.add_mutually_exclusive_group(required=True)
+    target.add_argument("--tenant")
+    target.add_argument("--run-id")
+    cancel.set_defaults(handler=run_cancel)
+
+
+def _command_error(message: str) -> Exception:
+    from discord_sync.cli import CommandError  # the package imports this module
+
+    return CommandError(message)
+
+
+def _engine() -> sa.Engine:
+    url = resolve_database_url()
+    migrate(url)
+    return shared_engine(url)
+
+
+def _tenant_ids(engine: sa.Engine, tenant_id: str | None) -> list[str]:
+    with engine.connect() as conn:
+        if tenant_id is not None:
+            return [get_tenant(conn, validate_tenant_id(tenant_id)).id]
+        return [tenant.id for tenant in list_tenants(conn)]
+
+
+def _submit(instance: DagsterInstance, tenant_ids: Sequence[str], tags: dict[str, str]) -> list[DagsterRun]:
+    added = ensure_tenant_partitions(instance, tenant_ids)
+    if added:
+        print(f"added tenant partition(s): {', '.join(added)}")
+    print("loading the discord_sync code location (workspace.yaml) ...", flush=True)
+    runs = []
+    try:
+        with code_location_workspace(instance) as workspace:
+            for tenant_id in tenant_ids:
+                waiting = tenant_runs(instance, tenant_id, statuses=UNFINISHED_STATUSES, limit=1)
+                run = submit_tenant_sync(instance, workspace, tenant_id, tags)
+                runs.append(run)
+                note = f" (waits for run {waiting[0].run_id}, already queued or running)" if waiting else ""
+                print(f"{tenant_id}: run {run.run_id} {run.status.value.lower()}{note}", flush=True)
+    except RunSubmissionError as error:
+        raise _command_error(str(error)) from None
+    if not daemon_is_alive(instance):
+        print("note: no Dagster daemon is running; runs stay queued until `dagster dev` or `dagster-daemon run` starts")
+    return runs
+
+
+def run_start(args: argparse.Namespace) -> int:
+    tenant_ids = _tenant_ids(_engine(), args.tenant)
+    if not tenant_ids:
+        raise _command_error("no tenants to sync: add one with `discord-sync tenant add TENANT --guild GUILD_ID`")
+    with dagster_instance() as instance:
+        _submit(instance, tenant_ids, {})
+    return 0
+
+
+def run_reset(args: argparse.Namespace) -> int:
+    engine = _engine()
+    [tenant_id] = _tenant_ids(engine, args.tenant)
+    if args.channel is not None:
+        channel_id = _known_channel(engine, tenant_id, args.channel)
+        what, tags = f"channel {channel_id} of tenant {tenant_id}", {RESET_CHANNEL_TAG: str(channel_id)}
+    else:
+        what, tags = f"tenant {tenant_id}", {RESET_TAG: "true"}
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise _command_error("refusing to reset without confirmation: pass --yes")
+        answer = input(f"Delete the synced messages of {what} and sync them again from the start? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("not reset")
+            return 1
+    with dagster_instance() as instance:
+        _submit(instance, [tenant_id], tags)
+    print(f"reset of {what} queued: the run clears its checkpoints and rows, then syncs it again")
+    return 0
+
+
+def _known_channel(engine: sa.Engine, tenant_id: str, channel: str) -> int:
+    if not channel.isdigit():
+        raise _command_error(f"channel {channel!r} is not a channel id (digits only)")
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.select(channels.c.id).where(channels.c.tenant_id == tenant_id, channels.c.id == int(channel))
+        ).scalar()
+    if found is None:
+        raise _command_error(f"tenant {tenant_id} has no channel {channel}; `discord-sync sync status --tenant "
+                             f"{tenant_id}` lists its channels")
+    return int(found)
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    with dagster_instance() as instance:
+        if args.run_id:
+            run = instance.get_run_by_id(args.run_id)
+            if run is None:
+                raise _command_error(f"no run {args.run_id}")
+            if run.is_finished:
+                raise _command_error(f"run {run.run_id} already ended ({run.status.value.lower()})")
+            runs = [run]
+        else:
+            validate_tenant_id(args.tenant)
+            runs = list(tenant_runs(instance, args.tenant, statuses=UNFINISHED_STATUSES))
+            if not runs:
+                print(f"no queued or running sync of tenant {args.tenant}")
+                return 0
+        failed = []
+        for run in runs:
+            was = run.status.value.lower()
+            if cancel_run(instance, run):
+                print(f"{run_tenant(run)}: run {run.run_id} ({was}) canceled", flush=True)
+            else:
+                failed.append(run.run_id)
+        if failed:
+            raise _command_error(f"could not cancel run(s) {', '.join(failed)}: their run worker did not answer")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    engine = _engine()
+    with dagster_instance() as instance:
+        run = None
+        tenant_id = args.tenant
+        if args.run_id:
+            run = instance.get_run_by_id(args.run_id)
+            if run is None:
+                raise _command_error(f"no run {args.run_id}")
+            tenant_id = run_tenant(run)
+        with engine.connect() as conn:
+            if tenant_id is not None:
+                get_tenant(conn, tenant_id)
+            tenants = tenant_states(conn, tenant_id)
+            channel_rows = channel_states(conn, tenant_id, args.run_id) if tenant_id else []
+        last_runs = {t.tenant_id: run or _latest_run(instance, t.tenant_id) for t in tenants}
+    if args.json:
+        print(json.dumps(_status_json(tenants, last_runs, channel_rows, tenant_id is not None), indent=2))
+    else:
+        _print_tenants(tenants, last_runs)
+        if tenant_id is not None:
+            print()
+            _print_channels(channel_rows)
+    return 0
+
+
+def _latest_run(instance: DagsterInstance, tenant_id: str) -> DagsterRun | None:
+    runs = tenant_runs(instance, tenant_id, limit=1)
+    return runs[0] if runs else None
+
+
+def _run_json(run: DagsterRun | None) -> dict | None:
+    if run is None:
+        return None
+    return {"run_id": run.run_id, "status": run.status.value, "tags": dict(run.tags)}
+
+
+def _status_json(
+    tenants: list[TenantState], last_runs: dict, channel_rows: list[ChannelState], with_channels: bool
+) -> dict:
+    data: dict = {
+        "tenants": [{**t.as_json(), "last_run": _run_json(last_runs[t.tenant_id])} for t in tenants],
+    }
+    if with_channels:
+        data["channels"] = [c.as_json() for c in channel_rows]
+    return data
+
+
+def _print_tenants(tenants: list[TenantState], last_runs: dict) -> None:
+    if not tenants:
+        print("no tenants yet: discord-sync tenant add TENANT --guild GUILD_ID")
+        return
+    print(f"{'TENANT':<20} {'LAST RUN':<10} {'RUN ID':<36} {'COMPLETE':>8} {'FAILED':>6} {'SKIPPED':>7} "
+          f"{'PENDING':>7} {'MESSAGES':>10}  LAST SYNC")
+    for t in tenants:
+        run = last_runs[t.tenant_id]
+        status = run.status.value.lower() if run else "never"
+        run_id = run.run_id if run else "-"
+        synced = t.last_synced_at.strftime("%Y-%m-%d %H:%M:%S") if t.last_synced_at else "-"
+        print(f"{t.tenant_id:<20} {status:<10} {run_id:<36} {t.complete:>8} {t.failed:>6} {t.skipped:>7} "
+              f"{t.pending:>7} {t.messages:>10}  {synced}")
+
+
+def _print_channels(rows: list[ChannelState]) -> None:
+    if not rows:
+        print("no channel checkpoints yet")
+        return
+    print(f"{'CHANNEL':<20} {'NAME':<24} {'STATUS':<9} {'LAST MESSAGE':<20} {'MESSAGES':>9} {'MSG/S':>7}  ERROR")
+    for c in rows:
+        rate = f"{c.messages_per_second:.1f}" if c.messages_per_second is not None else "-"
+        last = str(c.last_message_id) if c.last_message_id is not None else "-"
+        error = (c.error or "").splitlines()[0][:80] if c.error else ""
+        print(f"{c.channel_id:<20} {c.name[:24]:<24} {c.status:<9} {last:<20} {c.messages:>9} {rate:>7}  {error}")
