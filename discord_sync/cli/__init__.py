@@ -6,11 +6,11 @@ import argparse
 import sys
 from typing import Sequence
 
-from discord_sync.cli import db_commands, emulator_command, sync_commands, tenant_commands
+from discord_sync.cli import db_commands, demo_command, emulator_command, sync_commands, tenant_commands
 from discord_sync.settings import SettingsError
 from discord_sync.tenants import TenantError
 
-COMMAND_MODULES = [db_commands, tenant_commands, sync_commands, emulator_command]
+COMMAND_MODULES = [db_commands, tenant_commands, sync_commands, demo_command, emulator_command]
 
 
 class CommandError(Exception):

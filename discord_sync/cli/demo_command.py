@@ -1,0 +1,142 @@
+"""`discord-sync demo`: the whole product on one machine, against the bundled Discord emulator.
+
+Embedded PostgreSQL (unless `DATABASE_URL` is set), the emulator with one generated guild, a `demo` tenant for it,
+and `dagster dev` (webserver and daemon) on 127.0.0.1, where the new-tenant sensor launches the initial sync.
+Ctrl-C stops everything it started: `dagster dev` runs in its own process group, which is interrupted, then
+killed if it lingers; the embedded server is stopped only if the demo started it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from discord_sync.database import resolve_database_url
+from discord_sync.embedded_postgres import discord_sync_home, stop_embedded_server
+from discord_sync.migrate import migrate
+from discord_sync.runs import REPO_ROOT, WORKSPACE_FILE, ensure_dagster_home
+
+DEMO_TENANT = "demo"
+# Keys the user hashes of the demo only; a real deployment sets its own secret.
+DEMO_ANONYMIZATION_KEY = "demo-only-anonymization-key-do-not-use-in-production"
+SHUTDOWN_GRACE_SECONDS = 30
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("demo", help="run the product on a demo guild served by the emulator")
+    parser.add_argument("--port", type=int, default=3000, help="port of the Dagster UI on 127.0.0.1")
+    parser.add_argument("--emulator-port", type=int, default=0, help="port of the emulator (default: a free one)")
+    parser.set_defaults(handler=run_demo)
+
+
+def _embedded_server_running() -> bool:
+    return (discord_sync_home() / "pgdata" / "postmaster.pid").exists()
+
+
+def _demo_environment() -> None:
+    """Fill in the settings a demo needs, without overriding what the operator set."""
+    ensure_dagster_home()
+    if not os.environ.get("ANONYMIZATION_KEY"):
+        os.environ["ANONYMIZATION_KEY"] = DEMO_ANONYMIZATION_KEY
+        print("warning: ANONYMIZATION_KEY is unset; using a fixed demo key. Demo data only: a real deployment "
+              "must set its own random secret.", flush=True)
+    if not os.environ.get("DISCORD_BOT_TOKEN"):
+        from discord_sync.emulator.runner import DEFAULT_TOKEN
+
+        os.environ["DISCORD_BOT_TOKEN"] = DEFAULT_TOKEN
+
+
+def _ensure_demo_tenant(database_url: str, guild_id: int) -> None:
+    from discord_sync.database import shared_engine
+    from discord_sync.tenants import TenantError, add_tenant, get_tenant
+
+    with shared_engine(database_url).begin() as conn:
+        try:
+            tenant = get_tenant(conn, DEMO_TENANT)
+        except TenantError:
+            add_tenant(conn, DEMO_TENANT, guild_id, "Demo guild (emulator)")
+            print(f"added tenant {DEMO_TENANT} for the emulator's guild {guild_id}", flush=True)
+            return
+    if tenant.guild_id != guild_id:
+        print(f"warning: tenant {DEMO_TENANT} exists for guild {tenant.guild_id}, not the emulator's {guild_id}; "
+              f"remove it (`discord-sync tenant remove {DEMO_TENANT}`) to demo a fresh sync", flush=True)
+    else:
+        print(f"tenant {DEMO_TENANT} (guild {guild_id}) already exists; the hourly schedule keeps it in sync",
+              flush=True)
+
+
+def _stop_process_group(process: subprocess.Popen) -> None:
+    """Interrupt `dagster dev` like a Ctrl-C would, then kill whatever is left of its process group."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=SHUTDOWN_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            print("dagster dev did not stop in time; killing it", flush=True)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    started_postgres = not os.environ.get("DATABASE_URL") and not _embedded_server_running()
+    database_url = resolve_database_url()
+    # Every child process (webserver, daemon, code server, run workers) uses this one server.
+    os.environ["DATABASE_URL"] = database_url
+    # Ctrl-C and a plain `kill` both stop everything; SIGINT is re-armed because a shell that starts the demo in
+    # the background hands it over ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        _demo_environment()
+        migrate(database_url)
+        print("database schema is up to date", flush=True)
+        from discord_sync.emulator import Emulator, GuildSpec
+
+        with Emulator(
+            guilds=[GuildSpec(seed=1)], token=os.environ["DISCORD_BOT_TOKEN"], port=args.emulator_port
+        ) as emulator:
+            os.environ["DISCORD_API_BASE_URL"] = emulator.base_url
+            print(f"Discord emulator serving {emulator.base_url}", flush=True)
+            _ensure_demo_tenant(database_url, emulator.guild_ids[0])
+            return _run_dagster_dev(args.port)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if started_postgres:
+            print("stopping the embedded PostgreSQL the demo started", flush=True)
+            stop_embedded_server()
+
+
+def _run_dagster_dev(port: int) -> int:
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(WORKSPACE_FILE)]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True)
+    print(
+        f"\nDagster UI: http://127.0.0.1:{port}  (tenant {DEMO_TENANT}: the new-tenant sensor starts its first sync "
+        f"within ~30 s; watch it under Runs)\nStop everything with Ctrl-C.\n",
+        flush=True,
+    )
+    try:
+        while True:
+            # Short waits, not one blocking wait: a signal caught by the emulator's thread only reaches Python
+            # when the main thread next runs, and a blocking waitpid would never return to let it.
+            try:
+                return process.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                continue
+    except KeyboardInterrupt:
+        print("\nstopping dagster dev ...", flush=True)
+        return 0
+    finally:
+        _stop_process_group(process)
