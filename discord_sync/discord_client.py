@@ -47,6 +47,7 @@ class RequestStats:
     invalid_requests: int = 0
     retries: int = 0
     limiter_wait_seconds: float = 0.0
+    limiter_late_requeues: int = 0
 
     def as_metadata(self) -> dict[str, Any]:
         return {
@@ -56,6 +57,7 @@ class RequestStats:
             "invalid_requests": self.invalid_requests,
             "transient_retries": self.retries,
             "limiter_wait_seconds": round(self.limiter_wait_seconds, 2),
+            "limiter_late_requeues": self.limiter_late_requeues,
         }
 
 
@@ -120,6 +122,7 @@ class DiscordSource:
         if self._limiter is not None:
             waited = await self._limiter.acquire()
             self.stats.limiter_wait_seconds += waited
+            self.stats.limiter_late_requeues = self._limiter.late_requeues
 
     async def _after_response(self, session: object, context: object, params: aiohttp.TraceRequestEndParams) -> None:
         status = params.response.status

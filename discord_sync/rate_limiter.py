@@ -23,6 +23,10 @@ RETURNING GREATEST(0, EXTRACT(EPOCH FROM (next_slot_at - clock_timestamp())) - %
 """
 
 
+LATE_TOLERANCE_SECONDS = 0.02
+MAX_REQUEUES = 5
+
+
 class PostgresRateLimiter:
     """A request-rate limit shared by every process that uses the same database and bucket name."""
 
@@ -34,27 +38,40 @@ class PostgresRateLimiter:
         self._lock = asyncio.Lock()
         self.waited_seconds = 0.0
         self.reservations = 0
+        self.late_requeues = 0
 
     async def _connect(self) -> psycopg.AsyncConnection:
         if self._connection is None or self._connection.closed:
             self._connection = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
         return self._connection
 
-    async def acquire(self) -> float:
-        """Wait until this process may send one request; returns the seconds waited."""
+    async def _reserve(self) -> float:
         async with self._lock:
             connection = await self._connect()
-            cursor = await connection.execute(
-                RESERVE_SLOT_SQL, {"bucket": self.bucket, "interval": self.interval}
-            )
+            cursor = await connection.execute(RESERVE_SLOT_SQL, {"bucket": self.bucket, "interval": self.interval})
             row = await cursor.fetchone()
-        delay = float(row[0]) if row else 0.0
         self.reservations += 1
-        if delay > 0:
-            started = time.monotonic()
-            await asyncio.sleep(delay)
-            self.waited_seconds += time.monotonic() - started
-        return delay
+        return float(row[0]) if row else 0.0
+
+    async def acquire(self) -> float:
+        """Wait until this process may send one request; returns the seconds waited.
+
+        A busy event loop can wake a sleeper late, and late sleepers wake together: sending them all at once
+        would crowd several slots into one instant. A request that wakes more than a slot late gives its slot
+        up and queues again, so the requests that go out stay spaced as reserved.
+        """
+        started = time.monotonic()
+        for _ in range(MAX_REQUEUES):
+            delay = await self._reserve()
+            slot = time.monotonic() + delay
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if time.monotonic() - slot <= max(self.interval, LATE_TOLERANCE_SECONDS):
+                break
+            self.late_requeues += 1
+        waited = time.monotonic() - started
+        self.waited_seconds += waited
+        return waited
 
     async def close(self) -> None:
         if self._connection is not None:

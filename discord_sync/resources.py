@@ -30,7 +30,7 @@ class DiscordResource(dg.ConfigurableResource):
 
     bot_token: str
     api_base_url: str = DEFAULT_API_BASE_URL
-    global_requests_per_second: float = 48.0
+    global_requests_per_second: float = 47.0
     max_rate_limit_wait_seconds: float = 60.0
     request_timeout_seconds: float = 30.0
     debug_rate_limits: bool = False
@@ -118,6 +118,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             api_base_url=settings.discord_api_base_url,
             global_requests_per_second=settings.global_requests_per_second,
             max_rate_limit_wait_seconds=settings.max_rate_limit_wait,
+            request_timeout_seconds=settings.request_timeout,
             debug_rate_limits=settings.debug_rate_limits,
         ),
         "sync": SyncResource(

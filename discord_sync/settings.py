@@ -104,8 +104,9 @@ class Settings:
     channel_batch_size: int = 5
     message_fetch_size: int = DISCORD_MAX_FETCH_SIZE
     write_batch_messages: int = 1000
-    global_requests_per_second: float = 48.0
+    global_requests_per_second: float = 47.0
     max_rate_limit_wait: float = 60.0
+    request_timeout: float = 30.0
     debug_rate_limits: bool = False
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
 
@@ -124,8 +125,9 @@ class Settings:
             channel_batch_size=_int(env, "SYNC_CHANNEL_BATCH_SIZE", 5, 1, 100),
             message_fetch_size=_int(env, "SYNC_MESSAGE_FETCH_SIZE", 100, 1, DISCORD_MAX_FETCH_SIZE),
             write_batch_messages=_int(env, "SYNC_WRITE_BATCH_MESSAGES", 1000, 1, 100_000),
-            global_requests_per_second=_float(env, "SYNC_GLOBAL_REQUESTS_PER_SECOND", 48.0, 0.1, 50.0),
+            global_requests_per_second=_float(env, "SYNC_GLOBAL_REQUESTS_PER_SECOND", 47.0, 0.1, 50.0),
             max_rate_limit_wait=_float(env, "SYNC_MAX_RATE_LIMIT_WAIT", 60.0, 0.0, 3600.0),
+            request_timeout=_float(env, "SYNC_REQUEST_TIMEOUT", 30.0, 0.1, 600.0),
             debug_rate_limits=_bool(env, "DEBUG_RATE_LIMITS"),
             anonymization_key=Secret(key),
         )

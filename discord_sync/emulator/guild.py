@@ -61,8 +61,11 @@ class Guild:
         return ordinal
 
     def new_channel_id(self, created_ms: int) -> int:
-        """A snowflake for a new channel or thread created at `created_ms`."""
-        return make_snowflake(created_ms, (1 << 21) | (self._next_ordinal % (1 << 21)))
+        """A snowflake for a new channel or thread created at `created_ms`.
+
+        Shifted by the seed (under an hour) so that two guilds built from the same layout never share a channel id,
+        as no two Discord channels do."""
+        return make_snowflake(created_ms + self.seed % 3_600_000, (1 << 21) | (self._next_ordinal % (1 << 21)))
 
     def put(self, channel: Channel) -> Channel:
         """Add a channel or thread to the guild."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Awaitable, Callable
 
 from aiohttp import web
@@ -31,17 +32,20 @@ async def discord_middleware(request: web.Request, handler: Handler) -> web.Stre
     if not request.path.startswith(API_PREFIX):
         return await handler(request)
     state: EmulatorState = request.app[STATE_KEY]
+    # Requests are counted per second of arrival, as Discord's edge counts them, not of answer: a busy
+    # emulator that answers a backlog at once must not look like a burst of requests.
+    arrived = time.time()
     route, major = _route_of(request)
     response = await _answer(request, handler, state, route, major)
-    state.stats.record(request.method, request.path, request.query_string, route, response.status)
+    state.stats.record(request.method, request.path, request.query_string, route, response.status, at=arrived)
     return response
 
 
 async def _answer(
     request: web.Request, handler: Handler, state: EmulatorState, route: str, major: str
 ) -> web.StreamResponse:
-    if state.latency_ms:
-        await asyncio.sleep(state.latency_ms / 1000)
+    # Faults, auth and rate limits are decided on arrival, as Discord's edge does; the latency is the time the
+    # answer takes, so a slow event loop cannot bunch arrivals into a false burst.
     for fault in state.faults.take(request.path):
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay)
@@ -60,6 +64,8 @@ async def _answer(
     verdict = state.limiter.check(state.token, route, major)
     if verdict.refusal is not None:
         return json_response(verdict.refusal, 429, verdict.headers)
+    if state.latency_ms:
+        await asyncio.sleep(state.latency_ms / 1000)
     try:
         response = await handler(request)
     except ApiError as error:

@@ -25,9 +25,9 @@ class RequestStats:
         self.per_second: Counter[int] = Counter()
         self.peak = 0
 
-    def record(self, method: str, path: str, query: str, route: str, status: int) -> None:
-        """Count one answered request."""
-        now = time.time()
+    def record(self, method: str, path: str, query: str, route: str, status: int, at: float | None = None) -> None:
+        """Count one answered request that arrived at `at` (Unix seconds; default now)."""
+        now = time.time() if at is None else at
         self.requests += 1
         self.status_counts[status] += 1
         self.by_route[f"{method} {route}"] += 1
