@@ -129,10 +129,13 @@ def _user_code_reason(message: str) -> str:
 def tenant_runs(
     instance: DagsterInstance, tenant_id: str, *, statuses: Sequence[DagsterRunStatus] | None = None, limit: int | None = None
 ) -> Sequence[DagsterRun]:
-    """The tenant's `sync_tenant` runs, newest first."""
+    """The runs of the tenant's partition, newest first.
+
+    Any job counts, not only `sync_tenant`: materializing the assets from the UI (or an asset backfill) runs
+    Dagster's implicit asset job, with the same partition tag.
+    """
     return instance.get_runs(
-        filters=RunsFilter(job_name=SYNC_JOB, tags={PARTITION_NAME_TAG: tenant_id}, statuses=list(statuses or [])),
-        limit=limit,
+        filters=RunsFilter(tags={PARTITION_NAME_TAG: tenant_id}, statuses=list(statuses or [])), limit=limit
     )
 
 
