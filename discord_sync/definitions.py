@@ -2,15 +2,21 @@
 
 import dagster as dg
 
+from discord_sync.asset_checks import tenant_asset_checks
 from discord_sync.assets import channels, messages
 from discord_sync.jobs import sync_tenant_job
 from discord_sync.resources import resources_from_settings
+from discord_sync.schedules import hourly_sync_schedule
+from discord_sync.sensors import new_tenant_sensor
 from discord_sync.settings import Settings
 
 settings = Settings.from_env()
 
 defs = dg.Definitions(
     assets=[channels, messages],
+    asset_checks=tenant_asset_checks,
     jobs=[sync_tenant_job],
+    sensors=[new_tenant_sensor],
+    schedules=[hourly_sync_schedule],
     resources=resources_from_settings(settings),
 )
