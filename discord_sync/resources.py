@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from discord_sync.database import libpq_url, resolve_database_url, shared_engine
 from discord_sync.discord_client import DiscordSource
+from discord_sync.migrate import migrate
 from discord_sync.rate_limiter import PostgresRateLimiter
 from discord_sync.schema import metadata
 from discord_sync.settings import DEFAULT_API_BASE_URL, Settings
@@ -70,6 +71,10 @@ class PostgresResource(dg.ConfigurableResource):
     """The product's PostgreSQL: `DATABASE_URL`, or the embedded server when it is unset."""
 
     database_url: str | None = None
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A run on a fresh database creates the tables first (idempotent, serialized by an advisory lock).
+        migrate(self.url())
 
     def url(self) -> str:
         return self.database_url or resolve_database_url()

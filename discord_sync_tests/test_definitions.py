@@ -1,0 +1,56 @@
+"""The asset graph as its users see it in the UI: assets, partitions, job, automation, and secrets kept secret."""
+
+import importlib
+
+import dagster as dg
+import pytest
+
+TOKEN = "a-real-looking-token.abcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.fixture
+def defs(monkeypatch):
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("ANONYMIZATION_KEY", "test-anonymization-key-0123456789")
+    import discord_sync.definitions as module
+
+    return importlib.reload(module).defs
+
+
+def test_asset_graph_is_tenant_partitioned_channels_then_messages(defs):
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {"channels", "messages", "reactions", "attachments"}
+    for key in keys:
+        node = graph.get(dg.AssetKey(key))
+        assert node.partitions_def == dg.DynamicPartitionsDefinition(name="tenants")
+    for key in ("messages", "reactions", "attachments"):
+        assert dg.AssetKey("channels") in graph.get(dg.AssetKey(key)).parent_keys
+
+
+def test_sync_job_sensor_schedule_and_checks_are_wired(defs):
+    job = defs.resolve_job_def("sync_tenant")
+    assert job.partitions_def.name == "tenants"
+    assert defs.resolve_sensor_def("new_tenant_sensor").job_name == "sync_tenant"
+    schedule = defs.resolve_schedule_def("hourly_sync_schedule")
+    assert schedule.cron_schedule == "0 * * * *"
+    check_names = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert check_names == {"every_channel_synced_or_explained", "no_raw_user_ids"}
+
+
+def test_secrets_reach_dagster_as_env_vars_not_values(defs):
+    discord = defs.resources["discord"]
+    sync = defs.resources["sync"]
+    assert isinstance(discord.bot_token, dg.EnvVar) or "DISCORD_BOT_TOKEN" in repr(discord.bot_token)
+    assert TOKEN not in repr(defs.resources)
+    assert TOKEN not in repr(discord) and TOKEN not in repr(sync)
+
+
+def test_a_malformed_setting_stops_loading_the_code_location(monkeypatch):
+    monkeypatch.setenv("SYNC_MAX_CHANNEL_WORKERS", "lots")
+    import discord_sync.definitions as module
+
+    with pytest.raises(Exception, match="SYNC_MAX_CHANNEL_WORKERS"):
+        importlib.reload(module)
+    monkeypatch.delenv("SYNC_MAX_CHANNEL_WORKERS")
+    importlib.reload(module)
