@@ -1,0 +1,234 @@
+"""The product driven as a user drives it: daemon and webserver as processes, a tenant added by SQL, the CLI.
+
+Starts `dagster-daemon run` and `dagster-webserver` on the test's database and an emulated Discord, inserts a
+tenant row, waits through the GraphQL API for the sensor's initial sync, checks the copy against the emulator's
+ground truth, posts new messages and syncs with `discord-sync sync start` (only they arrive), resets a channel
+(its rows come back the same), and looks at the UI in headless Chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import sqlalchemy as sa
+from dagster_graphql import DagsterGraphQLClient
+
+from discord_sync.emulator import Emulator, GuildSpec
+from discord_sync.runs import REPO_ROOT
+from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY
+from discord_sync_tests.sync_harness import TEST_TOKEN, expected_message_ids, stored_message_ids
+
+BIN = Path(sys.executable).parent
+RUN_TIMEOUT = 240
+
+RUNS_QUERY = """
+query($filter: RunsFilter) {
+  runsOrError(filter: $filter) {
+    __typename
+    ... on Runs { results { runId status tags { key value } } }
+  }
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Deployment:
+    """The daemon and webserver processes of one test deployment, and a GraphQL client on the webserver."""
+
+    def __init__(self, env: dict[str, str], logs: Path, port: int) -> None:
+        self.env, self.logs, self.port = env, logs, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.processes: list[subprocess.Popen] = []
+        self.client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+
+    def start(self, name: str, command: list[str]) -> None:
+        log = open(self.logs / f"{name}.log", "w")
+        self.processes.append(
+            subprocess.Popen(command, env=self.env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        )
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGINT)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+
+    def wait_for_ui(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/server_info", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.5)
+        raise AssertionError(f"webserver did not come up; see {self.logs}")
+
+    def runs(self, tags: dict[str, str]) -> list[dict]:
+        data = self.client._execute(
+            RUNS_QUERY, {"filter": {"tags": [{"key": k, "value": v} for k, v in tags.items()]}}
+        )
+        return data["runsOrError"]["results"]
+
+    def wait_for_run(self, tags: dict[str, str], timeout: float = RUN_TIMEOUT) -> dict:
+        """The first run with these tags, once it has finished (found and followed through GraphQL)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.runs(tags)
+            if runs and runs[0]["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+                return runs[0]
+            time.sleep(1)
+        raise AssertionError(f"no finished run tagged {tags} within {timeout} s; see {self.logs}")
+
+    def wait_for_run_id(self, run_id: str, timeout: float = RUN_TIMEOUT) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.client.get_run_status(run_id).value
+            if status in ("SUCCESS", "FAILURE", "CANCELED"):
+                return status
+            time.sleep(1)
+        raise AssertionError(f"run {run_id} did not finish within {timeout} s; see {self.logs}")
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(guilds=[GuildSpec(seed=1, scale=0.05)], token=TEST_TOKEN) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def deployment(database_url, emulator, tmp_path) -> Iterator[Deployment]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DAGSTER_HOME": str(home),
+        "DISCORD_API_BASE_URL": emulator.base_url,
+        "DISCORD_BOT_TOKEN": TEST_TOKEN,
+        "ANONYMIZATION_KEY": TEST_ANONYMIZATION_KEY,
+    }
+    deployment = Deployment(env, tmp_path, free_port())
+    workspace = str(REPO_ROOT / "workspace.yaml")
+    try:
+        deployment.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace])
+        deployment.start("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p",
+                                       str(deployment.port), "-w", workspace])
+        deployment.wait_for_ui()
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+def cli(deployment: Deployment, *args: str) -> str:
+    result = subprocess.run([str(BIN / "discord-sync"), *args], env=deployment.env, cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def submitted_run_id(output: str) -> str:
+    match = re.search(r"run ([0-9a-f-]{36})", output)
+    assert match, output
+    return match.group(1)
+
+
+def channel_rows(engine: sa.Engine, tenant: str, channel_id: int) -> list[tuple]:
+    """A channel's messages with their reactions and attachments, without the write timestamp."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT m.id, m.author_hash, m.content, m.created_at, m.edited_at, m.reply_to_id, m.type, "
+            "  (SELECT array_agg(r.emoji_key || ':' || r.count ORDER BY r.emoji_key) FROM message_emoji_reactions r "
+            "   WHERE r.tenant_id = m.tenant_id AND r.message_id = m.id), "
+            "  (SELECT array_agg(a.id ORDER BY a.id) FROM message_attachments a "
+            "   WHERE a.tenant_id = m.tenant_id AND a.message_id = m.id) "
+            "FROM messages m WHERE m.tenant_id = :tenant AND m.channel_id = :channel ORDER BY m.id"
+        ), {"tenant": tenant, "channel": channel_id}).all()
+    return [tuple(row) for row in rows]
+
+
+def run_messages(engine: sa.Engine, run_id: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT coalesce(sum(messages), 0) FROM channel_sync_jobs WHERE run_id = :run"), {"run": run_id}
+        ).scalar_one()
+
+
+@pytest.mark.slow
+def test_a_tenant_added_by_sql_is_synced_updated_and_reset_through_the_running_product(
+    deployment, emulator, engine, tmp_path
+):
+    guild = emulator.guild_ids[0]
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO tenants (id, name, guild_id) VALUES ('acme', 'Acme', :guild)"),
+                     {"guild": guild})
+
+    initial = deployment.wait_for_run({"dagster/partition": "acme", "discord_sync/initial_sync": "true"})
+    assert initial["status"] == "SUCCESS"
+    assert stored_message_ids(engine, "acme") == expected_message_ids(emulator.client.ground_truth(guild))
+
+    general = int(emulator.client.channel_by_name(guild, "all-shapes")["id"])
+    new_ids = [int(emulator.client.add_message(general, f"new message {i}")["id"]) for i in range(3)]
+    run_id = submitted_run_id(cli(deployment, "sync", "start", "--tenant", "acme"))
+    assert deployment.wait_for_run_id(run_id) == "SUCCESS"
+    assert stored_message_ids(engine, "acme") == expected_message_ids(emulator.client.ground_truth(guild))
+    assert run_messages(engine, run_id) == len(new_ids)  # only the new messages were fetched and written
+
+    before = channel_rows(engine, "acme", general)
+    reset_id = submitted_run_id(cli(deployment, "sync", "reset", "--tenant", "acme", "--channel", str(general),
+                                    "--yes"))
+    assert deployment.wait_for_run_id(reset_id) == "SUCCESS"
+    assert run_messages(engine, reset_id) == len(before)
+    assert channel_rows(engine, "acme", general) == before
+
+    check_ui_in_chromium(deployment, tmp_path)
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def check_ui_in_chromium(deployment: Deployment, tmp_path: Path) -> None:
+    """The UI lists the tenant partition and the latest materialization of `messages`; saves a screenshot."""
+    browser = chromium()
+    if browser is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium) for the UI check")
+    page = f"{deployment.url}/assets/messages?view=partitions&partition=acme"
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
+              "--virtual-time-budget=20000"]
+    dom = subprocess.run([*common, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
+    screenshot = tmp_path / "ui-messages-partitions.png"
+    subprocess.run([*common, f"--screenshot={screenshot}", page], capture_output=True, timeout=120)
+    assert screenshot.exists() and screenshot.stat().st_size > 0
+    assert "acme" in dom, f"tenant partition not shown; screenshot at {screenshot}"
+    assert "Materialized (1)" in dom, f"the partition's materialization is not shown; see {screenshot}"
