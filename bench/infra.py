@@ -1,0 +1,152 @@
+"""What every benchmark stands on: an emulator in its own process, a PostgreSQL database, the sync's environment.
+
+The emulator runs in a child process (its own interpreter and GIL), so the sync never competes with it for one
+core's worth of Python; its CPU time is read from /proc through psutil so a run can tell when the emulator,
+not the sync, was the bound.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psutil
+import sqlalchemy as sa
+
+from discord_sync.emulator import EmulatorClient, GuildSpec
+
+BENCH_TOKEN = "bench-token.abcdefghijklmnopqrstuvwxyz0123456789"
+ANONYMIZATION_KEY = "bench-anonymization-key-0123456789"
+
+
+def _serve(specs: list[dict], latency_ms: float, bucket: tuple[int, float], global_limit: int, ready: Any) -> None:
+    import threading
+
+    from discord_sync.emulator import Emulator
+
+    emulator = Emulator(
+        [GuildSpec.from_dict(s) for s in specs], token=BENCH_TOKEN, latency_ms=latency_ms,
+        message_bucket=bucket, global_limit=global_limit,
+    )
+    emulator.start()
+    ready.send((emulator.base_url, emulator.guild_ids))
+    threading.Event().wait()
+
+
+@dataclass
+class EmulatorProcess:
+    """An emulator serving in a separate process; stop it with `stop()` or use it as a context manager."""
+
+    process: multiprocessing.Process
+    base_url: str
+    guild_ids: list[int]
+
+    @classmethod
+    def start(
+        cls, specs: list[GuildSpec], *, latency_ms: float = 50, bucket: tuple[int, float] = (50, 1.0), global_limit: int = 50
+    ) -> "EmulatorProcess":
+        context = multiprocessing.get_context("spawn")
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_serve, args=([s.to_dict() for s in specs], latency_ms, bucket, global_limit, send), daemon=True
+        )
+        process.start()
+        for _ in range(600):
+            if receive.poll(0.2):
+                break
+            if not process.is_alive():
+                raise RuntimeError(f"the emulator process exited with code {process.exitcode}")
+        else:
+            process.kill()
+            raise RuntimeError("the emulator did not start within 120 s")
+        base_url, guild_ids = receive.recv()
+        return cls(process, base_url, guild_ids)
+
+    @property
+    def client(self) -> EmulatorClient:
+        return EmulatorClient(self.base_url, timeout=600)
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the emulator process has used so far."""
+        times = psutil.Process(self.process.pid).cpu_times()
+        return times.user + times.system
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(10)
+
+    def __enter__(self) -> "EmulatorProcess":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class Server:
+    """The PostgreSQL the benchmarks use: the given URL, or a throwaway embedded server in a temp dir."""
+
+    def __init__(self, url: str | None) -> None:
+        self._tempdir: str | None = None
+        self._server: Any = None
+        if url is None:
+            import pgserver
+
+            self._tempdir = tempfile.mkdtemp(prefix="discord-sync-bench-")
+            os.chmod(self._tempdir, 0o777)  # pgserver runs the server as its own user under root
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._server = pgserver.get_server(self._tempdir, cleanup_mode="delete")
+            url = self._server.get_uri()
+        self.url = url
+        self.embedded = self._server is not None
+
+    def fresh_database(self, name: str) -> str:
+        """Drop and create database `name`, migrate it to the product's schema; returns its URL."""
+        admin = sa.create_engine(_driver(self.url), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = with_database(self.url, name)
+        from discord_sync.migrate import migrate
+
+        migrate(url)
+        return url
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+        if self._tempdir is not None:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+
+
+def _driver(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+psycopg://{rest}"
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL naming another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def sync_environment(base_url: str, database_url: str, **overrides: str) -> dict[str, str]:
+    """The environment a deployment would give the product, pointed at the emulator and the bench database."""
+    env = dict(os.environ)
+    env.update(
+        DISCORD_BOT_TOKEN=BENCH_TOKEN,
+        DISCORD_API_BASE_URL=base_url,
+        DATABASE_URL=database_url,
+        ANONYMIZATION_KEY=ANONYMIZATION_KEY,
+        PYTHONWARNINGS="ignore",
+    )
+    env.update(overrides)
+    return env
