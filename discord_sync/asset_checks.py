@@ -12,8 +12,8 @@ import dagster as dg
 import sqlalchemy as sa
 
 from discord_sync.anonymize import HASH_HEX_CHARS
-from discord_sync.database import resolve_database_url, shared_engine
 from discord_sync.partitions import tenant_partitions
+from discord_sync.resources import PostgresResource
 from discord_sync.rows import MESSAGE_BEARING_TYPES
 
 SAMPLE_SIZE = 20
@@ -79,10 +79,12 @@ def _tenant(context: dg.AssetCheckExecutionContext) -> str:
     partitions_def=tenant_partitions,
     description="Every visible channel is synced (complete) or its skip/failure is explained in last_error.",
 )
-def every_channel_synced_or_explained(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+def every_channel_synced_or_explained(
+    context: dg.AssetCheckExecutionContext, postgres: PostgresResource
+) -> dg.AssetCheckResult:
     """Fail with the list of channels that the last sync neither finished nor explained."""
     tenant_id = _tenant(context)
-    with shared_engine(resolve_database_url()).connect() as conn:
+    with postgres.engine().connect() as conn:
         rows = unexplained_channels(conn, tenant_id)
     sample = [
         {"channel_id": str(r.id), "name": r.name, "type": r.type, "status": r.status or "no checkpoint"}
@@ -101,10 +103,10 @@ def every_channel_synced_or_explained(context: dg.AssetCheckExecutionContext) ->
     partitions_def=tenant_partitions,
     description="No raw user id in the tenant's rows: every author/mention/owner is a keyed hash, no <@123> in text.",
 )
-def no_raw_user_ids(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+def no_raw_user_ids(context: dg.AssetCheckExecutionContext, postgres: PostgresResource) -> dg.AssetCheckResult:
     """Fail if any user id escaped anonymization, with counts per place and a few offending message ids."""
     tenant_id = _tenant(context)
-    with shared_engine(resolve_database_url()).connect() as conn:
+    with postgres.engine().connect() as conn:
         counts = raw_user_id_counts(conn, tenant_id)
         offenders = list(
             conn.execute(

@@ -10,6 +10,7 @@ import dagster as dg
 
 from discord_sync.jobs import SYNC_ASSET_KEYS, sync_tenant_job
 from discord_sync.partitions import tenant_partitions
+from discord_sync.resources import PostgresResource
 
 
 def _placeholder_asset(key: str) -> dg.AssetsDefinition:
@@ -21,10 +22,12 @@ def _placeholder_asset(key: str) -> dg.AssetsDefinition:
 
 
 def sync_graph_definitions(**extra: object) -> dg.Definitions:
-    """Definitions with placeholder sync assets, the real `sync_tenant` job and whatever `extra` adds."""
+    """Definitions with placeholder sync assets, the real `sync_tenant` job, the product's PostgreSQL resource
+    (`DATABASE_URL`) and whatever `extra` adds."""
     return dg.Definitions(
         assets=[_placeholder_asset(key) for key in SYNC_ASSET_KEYS],
         jobs=[sync_tenant_job],
+        resources={"postgres": PostgresResource()},
         **extra,  # type: ignore[arg-type]
     )
 
