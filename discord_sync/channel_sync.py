@@ -147,7 +147,10 @@ class ChannelSyncer:
             state.windows.append(window)
             self.queue.append(window)
             self.states.append(state)
-        workers = [asyncio.create_task(self._worker()) for _ in range(min(self.max_workers, max(1, len(plans))))]
+        # Idle workers split running windows, so a few channels still use every worker: one channel up to
+        # `max_windows_per_channel` of them.
+        wanted = min(self.max_workers, max(1, len(plans) * self.max_windows_per_channel))
+        workers = [asyncio.create_task(self._worker()) for _ in range(wanted)]
         try:
             await asyncio.gather(*workers)
         except BaseException:
