@@ -161,11 +161,14 @@ class DiscordSource:
                         "Discord rejected the bot token (401 Unauthorized): the token was revoked or is wrong; "
                         "check DISCORD_BOT_TOKEN"
                     ) from None
-                if isinstance(error, TRANSIENT_ERRORS) and attempt < self._transient_retries:
+                if not isinstance(error, TRANSIENT_ERRORS):
+                    raise
+                if attempt < self._transient_retries:
                     self.stats.retries += 1
                     await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
                     continue
-                raise
+                # A 5xx after every retry fails this channel, not the whole tenant run.
+                raise TransientFailure(f"Discord kept failing: {error.status} {error.text or 'Server Error'}") from None
             except TRANSIENT_ERRORS as error:
                 if attempt < self._transient_retries:
                     self.stats.retries += 1
