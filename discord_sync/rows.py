@@ -107,6 +107,21 @@ def snowflake(value: Any) -> int | None:
     return result
 
 
+def column_int(value: Any, bits: int) -> int:
+    """An integer that fits a PostgreSQL column of `bits` bits (smallint 16, integer 32, bigint 64).
+
+    Out of range is malformed here, as one item, rather than a failed `COPY` of the whole batch.
+    """
+    result = int(value)
+    if not -(2 ** (bits - 1)) <= result < 2 ** (bits - 1):
+        raise ValueError(f"number out of range: {value!r}")
+    return result
+
+
+def optional_int(value: Any, bits: int) -> int | None:
+    return None if value is None else column_int(value, bits)
+
+
 def _emoji_key(emoji: dict) -> str:
     return str(emoji["id"]) if emoji.get("id") else str(emoji.get("name") or "")
 
@@ -126,7 +141,7 @@ def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: An
         anonymizer.user_hash(author["id"]) if author.get("id") else None,
         bool(author.get("bot", False)),
         payload.get("webhook_id") is not None,
-        int(payload.get("type") or 0),
+        column_int(payload.get("type") or 0, 16),
         anonymizer.scrub_mentions(clean_text(payload.get("content"))),
         parse_time(payload.get("timestamp")) or snowflake_time(message_id),
         parse_time(payload.get("edited_timestamp")),
@@ -137,7 +152,7 @@ def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: An
         bool(payload.get("mention_everyone", False)),
         [anonymizer.user_hash(user["id"]) for user in payload.get("mentions") or () if user.get("id")],
         [snowflake(role) for role in payload.get("mention_roles") or ()],
-        int(payload.get("flags") or 0),
+        column_int(payload.get("flags") or 0, 32),
     )
     reactions = []
     for reaction in payload.get("reactions") or ():
@@ -150,9 +165,9 @@ def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: An
             snowflake(emoji.get("id")),
             optional_text(emoji.get("name")),
             bool(emoji.get("animated", False)),
-            int(reaction.get("count") or 0),
-            int(details.get("normal", reaction.get("count") or 0)),
-            int(details.get("burst", 0)),
+            column_int(reaction.get("count") or 0, 32),
+            column_int(details.get("normal", reaction.get("count") or 0), 32),
+            column_int(details.get("burst", 0), 32),
         ))
     attachments = []
     for attachment in payload.get("attachments") or ():
@@ -163,10 +178,10 @@ def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: An
             clean_text(attachment.get("filename")),
             clean_text(attachment.get("url")),
             optional_text(attachment.get("proxy_url")),
-            int(attachment.get("size") or 0),
+            column_int(attachment.get("size") or 0, 64),
             optional_text(attachment.get("content_type")),
-            attachment.get("width"),
-            attachment.get("height"),
+            optional_int(attachment.get("width"), 32),
+            optional_int(attachment.get("height"), 32),
             optional_text(attachment.get("description")),
         ))
     rows.messages.append(message)
