@@ -114,6 +114,16 @@ def upsert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, *, s
     return upsert_rows(conn, table, list(frame.columns), frame_rows(frame), skip_unchanged=skip_unchanged)
 
 
+def unique_by_key(table: sa.Table, columns: Sequence[str], rows: Sequence[tuple]) -> list[tuple]:
+    """The rows with distinct primary keys, the first of each kept: a payload that lists an emoji or an
+    attachment twice (or a page that repeats a message) must not fail the whole batch's `COPY`."""
+    positions = [list(columns).index(c.name) for c in table.primary_key.columns]
+    unique: dict[tuple, tuple] = {}
+    for row in rows:
+        unique.setdefault(tuple(row[i] for i in positions), row)
+    return list(unique.values())
+
+
 def replace_children(
     conn: sa.Connection, table: sa.Table, columns: Sequence[str], tenant_id: str, message_ids: list[int], rows: Sequence[tuple]
 ) -> int:
@@ -124,7 +134,7 @@ def replace_children(
     with raw.cursor() as cursor:
         cursor.execute(delete_children_sql(table), (tenant_id, message_ids))
     if rows:
-        _copy_rows(raw, table.name, table, columns, rows)
+        _copy_rows(raw, table.name, table, columns, unique_by_key(table, columns, rows))
     return len(rows)
 
 
