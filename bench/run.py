@@ -180,6 +180,17 @@ def machine() -> str:
             f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
 
 
+START, END = "<!-- bench.run writes from here -->", "<!-- to here -->"
+
+
+def write_results(measured: str) -> None:
+    """Put a run's table into bench/RESULTS.md between the markers, keeping the written analysis around it."""
+    text = RESULTS.read_text() if RESULTS.exists() else f"# Benchmark results\n\n{START}\n{END}\n"
+    before, _, rest = text.partition(START)
+    _, _, after = rest.partition(END)
+    RESULTS.write_text(f"{before}{START}\n{measured}{END}{after}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small guilds: a smoke run of every benchmark")
@@ -206,8 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table.markdown())
     if args.write:
         command = "python -m bench.run " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-        RESULTS.write_text(
-            f"# Benchmark results\n\n"
+        write_results(
             f"Run {started:%Y-%m-%d %H:%M} UTC, {minutes:.0f} minutes, `{command}`, emulator latency {args.latency_ms:g} ms "
             f"per request, rate limits on, PostgreSQL {'embedded (pgserver)' if server.embedded else 'server from DATABASE_URL'}.\n\n"
             f"Machine: {machine()}.\n\n{table.markdown()}\n"
