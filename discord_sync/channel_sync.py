@@ -203,6 +203,9 @@ class ChannelSyncer:
         self._active_channels.add(channel_id)
         self.peak_concurrent_channels = max(self.peak_concurrent_channels, len(self._active_channels))
         pending = MessageRows()
+        # The previous batch is written while the next pages are fetched; at most one write per window is in
+        # flight, so batches (and the checkpoint) still land in order.
+        writing: asyncio.Task | None = None
         try:
             while not state.stopped:
                 page = await self.source.fetch_messages_after(channel_id, window.cursor, self.fetch_size)
@@ -224,24 +227,33 @@ class ChannelSyncer:
                     window.complete = True
                     break
                 if len(pending.messages) >= self.batch_messages:
-                    await self._flush(window, pending)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.create_task(self._flush(window, pending, window.cursor))
                     pending = MessageRows()
-            await self._flush(window, pending)
+            writing = await _finish_writing(writing)
+            await self._flush(window, pending, window.cursor)
         except ChannelUnavailable as error:
+            writing = await _finish_writing(writing)
             self._stop(state, "skipped", f"{error.status} {error.reason}")
         except (TransientFailure, RateLimitTooLong) as error:
-            await self._flush_quietly(window, pending)
+            writing = await _finish_writing(writing)
+            if pending.messages:
+                await self._flush(window, pending, window.cursor)
             self._stop(state, "failed", str(error))
         finally:
             window.running = False
+            if writing is not None and not writing.done():
+                writing.cancel()
         if not any(w.running for w in state.windows):
             await self._finish_channel(state)
 
-    async def _flush(self, window: Window, rows: MessageRows) -> None:
+    async def _flush(self, window: Window, rows: MessageRows, upto: int) -> None:
+        """Write `rows` (the window's messages up to id `upto`) with the channel's new contiguous checkpoint."""
         state = window.channel
         outcome: ChannelOutcome = state.outcome
         async with state.lock:
-            window.flushed = window.cursor
+            window.flushed = upto
             checkpoint = state.contiguous_checkpoint()
             await self.write_batch(outcome.plan.channel_id, rows, checkpoint, "running")
             outcome.checkpoint = max(outcome.checkpoint, checkpoint)
@@ -249,10 +261,6 @@ class ChannelSyncer:
             outcome.reactions += len(rows.reactions)
             outcome.attachments += len(rows.attachments)
             outcome.item_errors.extend((e.item_id, e.error) for e in rows.errors)
-
-    async def _flush_quietly(self, window: Window, rows: MessageRows) -> None:
-        if rows.messages:
-            await self._flush(window, rows)
 
     def _stop(self, state: ChannelState, status: str, error: str) -> None:
         state.stopped = True
@@ -272,6 +280,13 @@ class ChannelSyncer:
         outcome.checkpoint = max(outcome.checkpoint, state.contiguous_checkpoint())
         self._active_channels.discard(outcome.plan.channel_id)
         await self.on_channel_done(outcome)
+
+
+async def _finish_writing(writing: asyncio.Task | None) -> None:  # noqa: RET501 - resets the caller's handle
+    """Wait for a window's batch still being written (its errors surface here)."""
+    if writing is not None:
+        await writing
+    return None
 
 
 def _id(message: object) -> int:

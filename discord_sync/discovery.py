@@ -8,6 +8,7 @@ mistaken for deleted ones.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import discord
@@ -22,6 +23,7 @@ THREAD_PARENT_TYPES = frozenset({0, 5, 15, 16})
 # Private threads exist only under text channels.
 PRIVATE_THREAD_PARENT_TYPES = frozenset({0})
 ARCHIVED_PAGE_SIZE = 100
+PARALLEL_LISTINGS = 10
 
 
 async def _archived(source: "DiscordSource", channel_id: int, kind: str) -> list[dict]:
@@ -52,15 +54,20 @@ async def discover_channels(source: "DiscordSource", guild_id: int) -> ChannelLi
             seen[int(item["id"])] = item
 
     guild_channels = await source.guild_channels(guild_id)
-    keep(guild_channels)
     keep(await source.active_threads(guild_id))
-    for channel in guild_channels:
-        channel_type = channel.get("type")
-        if channel_type not in THREAD_PARENT_TYPES:
-            continue
-        channel_id = int(channel["id"])
-        kinds = ["public"] + (["private"] if channel_type in PRIVATE_THREAD_PARENT_TYPES else [])
-        for kind in kinds:
+    keep(guild_channels)
+    listings = [
+        (int(channel["id"]), kind)
+        for channel in guild_channels
+        if channel.get("type") in THREAD_PARENT_TYPES
+        for kind in ["public"] + (["private"] if channel.get("type") in PRIVATE_THREAD_PARENT_TYPES else [])
+    ]
+    # Listings run side by side (the shared limiter paces them), so discovery costs requests / rate, not
+    # requests x round trip.
+    slots = asyncio.Semaphore(PARALLEL_LISTINGS)
+
+    async def list_archived(channel_id: int, kind: str) -> None:
+        async with slots:
             try:
                 keep(await _archived(source, channel_id, kind))
             except (discord.Forbidden, discord.NotFound) as error:
@@ -74,5 +81,7 @@ async def discover_channels(source: "DiscordSource", guild_id: int) -> ChannelLi
                 listing.errors.append(
                     f"channel {channel_id}: archived {kind} threads not listed ({error.status} {error.text})"
                 )
+
+    await asyncio.gather(*(list_archived(channel_id, kind) for channel_id, kind in listings))
     listing.channels = list(seen.values())
     return listing

@@ -23,7 +23,7 @@ RETURNING GREATEST(0, EXTRACT(EPOCH FROM (next_slot_at - clock_timestamp())) - %
 """
 
 
-LATE_TOLERANCE_SECONDS = 0.02
+DISCORD_GLOBAL_LIMIT = 50
 MAX_REQUEUES = 5
 
 
@@ -34,6 +34,9 @@ class PostgresRateLimiter:
         self._conninfo = conninfo
         self.bucket = bucket
         self.interval = 1.0 / requests_per_second
+        # Sending up to `late_tolerance` after its slot keeps any one-second window at or under Discord's 50:
+        # a second holds at most rate * (1 + tolerance) + 1 sends.
+        self.late_tolerance = max(self.interval, (DISCORD_GLOBAL_LIMIT - 1 - requests_per_second) / requests_per_second)
         self._connection: psycopg.AsyncConnection | None = None
         self._lock = asyncio.Lock()
         self.waited_seconds = 0.0
@@ -66,7 +69,7 @@ class PostgresRateLimiter:
             slot = time.monotonic() + delay
             if delay > 0:
                 await asyncio.sleep(delay)
-            if time.monotonic() - slot <= max(self.interval, LATE_TOLERANCE_SECONDS):
+            if time.monotonic() - slot <= self.late_tolerance:
                 break
             self.late_requeues += 1
         waited = time.monotonic() - started
