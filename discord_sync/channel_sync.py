@@ -214,7 +214,13 @@ class ChannelSyncer:
                 ids = [_id(m) for m in page]
                 end = window.end
                 in_range = [m for m, i in zip(page, ids) if end is None or i <= end]
-                reached_end = not full or len(in_range) < len(page)
+                # The newest message discovery saw ends an open window without asking for an empty page; anything
+                # newer is the next sync's (its ids are greater than the checkpoint this one leaves).
+                reached_end = (
+                    not full
+                    or len(in_range) < len(page)
+                    or (end is None and max(ids, default=0) >= outcome.plan.last_message_id)
+                )
                 top = max((i for m, i in zip(page, ids) if end is None or i <= end), default=window.cursor)
                 if top <= window.cursor and in_range and not reached_end:
                     raise TransientFailure(f"Discord returned no message after {window.cursor} in a full page")
