@@ -15,6 +15,7 @@ equal rows, which the upsert leaves untouched.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -206,6 +207,9 @@ class ChannelSyncer:
         # The previous batch is written while the next pages are fetched; at most one write per window is in
         # flight, so batches (and the checkpoint) still land in order.
         writing: asyncio.Task | None = None
+        # Windows that start together would otherwise write together, every batch, and the burst of writer
+        # threads stalls the event loop's requests; a random first batch spreads the writes out.
+        flush_at = max(1, int(self.batch_messages * random.uniform(0.3, 1.0)))
         try:
             while not state.stopped:
                 page = await self.source.fetch_messages_after(channel_id, window.cursor, self.fetch_size)
@@ -232,11 +236,12 @@ class ChannelSyncer:
                         window.cursor = window.end
                     window.complete = True
                     break
-                if len(pending.messages) >= self.batch_messages:
+                if len(pending.messages) >= flush_at:
                     if writing is not None:
                         await writing
                     writing = asyncio.create_task(self._flush(window, pending, window.cursor))
                     pending = MessageRows()
+                    flush_at = self.batch_messages
             writing = await _finish_writing(writing)
             await self._flush(window, pending, window.cursor)
         except ChannelUnavailable as error:
