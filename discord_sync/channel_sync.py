@@ -87,17 +87,22 @@ class ChannelState:
 
     outcome: ChannelOutcome
     windows: list[Window] = field(default_factory=list)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     stopped: bool = False
 
-    def contiguous_checkpoint(self) -> int:
-        """The end of the stored prefix: windows in order, each flushed part extending the last."""
+    def contiguous_checkpoint(self, including: tuple["Window", int] | None = None) -> int:
+        """The end of the stored prefix: windows in order, each flushed part extending the last.
+
+        `including` counts one window as flushed up to a point, for the transaction that is about to store it.
+        """
         checkpoint = self.outcome.plan.checkpoint
         for window in sorted(self.windows, key=lambda w: w.start):
-            if window.start != checkpoint and window.start > checkpoint:
+            if window.start > checkpoint:
                 break
-            checkpoint = max(checkpoint, window.flushed)
-            if not window.complete:
+            flushed = window.flushed
+            if including is not None and including[0] is window:
+                flushed = max(flushed, including[1])
+            checkpoint = max(checkpoint, flushed)
+            if not window.complete or flushed < (window.end if window.end is not None else window.cursor):
                 break
         return checkpoint
 
@@ -260,18 +265,22 @@ class ChannelSyncer:
             await self._finish_channel(state)
 
     async def _flush(self, window: Window, rows: MessageRows, upto: int) -> None:
-        """Write `rows` (the window's messages up to id `upto`) with the channel's new contiguous checkpoint."""
+        """Write `rows` (the window's messages up to id `upto`) with the channel's contiguous checkpoint.
+
+        Windows of one channel write side by side. Each computes the checkpoint from the other windows' committed
+        progress plus its own batch, so a checkpoint never covers rows of a transaction that has not committed;
+        a checkpoint left behind by that caution is caught up when the channel finishes.
+        """
         state = window.channel
         outcome: ChannelOutcome = state.outcome
-        async with state.lock:
-            window.flushed = upto
-            checkpoint = state.contiguous_checkpoint()
-            await self.write_batch(outcome.plan.channel_id, rows, checkpoint, "running")
-            outcome.checkpoint = max(outcome.checkpoint, checkpoint)
-            outcome.messages += len(rows.messages)
-            outcome.reactions += len(rows.reactions)
-            outcome.attachments += len(rows.attachments)
-            outcome.item_errors.extend((e.item_id, e.error) for e in rows.errors)
+        checkpoint = state.contiguous_checkpoint(including=(window, upto))
+        await self.write_batch(outcome.plan.channel_id, rows, checkpoint, "running")
+        window.flushed = max(window.flushed, upto)
+        outcome.checkpoint = max(outcome.checkpoint, checkpoint)
+        outcome.messages += len(rows.messages)
+        outcome.reactions += len(rows.reactions)
+        outcome.attachments += len(rows.attachments)
+        outcome.item_errors.extend((e.item_id, e.error) for e in rows.errors)
 
     def _stop(self, state: ChannelState, status: str, error: str) -> None:
         state.stopped = True

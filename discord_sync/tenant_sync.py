@@ -200,8 +200,11 @@ class TenantSync:
             conn.execute(
                 sync_progress.update()
                 .where(sync_progress.c.tenant_id == self.tenant_id, sync_progress.c.channel_id == plan.channel_id)
-                .values(status=outcome.status, last_error=error, updated_at=sa.func.now(),
-                        last_synced_at=sa.func.now())
+                .values(
+                    status=outcome.status, last_error=error, updated_at=sa.func.now(), last_synced_at=sa.func.now(),
+                    # Every batch has committed by now: the checkpoint may catch up with the stored prefix.
+                    last_message_id=sa.func.greatest(sync_progress.c.last_message_id, outcome.checkpoint or None),
+                )
             )
 
     async def _on_start(self, outcome: ChannelOutcome) -> None:
