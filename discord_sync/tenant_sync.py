@@ -21,7 +21,6 @@ from discord_sync.channel_sync import ChannelOutcome, ChannelPlan, ChannelSyncer
 from discord_sync.retention import delete_old_sync_jobs
 from discord_sync.rows import MESSAGE_BEARING_TYPES, MessageRows
 from discord_sync.schema import channel_sync_jobs, channels, messages, sync_progress
-from discord_sync.sources import CommunitySource
 from discord_sync.writer import write_message_batch
 
 _LOCK_CLASS = 0x6473  # advisory-lock namespace of tenant syncs

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 import pandas as pd
+import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -77,7 +78,7 @@ def _json_columns(table: sa.Table, columns: Sequence[str]) -> list[int]:
     return [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSONB)]
 
 
-def _copy_rows(raw: "psycopg.Connection", target: str, table: sa.Table, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+def _copy_rows(raw: psycopg.Connection, target: str, table: sa.Table, columns: Sequence[str], rows: Iterable[tuple]) -> None:
     json_positions = _json_columns(table, columns)
     with raw.cursor() as cursor, cursor.copy(copy_sql(target, columns)) as copy:
         for row in rows:
