@@ -21,7 +21,7 @@ from discord_sync.resources import DiscordResource, PostgresResource, SyncResour
 from discord_sync.rows import CHANNEL_COLUMNS, channel_row
 from discord_sync.schema import channels as channels_table
 from discord_sync.sources import ChannelListing, SourceError
-from discord_sync.tenant_sync import TenantSync, tenant_lock
+from discord_sync.tenant_sync import TenantSync
 from discord_sync.tenants import TenantError, get_tenant
 
 SYNC_RETRY = dg.RetryPolicy(max_retries=3, delay=1, backoff=dg.Backoff.EXPONENTIAL)
@@ -94,8 +94,7 @@ def channels(
     for problem in listing.errors:
         context.log.warning(f"tenant {tenant_id}: {problem}")
     now = datetime.now(timezone.utc)
-    with tenant_lock(engine, tenant_id, context.log):
-        previous = _previous_catalog(engine, tenant_id)
+    previous = _previous_catalog(engine, tenant_id)
     frame, disappeared = catalog_frame(tenant_id, listing, previous, Anonymizer(sync.anonymization_key), now)
     threads = int(frame["is_thread"].sum()) if len(frame) else 0
     context.log.info(

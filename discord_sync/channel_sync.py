@@ -247,13 +247,16 @@ class ChannelSyncer:
                     writing = asyncio.create_task(self._flush(window, pending, window.cursor))
                     pending = MessageRows()
                     flush_at = self.batch_messages
-            writing = await _finish_writing(writing)
+            if writing is not None:
+                await writing
             await self._flush(window, pending, window.cursor)
         except ChannelUnavailable as error:
-            writing = await _finish_writing(writing)
+            if writing is not None:
+                await writing
             self._stop(state, "skipped", f"{error.status} {error.reason}")
         except (TransientFailure, RateLimitTooLong) as error:
-            writing = await _finish_writing(writing)
+            if writing is not None:
+                await writing
             if pending.messages:
                 await self._flush(window, pending, window.cursor)
             self._stop(state, "failed", str(error))
@@ -300,13 +303,6 @@ class ChannelSyncer:
         outcome.checkpoint = max(outcome.checkpoint, state.contiguous_checkpoint())
         self._active_channels.discard(outcome.plan.channel_id)
         await self.on_channel_done(outcome)
-
-
-async def _finish_writing(writing: asyncio.Task | None) -> None:  # noqa: RET501 - resets the caller's handle
-    """Wait for a window's batch still being written (its errors surface here)."""
-    if writing is not None:
-        await writing
-    return None
 
 
 def _id(message: object) -> int:

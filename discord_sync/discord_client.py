@@ -153,8 +153,6 @@ class DiscordSource:
                 raise RateLimitTooLong(
                     f"Discord asked to wait {error.retry_after:.1f} s, longer than SYNC_MAX_RATE_LIMIT_WAIT"
                 ) from None
-            except discord.LoginFailure:
-                raise
             except discord.HTTPException as error:
                 if error.status == 401:
                     raise SourceError(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from discord_sync.anonymize import Anonymizer
 from discord_sync.channel_sync import ChannelOutcome, ChannelPlan, ChannelSyncer
@@ -132,7 +133,7 @@ def plan_channels(conn: sa.Connection, tenant_id: str) -> tuple[list[ChannelPlan
             unchanged.append(row.id)
     if unchanged:
         conn.execute(
-            sa.dialects.postgresql.insert(sync_progress)
+            pg_insert(sync_progress)
             .values([{"tenant_id": tenant_id, "channel_id": c, "status": "complete", "last_synced_at": sa.func.now()} for c in unchanged])
             .on_conflict_do_nothing()
         )
@@ -176,7 +177,7 @@ class TenantSync:
                 .returning(channel_sync_jobs.c.id)
             ).scalar_one()
             conn.execute(
-                sa.dialects.postgresql.insert(sync_progress)
+                pg_insert(sync_progress)
                 .values(tenant_id=self.tenant_id, channel_id=plan.channel_id, status="running")
                 .on_conflict_do_update(
                     index_elements=["tenant_id", "channel_id"], set_={"status": "running", "updated_at": sa.func.now()}
