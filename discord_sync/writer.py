@@ -1,12 +1,18 @@
-"""The one write path into the product's tables: `COPY` into a staging table, then `INSERT ... ON CONFLICT`.
+"""The one write path into the product's tables: `COPY`, falling back to staging + `INSERT ... ON CONFLICT`.
 
-Re-writing a row that is already stored changes nothing (rows equal to the stored ones are not even rewritten),
+A batch of messages is first copied straight into `messages` under a savepoint: new messages (the common case,
+a sync reads forward from its checkpoint) cost one `COPY`, and their reactions and attachments, which cannot exist
+yet, one `COPY` each. If any message is already stored (a reset, an overlapping window, a resumed crash) the copy
+fails on the primary key, is rolled back to the savepoint, and the batch goes the general way: `COPY` into a
+staging table, then `INSERT ... ON CONFLICT`, and the batch's reactions and attachments replaced. Either way,
+re-writing a row that is already stored changes nothing (rows equal to the stored ones are not even rewritten),
 so a re-run, a resumed crash or an overlapping window never duplicates. The SQL comes from small pure functions
 over the schema's own table and column names; values only ever travel through `COPY` or bound parameters.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Iterable, Sequence
 
 import pandas as pd
@@ -89,6 +95,24 @@ def _copy_rows(raw: psycopg.Connection, target: str, table: sa.Table, columns: S
             copy.write_row(row)
 
 
+def _staging_setup_sql(conn: sa.Connection, table: sa.Table) -> sql.Composed:
+    """What makes the staging table exist and hold nothing before a `COPY` into it.
+
+    `ON COMMIT DELETE ROWS` empties it at every commit, so it is empty unless this very transaction staged into it
+    already (two upserts of one table in one transaction); only then is it emptied explicitly, instead of
+    truncating it after every use.
+    """
+    setup = create_staging_sql(table)
+    staged: dict[str, weakref.ref] = conn.info.setdefault("discord_sync_staged", {})
+    transaction = conn.get_transaction()
+    used = staged.get(table.name)
+    if transaction is not None and used is not None and used() is transaction:
+        setup += sql.SQL("; DELETE FROM {stage}").format(stage=sql.Identifier(staging_name(table)))
+    if transaction is not None:
+        staged[table.name] = weakref.ref(transaction)
+    return setup
+
+
 def upsert_rows(
     conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple], *, skip_unchanged: bool = True
 ) -> int:
@@ -97,10 +121,9 @@ def upsert_rows(
         return 0
     raw = conn.connection.driver_connection
     with raw.cursor() as cursor:
-        cursor.execute(create_staging_sql(table))
+        cursor.execute(_staging_setup_sql(conn, table))
         _copy_rows(raw, staging_name(table), table, columns, rows)
         cursor.execute(upsert_sql(table, columns, skip_unchanged=skip_unchanged))
-        cursor.execute(sql.SQL("TRUNCATE {stage}").format(stage=sql.Identifier(staging_name(table))))
     return len(rows)
 
 
@@ -139,6 +162,32 @@ def replace_children(
     return len(rows)
 
 
+FAST_PATH_SAVEPOINT = sql.Identifier("discord_sync_new_rows")
+
+
+def copy_new_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple]) -> bool:
+    """`COPY` rows with distinct keys straight into `table`, if none of their keys is stored yet.
+
+    Returns False, with nothing written, when a key is already stored: the copy ran under a savepoint and is
+    rolled back to it, so the caller's transaction goes on and can upsert the rows instead. Any other error is
+    raised as it is.
+    """
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.execute(sql.SQL("SAVEPOINT {}").format(FAST_PATH_SAVEPOINT))
+        try:
+            _copy_rows(raw, table.name, table, columns, rows)
+        except psycopg.errors.UniqueViolation:
+            cursor.execute(sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(FAST_PATH_SAVEPOINT))
+            return False
+        cursor.execute(sql.SQL("RELEASE SAVEPOINT {}").format(FAST_PATH_SAVEPOINT))
+    return True
+
+
+# A batch commits together with its checkpoint, so a server crash can lose at most the last fraction of a second
+# of batches *and* their checkpoints: the next sync fetches them again. The commit need not wait for the WAL flush.
+BATCH_SETTINGS_SQL = sql.SQL("SET LOCAL synchronous_commit = off")
+
 CHECKPOINT_SQL = sa.text(
     """
     INSERT INTO sync_progress (tenant_id, channel_id, last_message_id, status, messages_synced, last_synced_at,
@@ -163,16 +212,33 @@ def write_message_batch(
     *,
     checkpoint: int | None,
     status: str = "running",
-) -> None:
+) -> bool:
     """Write a batch's messages, reactions and attachments, and advance the channel's checkpoint, in the caller's
-    transaction: either all of it is stored or none of it."""
-    upsert_rows(conn, messages, MESSAGE_COLUMNS, rows.messages)
-    message_ids = [row[1] for row in rows.messages]
-    replace_children(conn, message_emoji_reactions, REACTION_COLUMNS, tenant_id, message_ids, rows.reactions)
-    replace_children(conn, message_attachments, ATTACHMENT_COLUMNS, tenant_id, message_ids, rows.attachments)
+    transaction: either all of it is stored or none of it. The transaction commits without waiting for its WAL
+    flush (`synchronous_commit = off`, see `BATCH_SETTINGS_SQL`).
+
+    Returns True when the batch took the fast path (all its messages were new), False when it was upserted.
+    """
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.execute(BATCH_SETTINGS_SQL)
+    batch = unique_by_key(messages, MESSAGE_COLUMNS, rows.messages)
+    new = bool(batch) and copy_new_rows(conn, messages, MESSAGE_COLUMNS, batch)
+    if new:
+        # The messages did not exist a moment ago, so neither did any reaction or attachment of theirs.
+        for table, columns, children in ((message_emoji_reactions, REACTION_COLUMNS, rows.reactions),
+                                         (message_attachments, ATTACHMENT_COLUMNS, rows.attachments)):
+            if children:
+                _copy_rows(raw, table.name, table, columns, unique_by_key(table, columns, children))
+    elif batch:
+        upsert_rows(conn, messages, MESSAGE_COLUMNS, batch)
+        message_ids = [row[1] for row in batch]
+        replace_children(conn, message_emoji_reactions, REACTION_COLUMNS, tenant_id, message_ids, rows.reactions)
+        replace_children(conn, message_attachments, ATTACHMENT_COLUMNS, tenant_id, message_ids, rows.attachments)
     # GREATEST ignores NULL: a batch that does not extend the contiguous prefix leaves the checkpoint as it is.
     conn.execute(
         CHECKPOINT_SQL,
         {"tenant_id": tenant_id, "channel_id": channel_id, "last_message_id": checkpoint,
          "status": status, "messages": len(rows.messages)},
     )
+    return new
