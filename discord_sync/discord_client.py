@@ -2,7 +2,8 @@
 
 REST only (no gateway): `HTTPClient.static_login` and the raw-JSON endpoints, which are faster than building
 model objects. An aiohttp trace hook sees every request discord.py sends, retries included: before it leaves, it
-waits for a slot of the limiter shared through PostgreSQL; after, it counts statuses, 429s and invalid requests.
+waits until its route's bucket has room (`route_buckets`) and for a slot of the limiter shared through PostgreSQL;
+after, it learns the route's bucket from the headers and counts statuses, 429s and invalid requests.
 The token is only ever handed to discord.py; it never reaches a log line or an exception text from here.
 """
 
@@ -20,6 +21,7 @@ import discord.http
 
 from discord_sync.discovery import discover_channels
 from discord_sync.rate_limiter import PostgresRateLimiter
+from discord_sync.route_buckets import RouteBuckets
 from discord_sync.sources import ChannelListing, ChannelUnavailable, SourceError
 
 log = logging.getLogger("discord_sync.discord")
@@ -48,6 +50,7 @@ class RequestStats:
     retries: int = 0
     limiter_wait_seconds: float = 0.0
     limiter_late_requeues: int = 0
+    bucket_wait_seconds: float = 0.0
 
     def as_metadata(self) -> dict[str, Any]:
         return {
@@ -58,6 +61,7 @@ class RequestStats:
             "transient_retries": self.retries,
             "limiter_wait_seconds": round(self.limiter_wait_seconds, 2),
             "limiter_late_requeues": self.limiter_late_requeues,
+            "route_bucket_wait_seconds": round(self.bucket_wait_seconds, 2),
         }
 
 
@@ -83,6 +87,7 @@ class DiscordSource:
         self._transient_retries = transient_retries
         self._debug = debug_rate_limits
         self.stats = RequestStats()
+        self._buckets = RouteBuckets()
         self._http: discord.http.HTTPClient | None = None
         self.bot_user: dict | None = None
 
@@ -118,11 +123,19 @@ class DiscordSource:
         if self._limiter is not None:
             await self._limiter.close()
 
-    async def _before_request(self, session: object, context: object, params: object) -> None:
-        if self._limiter is not None:
-            waited = await self._limiter.acquire()
-            self.stats.limiter_wait_seconds += waited
-            self.stats.limiter_late_requeues = self._limiter.late_requeues
+    async def _before_request(self, session: object, context: object, params: aiohttp.TraceRequestStartParams) -> None:
+        route = f"{params.method} {params.url.path}"
+        held = await self._buckets.reserve(route)
+        try:
+            if self._limiter is not None:
+                waited = await self._limiter.acquire()
+                self.stats.limiter_wait_seconds += waited
+                self.stats.limiter_late_requeues = self._limiter.late_requeues
+        except BaseException:
+            self._buckets.release(route, held)
+            raise
+        self._buckets.sent(route, held)
+        self.stats.bucket_wait_seconds = self._buckets.waited_seconds
 
     async def _after_response(self, session: object, context: object, params: aiohttp.TraceRequestEndParams) -> None:
         status = params.response.status
@@ -131,6 +144,9 @@ class DiscordSource:
         if status in INVALID_STATUSES:
             self.stats.invalid_requests += 1
         headers = params.response.headers
+        self._buckets.learn(
+            f"{params.method} {params.url.path}", headers.get("X-RateLimit-Limit"), headers.get("X-RateLimit-Reset-After")
+        )
         if status == 429:
             self.stats.rate_limited += 1
             if headers.get("X-RateLimit-Global") == "true" or headers.get("X-RateLimit-Scope") == "global":
