@@ -136,8 +136,8 @@ async def ground_truth_messages(request: web.Request) -> web.Response:
     guild, channel = _channel(request)
     if not guild.readable(channel):
         return json_response([])
-    records = (guild.message(channel, i) for i in channel.all_ids())
-    return json_response([payloads.message(guild, r) for r in records if r is not None])
+    records = [r for r in (guild.message(channel, i) for i in channel.all_ids()) if r is not None]
+    return json_response(payloads.messages(guild, records))
 
 
 async def user_ids(request: web.Request) -> web.Response:

@@ -109,8 +109,8 @@ async def get_messages(request: web.Request) -> web.Response:
         ids = list(reversed(channel.ids_after(after, limit)))
     else:
         ids = channel.ids_before(1 << 63, limit)
-    records = (guild.message(channel, i) for i in ids)
-    return json_response([payloads.message(guild, r) for r in records if r is not None])
+    records = [r for r in (guild.message(channel, i) for i in ids) if r is not None]
+    return json_response(payloads.messages(guild, records))
 
 
 async def get_message(request: web.Request) -> web.Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Mapping
 
 from .channel import Channel
 from .guild import Guild
@@ -197,24 +197,37 @@ def _overwrites(model: Guild, record: Channel) -> list[dict[str, Any]]:
     return [{"id": str(BOT_USER.id), "type": 1, "allow": "0", "deny": str(deny)}]
 
 
-def message(model: Guild, record: MessageRecord, with_reference: bool = True) -> dict[str, Any]:
-    """A MessageResponse; replies carry `referenced_message` (null once the original is gone)."""
-    author = model.users.get(record.author_id) or User(id=record.author_id, username="unknown", global_name=None)
-    mentions = [_cached_user(model.users[i]) for i in record.mention_ids if i in model.users]
+def message(
+    model: Guild,
+    record: MessageRecord,
+    with_reference: bool = True,
+    known: Mapping[int, MessageRecord] | None = None,
+) -> dict[str, Any]:
+    """A MessageResponse; replies carry `referenced_message` (null once the original is gone).
+
+    `known` maps ids to the current records of messages already at hand (the rest of a page), so a reply to one
+    of them does not generate it again."""
+    users = model.users
+    author = users.get(record.author_id)
+    author_payload = (
+        _cached_user(author) if author is not None
+        else user(User(id=record.author_id, username="unknown", global_name=None))
+    )
+    channel_id = str(record.channel_id)
     payload: dict[str, Any] = {
         "type": record.type,
         "content": record.content,
-        "mentions": mentions,
-        "mention_roles": [str(i) for i in record.mention_role_ids],
-        "attachments": [_attachment(record, a) for a in record.attachments],
+        "mentions": [_cached_user(users[i]) for i in record.mention_ids if i in users] if record.mention_ids else [],
+        "mention_roles": [str(i) for i in record.mention_role_ids] if record.mention_role_ids else [],
+        "attachments": [_attachment(channel_id, a) for a in record.attachments] if record.attachments else [],
         "embeds": [],
         "timestamp": iso_timestamp(record.timestamp_ms),
         "edited_timestamp": iso_timestamp(record.edited_ms) if record.edited_ms else None,
         "flags": record.flags,
         "components": [],
         "id": str(record.id),
-        "channel_id": str(record.channel_id),
-        "author": _cached_user(author),
+        "channel_id": channel_id,
+        "author": author_payload,
         "pinned": record.pinned,
         "mention_everyone": False,
         "tts": False,
@@ -226,14 +239,22 @@ def message(model: Guild, record: MessageRecord, with_reference: bool = True) ->
     if record.reply_to:
         payload["message_reference"] = {
             "type": 0,
-            "channel_id": str(record.channel_id),
+            "channel_id": channel_id,
             "message_id": str(record.reply_to),
             "guild_id": str(model.id),
         }
         if with_reference and record.type == 19:
-            referenced = model.message(model.channels[record.channel_id], record.reply_to)
+            referenced = known.get(record.reply_to) if known is not None else None
+            if referenced is None:
+                referenced = model.message(model.channels[record.channel_id], record.reply_to)
             payload["referenced_message"] = message(model, referenced, with_reference=False) if referenced else None
     return payload
+
+
+def messages(model: Guild, records: list[MessageRecord]) -> list[dict[str, Any]]:
+    """MessageResponses for records of one channel (a page), each original a reply points at generated once."""
+    known = {r.id: r for r in records}
+    return [message(model, r, known=known) for r in records]
 
 
 def _reaction(reaction: Reaction) -> dict[str, Any]:
@@ -250,8 +271,8 @@ def _reaction(reaction: Reaction) -> dict[str, Any]:
     }
 
 
-def _attachment(record: MessageRecord, attachment: Attachment) -> dict[str, Any]:
-    path = f"attachments/{record.channel_id}/{attachment.id}/{attachment.filename}"
+def _attachment(channel_id: str, attachment: Attachment) -> dict[str, Any]:
+    path = f"attachments/{channel_id}/{attachment.id}/{attachment.filename}"
     payload: dict[str, Any] = {
         "id": str(attachment.id),
         "filename": attachment.filename,

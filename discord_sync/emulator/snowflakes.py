@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 DISCORD_EPOCH_MS = 1420070400000
 
@@ -17,9 +18,31 @@ def snowflake_ms(snowflake: int) -> int:
     return (snowflake >> 22) + DISCORD_EPOCH_MS
 
 
+DAY_MS = 86_400_000
+_UNIX_EPOCH = dt.date(1970, 1, 1)
+# Up to here (year 2109) `datetime` rounds `unix_ms / 1000` to exactly the millisecond, as the fast path does.
+_FAST_LIMIT_MS = 1 << 42
+_HOURS_MINUTES = tuple(f"{h:02}:{m:02}:" for h in range(24) for m in range(60))
+_SECONDS = tuple(f"{s:02}." for s in range(60))
+_MILLIS = tuple(f"{ms:03}000+00:00" for ms in range(1000))
+
+
 def iso_timestamp(unix_ms: int) -> str:
-    """Discord's ISO 8601 form, e.g. `2023-04-01T12:00:00.123000+00:00`."""
+    """Discord's ISO 8601 form, e.g. `2023-04-01T12:00:00.123000+00:00`.
+
+    Whole milliseconds are formatted arithmetically after a cached date (every message payload carries at
+    least one timestamp); anything else goes through `datetime`."""
+    if type(unix_ms) is int and 0 <= unix_ms < _FAST_LIMIT_MS:
+        day, rest = divmod(unix_ms, DAY_MS)
+        minute, rest = divmod(rest, 60_000)
+        second, millis = divmod(rest, 1000)
+        return _date_prefix(day) + _HOURS_MINUTES[minute] + _SECONDS[second] + _MILLIS[millis]
     return dt.datetime.fromtimestamp(unix_ms / 1000, dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+@functools.lru_cache(maxsize=8192)
+def _date_prefix(day: int) -> str:
+    return (_UNIX_EPOCH + dt.timedelta(days=day)).isoformat() + "T"
 
 
 def parse_iso_ms(text: str) -> int:
