@@ -12,6 +12,7 @@ over the schema's own table and column names; values only ever travel through `C
 
 from __future__ import annotations
 
+import operator
 import weakref
 from typing import Iterable, Sequence
 
@@ -141,10 +142,10 @@ def upsert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, *, s
 def unique_by_key(table: sa.Table, columns: Sequence[str], rows: Sequence[tuple]) -> list[tuple]:
     """The rows with distinct primary keys, the first of each kept: a payload that lists an emoji or an
     attachment twice (or a page that repeats a message) must not fail the whole batch's `COPY`."""
-    positions = [list(columns).index(c.name) for c in table.primary_key.columns]
-    unique: dict[tuple, tuple] = {}
+    key = operator.itemgetter(*(list(columns).index(c.name) for c in table.primary_key.columns))
+    unique: dict = {}
     for row in rows:
-        unique.setdefault(tuple(row[i] for i in positions), row)
+        unique.setdefault(key(row), row)
     return list(unique.values())
 
 
