@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .records import MessageRecord, Tag
-from .snowflakes import DISCORD_EPOCH_MS, snowflake_ms
+from .snowflakes import DISCORD_EPOCH_MS
 
 THREAD_TYPES = frozenset({10, 11, 12})
 MESSAGE_BEARING_TYPES = frozenset({0, 2, 5, 10, 11, 12, 13})
@@ -66,19 +66,23 @@ class Channel:
         """Whether the bot can read this channel's messages."""
         return self.can_view and self.can_read_history and self.bears_messages
 
+    @property
+    def low_bits(self) -> int:
+        """The low 22 bits of every base message id: they keep ids of different channels apart."""
+        return ((self.ordinal % 1024) << 12) | ((self.ordinal // 1024) % 4096)
+
     def base_id(self, index: int) -> int:
-        """Id of base message `index`; the low bits keep ids of different channels apart."""
-        low = ((self.ordinal % 1024) << 12) | ((self.ordinal // 1024) % 4096)
+        """Id of base message `index`."""
+        low = ((self.ordinal % 1024) << 12) | ((self.ordinal // 1024) % 4096)  # self.low_bits, inlined
         # make_snowflake(self.base_start_ms + index * self.base_step_ms, low), inlined: pages call this a lot.
         return ((self.base_start_ms + index * self.base_step_ms - DISCORD_EPOCH_MS) << 22) | low
 
     def base_index(self, message_id: int) -> int | None:
         """Index of the base message with this id, or None when no base message has it."""
-        offset = snowflake_ms(message_id) - self.base_start_ms
-        if offset < 0 or offset % self.base_step_ms:
-            return None
-        index = offset // self.base_step_ms
-        if index >= self.base_count or self.base_id(index) != message_id:
+        offset = (message_id >> 22) + DISCORD_EPOCH_MS - self.base_start_ms  # snowflake_ms(message_id) - start
+        index, rest = divmod(offset, self.base_step_ms)
+        # With the time part matching base message `index`, the id is its id when the low bits match too.
+        if offset < 0 or rest or index >= self.base_count or (message_id & 0x3FFFFF) != self.low_bits:
             return None
         return index
 

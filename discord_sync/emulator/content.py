@@ -1,22 +1,19 @@
 """What generated message `i` of a channel says: its shape, author, reactions and attachments.
 
-Each message draws from its own Mersenne Twister seeded by (guild seed, channel, index), so any message can be
-produced on demand, in any order, identically every time.
-
-Serving pages is the emulator's hot path, so the draws are inlined: `_below`, `_randint`, `_choice`, `_choices`
-and `_sample` reproduce exactly what `random.Random._randbelow`, `randint`, `choice`, `choices` and `sample` do
-(Python 3.11-3.13) on top of the C generator's `random()` and `getrandbits()`, without their per-call overhead,
-and the generator is seeded in C without `Random.__init__`'s second seeding. The output is the same as drawing
-with a fresh `random.Random(seed)`.
+Each message's randomness is a BLAKE2b digest of (guild seed, channel, index), 64 bytes that every draw below
+reads a byte or a few of (a SHAKE128 stream of the same key when a long text or attachments need more), so any
+message can be produced on demand, in any order, identically every time and on every platform. Serving pages is
+the emulator's hot path: one digest costs a fraction of seeding a `random.Random`, and a sentence's words are
+looked up from its bytes without a draw per word.
 """
 
 from __future__ import annotations
 
-import _random
 import itertools
-import random
-from bisect import bisect
-from typing import Callable, Protocol, Sequence, TypeVar
+import struct
+from hashlib import blake2b, shake_128
+from operator import itemgetter
+from typing import Protocol, Sequence, TypeVar
 
 from .channel import Channel
 from .records import Attachment, MessageRecord, Reaction
@@ -39,7 +36,7 @@ SHAPES = (
     "empty",
     "non_bmp",
 )
-_MIXED_CUM_WEIGHTS = tuple(itertools.accumulate((40, 8, 2, 6, 3, 2, 8, 5, 1, 1, 3, 5, 2, 1, 1, 3)))
+MIXED_WEIGHTS = (40, 8, 2, 6, 3, 2, 8, 5, 1, 1, 3, 5, 2, 1, 1, 3)
 UNICODE_EMOJI = ("👍", "👨‍👩‍👧", "🇫🇷", "❤️", "😂", "🎉", "🏳️‍🌈", "👩🏽‍💻")
 NON_BMP_TEXT = ("𝔘𝔫𝔦𝔠𝔬𝔡𝔢 text", "emoji 😀🎉🦄 everywhere", "math 𝒳 ∈ 𝔸", "mixed 日本語 and 🇯🇵", "𝕯𝖎𝖘𝖈𝖔𝖗𝖉 🚀")
 WORDS = (
@@ -50,14 +47,24 @@ WORDS = (
 BURST_COLORS = ("#ff6f61", "#6b5b95", "#88b04b", "#f7cac9")
 IMAGE_TYPES = (("png", "image/png"), ("jpg", "image/jpeg"), ("gif", "image/gif"), ("webp", "image/webp"))
 FILE_TYPES = (("txt", "text/plain; charset=utf-8"), ("pdf", "application/pdf"), ("zip", "application/zip"))
-_MIXED_TOTAL = _MIXED_CUM_WEIGHTS[-1] + 0.0
-_WORD_COUNT = float(len(WORDS))
+PLAIN_REACTION_CHANCE = 38  # in 256: a plain message carries Unicode reactions about 15% of the time
+IMAGE_CHANCE = 154  # in 256: about 60% of attachments are images
+
+# One entry per unit of weight, so a draw modulo its length picks a shape with exactly the weights above.
+_SHAPE_TABLE = tuple(itertools.chain.from_iterable(itertools.repeat(s, w) for s, w in zip(SHAPES, MIXED_WEIGHTS)))
+# Each of the 42 words 6 or 7 times in 256 entries: a byte picks a word almost uniformly.
+_WORD_TABLE = tuple(WORDS[i * len(WORDS) // 256] for i in range(256))
 _FAMILY = Reaction(emoji_name="👨‍👩‍👧", count=1)
-_new_random = random.Random.__new__
-_seed_random = _random.Random.seed  # the C seeding `random.Random.seed` ends in for an int
+# Per attachment: image or file, its type, its size, its width and height.
+_ATTACHMENT_DRAW = struct.Struct("<BBIHH")
+_LONG_TEXT_BYTES = 800  # words of 5.75 characters on average, space included: about 4,600 characters
+
+# Bytes of a message's digest: what each one decides.
+_SHAPE, _AUTHOR, _LENGTH, _WORDS_START = 0, 2, 3, 4  # the shape takes bytes 0-1, the words bytes 4-23
+_PLAIN_REACTIONS = 24
+_SHAPE_BYTES = 25  # bytes 25-63 belong to the shape
 
 T = TypeVar("T")
-Bits = Callable[[int], int]
 
 
 class Palette(Protocol):
@@ -70,73 +77,69 @@ class Palette(Protocol):
     custom_emoji: list[tuple[int, str, bool]]
 
 
-def message_rng(palette: Palette, channel: Channel, index: int) -> random.Random:
-    """The generator of base message `index`: what `random.Random(seed)` gives, at a fraction of its cost."""
-    rng = _new_random(random.Random)
-    # An integer seed is several times cheaper than a string one.
-    _seed_random(rng, (palette.seed * 1_000_003 + channel.ordinal) * 4_294_967_311 + index)
-    rng.gauss_next = None
-    return rng
+def message_key(palette: Palette, channel: Channel, index: int) -> bytes:
+    """What every draw of base message `index` derives from."""
+    return f"{palette.seed}:{channel.ordinal}:{index}".encode()
 
 
-def shape_of(channel: Channel, index: int, rng: random.Random) -> str:
+def shape_of(channel: Channel, index: int, digest: bytes) -> str:
     """The shape of base message `index`: cycling through all shapes, or drawn with realistic weights."""
     if channel.shape_mode == "cycle":
         return SHAPES[index % len(SHAPES)]
     if channel.shape_mode == "plain":
         return "plain"
-    # random.choices(SHAPES, cum_weights=_MIXED_CUM_WEIGHTS)[0]
-    return SHAPES[bisect(_MIXED_CUM_WEIGHTS, rng.random() * _MIXED_TOTAL, 0, len(SHAPES) - 1)]
+    return _SHAPE_TABLE[(digest[_SHAPE] << 8 | digest[_SHAPE + 1]) % len(_SHAPE_TABLE)]
 
 
 def generate_message(palette: Palette, channel: Channel, index: int) -> MessageRecord:
     """Base message `index` of `channel`, identical on every call."""
-    rng = message_rng(palette, channel, index)
-    bits = rng.getrandbits
-    shape = shape_of(channel, index, rng)
+    key = message_key(palette, channel, index)
+    digest = blake2b(key, digest_size=64).digest()
+    shape = shape_of(channel, index, digest)
     if index == 0 and shape in ("reply", "pin_system"):
         shape = "plain"
+    members = palette.member_ids
     record = MessageRecord(
         id=channel.base_id(index),
         channel_id=channel.id,
-        author_id=_choice(bits, palette.member_ids),
+        author_id=members[digest[_AUTHOR] % len(members)],
         timestamp_ms=channel.base_start_ms + index * channel.base_step_ms,
-        content=_sentence(rng),
+        content=_words(digest[_WORDS_START : _WORDS_START + 3 + digest[_LENGTH] % 18]),  # 3 to 20 words
     )
     if shape != "plain":
-        _apply_shape(record, shape, palette, channel, index, rng)
-    elif rng.random() < 0.15:
-        record.reactions = _unicode_reactions(rng)
+        _apply_shape(record, shape, palette, channel, index, key, digest[_SHAPE_BYTES:])
+    elif digest[_PLAIN_REACTIONS] < PLAIN_REACTION_CHANCE:
+        record.reactions = _unicode_reactions(digest[_SHAPE_BYTES:])
     return record
 
 
 def _apply_shape(
-    record: MessageRecord, shape: str, palette: Palette, channel: Channel, index: int, rng: random.Random
+    record: MessageRecord, shape: str, palette: Palette, channel: Channel, index: int, key: bytes, draw: bytes
 ) -> None:
-    bits = rng.getrandbits
+    """Give `record` its `shape`; `draw` holds 39 bytes of its digest for the purpose, `key` makes more."""
     if shape == "reply":
         record.type = 19
-        record.reply_to = channel.base_id(index - _randint(bits, 1, min(index, 20)))
+        record.reply_to = channel.base_id(index - 1 - draw[0] % min(index, 20))
     elif shape == "reply_to_deleted":
         record.type = 19
         # An id between two real messages: a reply to a message deleted long before the sync.
         record.reply_to = channel.base_id(max(index - 1, 0)) + 1
     elif shape == "unicode_reactions":
-        record.reactions = _unicode_reactions(rng)
+        record.reactions = _unicode_reactions(draw)
     elif shape == "custom_reactions":
-        picks = _sample(bits, palette.custom_emoji, min(2, len(palette.custom_emoji)))
+        picks = _distinct(palette.custom_emoji, min(2, len(palette.custom_emoji)), draw)
         record.reactions = tuple(
-            Reaction(emoji_name=name, emoji_id=emoji_id, animated=animated, count=_randint(bits, 1, 9))
-            for emoji_id, name, animated in picks
+            Reaction(emoji_name=name, emoji_id=emoji_id, animated=animated, count=1 + draw[8 + n] % 9)
+            for n, (emoji_id, name, animated) in enumerate(picks)
         ) + (_FAMILY,)
     elif shape == "burst_reactions":
-        normal, burst = _randint(bits, 0, 5), _randint(bits, 1, 4)
+        normal, burst = draw[0] % 6, 1 + draw[1] % 4
         record.reactions = (Reaction(emoji_name="🔥", count=normal + burst, burst=burst),)
     elif shape == "attachments":
-        count = (index // len(SHAPES)) % 11 if channel.shape_mode == "cycle" else _randint(bits, 1, 10)
-        record.attachments = tuple(_attachment(record.id, n, rng) for n in range(count))
+        count = (index // len(SHAPES)) % 11 if channel.shape_mode == "cycle" else 1 + draw[0] % 10
+        record.attachments = _attachments(record.id, count, key)
     elif shape == "edited":
-        record.edited_ms = record.timestamp_ms + _randint(bits, 1_000, 3_600_000)
+        record.edited_ms = record.timestamp_ms + 1_000 + int.from_bytes(draw[0:4], "little") % 3_599_001
         record.content += " (edited)"
     elif shape == "pin_system":
         record.type = 6
@@ -146,119 +149,77 @@ def _apply_shape(
         record.type = 7
         record.content = ""
     elif shape == "webhook":
-        record.webhook_id = _choice(bits, palette.webhook_ids)
+        record.webhook_id = palette.webhook_ids[draw[0] % len(palette.webhook_ids)]
         record.author_id = record.webhook_id
     elif shape == "user_mentions":
-        first, second = _sample(bits, palette.member_ids, 2)
+        first, second = _distinct(palette.member_ids, 2, draw)
         record.content = f"hey <@{first}> and <@!{second}>, {record.content}"
         record.mention_ids = (first, second)
     elif shape == "role_mentions":
-        role = _choice(bits, palette.role_ids)
+        role = palette.role_ids[draw[0] % len(palette.role_ids)]
         record.content = f"ping <@&{role}> {record.content}"
         record.mention_role_ids = (role,)
     elif shape == "long":
-        record.content = _long_text(rng, 4000)
+        record.content = _long_text(key, 4000)
     elif shape == "empty":
         record.content = ""
         if index % 2 == 0:
-            record.attachments = (_attachment(record.id, 0, rng),)
+            record.attachments = _attachments(record.id, 1, key)
     elif shape == "non_bmp":
-        record.content = _choice(bits, NON_BMP_TEXT)
+        record.content = NON_BMP_TEXT[draw[0] % len(NON_BMP_TEXT)]
 
 
-def _sentence(rng: random.Random) -> str:
-    return _words(rng, _randint(rng.getrandbits, 3, 20))
+def _distinct(population: Sequence[T], k: int, draw: bytes) -> list[T]:
+    """`k` (at most 8) distinct elements of `population` in random order, decided by `draw[0:k]`."""
+    pool = list(population)
+    for i in range(k):
+        j = i + draw[i] % (len(pool) - i)
+        pool[i], pool[j] = pool[j], pool[i]
+    return pool[:k]
 
 
-def _words(rng: random.Random, count: int) -> str:
-    # " ".join(random.choices(WORDS, k=count))
-    draw = rng.random
-    return " ".join([WORDS[int(draw() * _WORD_COUNT)] for _ in range(count)])
+def _unicode_reactions(draw: bytes) -> tuple[Reaction, ...]:
+    names = _distinct(UNICODE_EMOJI, 1 + draw[9] % 4, draw)
+    return tuple(Reaction(emoji_name=name, count=1 + draw[10 + n] % 30) for n, name in enumerate(names))
 
 
-def _long_text(rng: random.Random, length: int) -> str:
-    # The first `length` characters of words drawn one after another: the same text as joining batches of
-    # `length // 3` words until it is long enough, without drawing the words the cut would drop (nothing is
-    # drawn after a long text, so the draws it skips change nothing else).
-    draw = rng.random
-    words: list[str] = []
-    size = -1
-    while size < length:
-        batch = [WORDS[int(draw() * _WORD_COUNT)] for _ in range(max(16, (length - size) // 8))]
-        words += batch
-        size += sum(map(len, batch)) + len(batch)
-    return " ".join(words)[:length]
+def _words(draw: bytes) -> str:
+    """One word per byte of `draw` (at least two bytes), separated by spaces."""
+    # itemgetter looks every word up in C, with no Python call per word.
+    return " ".join(itemgetter(*draw)(_WORD_TABLE))
 
 
-def _unicode_reactions(rng: random.Random) -> tuple[Reaction, ...]:
-    bits = rng.getrandbits
-    names = _sample(bits, UNICODE_EMOJI, _randint(bits, 1, 4))
-    return tuple(Reaction(emoji_name=name, count=_randint(bits, 1, 30)) for name in names)
+def _long_text(key: bytes, length: int) -> str:
+    size = _LONG_TEXT_BYTES
+    while True:
+        text = _words(shake_128(key + b":long").digest(size))
+        if len(text) >= length:
+            return text[:length]
+        size *= 2
 
 
-def _attachment(message_id: int, number: int, rng: random.Random) -> Attachment:
-    bits = rng.getrandbits
-    if rng.random() < 0.6:
-        extension, content_type = _choice(bits, IMAGE_TYPES)
+def _attachments(message_id: int, count: int, key: bytes) -> tuple[Attachment, ...]:
+    if not count:
+        return ()
+    stream = shake_128(key + b":attachments").digest(_ATTACHMENT_DRAW.size * count)
+    return tuple(_attachment(message_id, n, *draw) for n, draw in enumerate(_ATTACHMENT_DRAW.iter_unpack(stream)))
+
+
+def _attachment(message_id: int, number: int, kind: int, flavour: int, size: int, width: int, height: int) -> Attachment:
+    if kind < IMAGE_CHANCE:
+        extension, content_type = IMAGE_TYPES[flavour % len(IMAGE_TYPES)]
         return Attachment(
             id=message_id + number + 1,
             filename=f"image_{number}.{extension}",
-            size=_randint(bits, 1_000, 8_000_000),
+            size=1_000 + size % 7_999_001,
             content_type=content_type,
-            width=_randint(bits, 16, 4096),
-            height=_randint(bits, 16, 4096),
+            width=16 + width % 4081,
+            height=16 + height % 4081,
         )
-    extension, content_type = _choice(bits, FILE_TYPES)
+    extension, content_type = FILE_TYPES[flavour % len(FILE_TYPES)]
     return Attachment(
         id=message_id + number + 1,
         filename=f"file_{number}.{extension}",
-        size=_randint(bits, 10, 25_000_000),
+        size=10 + size % 24_999_991,
         content_type=content_type,
     )
-
-
-def _below(bits: Bits, n: int) -> int:
-    """`random.Random._randbelow(n)`: a uniform int in [0, n), n > 0."""
-    k = n.bit_length()
-    r = bits(k)
-    while r >= n:
-        r = bits(k)
-    return r
-
-
-def _randint(bits: Bits, low: int, high: int) -> int:
-    """`random.Random.randint(low, high)`."""
-    width = high - low + 1
-    k = width.bit_length()
-    r = bits(k)
-    while r >= width:
-        r = bits(k)
-    return low + r
-
-
-def _choice(bits: Bits, seq: Sequence[T]) -> T:
-    """`random.Random.choice(seq)`."""
-    return seq[_below(bits, len(seq))]
-
-
-def _sample(bits: Bits, population: Sequence[T], k: int) -> list[T]:
-    """`random.Random.sample(population, k)` for k <= 5 (the only sizes drawn here)."""
-    n = len(population)
-    if not 0 <= k <= min(n, 5):
-        raise ValueError("sample size out of range")
-    result: list[T] = []
-    if n <= 21:  # the pool method, as `sample` uses for small populations
-        pool = list(population)
-        for i in range(k):
-            j = _below(bits, n - i)
-            result.append(pool[j])
-            pool[j] = pool[n - i - 1]
-        return result
-    selected: set[int] = set()
-    for _ in range(k):
-        j = _below(bits, n)
-        while j in selected:
-            j = _below(bits, n)
-        selected.add(j)
-        result.append(population[j])
-    return result
