@@ -1,92 +1,35 @@
 """What every benchmark stands on: an emulator in its own process, a PostgreSQL database, the sync's environment.
 
-The emulator runs in a child process (its own interpreter and GIL), so the sync never competes with it for one
-core's worth of Python; its CPU time is read from /proc through psutil so a run can tell when the emulator,
-not the sync, was the bound.
+The emulator runs in a child process (`discord_sync.emulator.EmulatorProcess`: its own interpreter and GIL), so
+the sync never competes with it for one core's worth of Python; its CPU time is read from /proc through psutil so
+a run can tell when the emulator, not the sync, was the bound.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import psutil
 import sqlalchemy as sa
 
-from discord_sync.emulator import EmulatorClient, GuildSpec
+from discord_sync.emulator import EmulatorProcess as _EmulatorProcess
 
 BENCH_TOKEN = "bench-token.abcdefghijklmnopqrstuvwxyz0123456789"
 ANONYMIZATION_KEY = "bench-anonymization-key-0123456789"
 
 
-def _serve(specs: list[dict], latency_ms: float, bucket: tuple[int, float], global_limit: int, ready: Any) -> None:
-    import threading
-
-    from discord_sync.emulator import Emulator
-
-    emulator = Emulator(
-        [GuildSpec.from_dict(s) for s in specs], token=BENCH_TOKEN, latency_ms=latency_ms,
-        message_bucket=bucket, global_limit=global_limit,
-    )
-    emulator.start()
-    ready.send((emulator.base_url, emulator.guild_ids))
-    threading.Event().wait()
-
-
-@dataclass
-class EmulatorProcess:
-    """An emulator serving in a separate process; stop it with `stop()` or use it as a context manager."""
-
-    process: multiprocessing.Process
-    base_url: str
-    guild_ids: list[int]
+class EmulatorProcess(_EmulatorProcess):
+    """The product's `EmulatorProcess`, serving the benchmarks' token."""
 
     @classmethod
-    def start(
-        cls, specs: list[GuildSpec], *, latency_ms: float = 50, bucket: tuple[int, float] = (50, 1.0), global_limit: int = 50
-    ) -> "EmulatorProcess":
-        context = multiprocessing.get_context("spawn")
-        receive, send = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_serve, args=([s.to_dict() for s in specs], latency_ms, bucket, global_limit, send), daemon=True
-        )
-        process.start()
-        for _ in range(600):
-            if receive.poll(0.2):
-                break
-            if not process.is_alive():
-                raise RuntimeError(f"the emulator process exited with code {process.exitcode}")
-        else:
-            process.kill()
-            raise RuntimeError("the emulator did not start within 120 s")
-        base_url, guild_ids = receive.recv()
-        return cls(process, base_url, guild_ids)
+    def start(cls, specs, **options) -> "EmulatorProcess":  # type: ignore[override]
+        return super().start(specs, token=BENCH_TOKEN, **options)
 
-    @property
-    def client(self) -> EmulatorClient:
-        return EmulatorClient(self.base_url, timeout=600)
 
-    def cpu_seconds(self) -> float:
-        """User plus system CPU time the emulator process has used so far."""
-        times = psutil.Process(self.process.pid).cpu_times()
-        return times.user + times.system
-
-    def stop(self) -> None:
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(10)
-
-    def __enter__(self) -> "EmulatorProcess":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 class Server:

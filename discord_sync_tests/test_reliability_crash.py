@@ -15,6 +15,7 @@ import signal
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync.tenant_sync import reset_tenant
@@ -29,6 +30,8 @@ from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, sync_env
 
 CRASH_GUILD = GuildSpec(seed=7, layout="uniform", channels=6, threads_per_channel=1, messages_per_channel=500)
 SMALL_PAGES = {
+    # Paced by the product's own limiter, a sync lasts about as long on any machine: long enough to be killed in.
+    "SYNC_GLOBAL_REQUESTS_PER_SECOND": "20",
     "SYNC_MESSAGE_FETCH_SIZE": "50",
     "SYNC_WRITE_BATCH_MESSAGES": "100",
     "SYNC_MAX_CHANNEL_WORKERS": "4",
@@ -48,6 +51,11 @@ def sync_processes():
         yield processes
 
 
+def stored_count(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM messages WHERE tenant_id = 'acme'")).scalar_one()
+
+
 def run_kill_trials(engine, emulator, processes, *, trials: int, kills_per_cycle: int, seed: int) -> dict:
     """Kill `trials` syncs at random moments, checking consistency after each and exactness after each cycle."""
     rng = random.Random(seed)
@@ -55,10 +63,25 @@ def run_kill_trials(engine, emulator, processes, *, trials: int, kills_per_cycle
     channel_ids = [int(c["id"]) for c in emulator.client.channels(guild_id) if c["type"] == 0]
     truth = guild_truth(emulator.client, guild_id)
     summary = {"trials": 0, "killed": 0, "finished_before_kill": 0, "killed_with_partial_data": 0, "cycles": 0}
+    # An unkilled sync from empty, timed first: how long until messages are being written, and how long writing
+    # them all takes. A kill is drawn over what the next sync has left to do (it resumes where the last stopped),
+    # so kills keep landing before discovery ends, between batches and inside them, however fast the sync is.
+    total = sum(map(len, truth.message_ids.values()))
+    started = time.monotonic()
+    pid = processes.start("acme")
+    while not stored_count(engine):
+        time.sleep(0.02)
+    startup_seconds = time.monotonic() - started
+    assert processes.wait(pid) == 0
+    writing_seconds = time.monotonic() - started - startup_seconds
+    assert completeness_problems(stored_state(engine, "acme"), truth) == []
+    with engine.begin() as conn:
+        reset_tenant(conn, "acme")
     for trial in range(trials):
-        before = sum(map(len, stored_state(engine, "acme").message_ids.values()))
+        before = stored_count(engine)
         pid = processes.start("acme")
-        time.sleep(rng.uniform(0.3, 3.0))
+        left = startup_seconds + writing_seconds * (1 - before / total)
+        time.sleep(rng.uniform(0.1, 0.95) * left)
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

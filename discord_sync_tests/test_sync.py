@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from discord_sync.emulator import Emulator, GuildSpec
+from discord_sync.emulator import Emulator, EmulatorProcess, GuildSpec
 from discord_sync.schema import (
     channel_sync_jobs,
     channels,
@@ -186,7 +186,9 @@ def _cli_env(database_url: str, emulator: Emulator, home: Path) -> dict[str, str
 
 def test_two_concurrent_tenant_runs_from_the_cli_stay_under_the_global_limit(engine, database_url, tmp_path):
     specs = [GuildSpec(seed=s, layout="uniform", channels=12, messages_per_channel=1200) for s in (21, 22)]
-    with Emulator(guilds=specs, token=TEST_TOKEN, latency_ms=5) as emulator:
+    # The emulator serves from its own process: in a thread of this one, a full garbage collection of the test
+    # process's heap would stop its clock and make it stamp the requests that queued meanwhile as one burst.
+    with EmulatorProcess.start(specs, token=TEST_TOKEN, latency_ms=5) as emulator:
         env = _cli_env(database_url, emulator, tmp_path / "dagster_home")
         # Both runs share one limit of 40/s. Unlimited, each would send hundreds a second. The margin under 50
         # absorbs the emulator's own clock: on two cores shared by two syncs, PostgreSQL and the emulator, its

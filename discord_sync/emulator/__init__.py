@@ -2,10 +2,11 @@
 
 from .cli import main
 from .handle import EmulatorClient
+from .process import EmulatorProcess
 from .runner import Emulator
 from .spec import GuildSpec
 
-__all__ = ["Emulator", "EmulatorClient", "GuildSpec", "main", "serve"]
+__all__ = ["Emulator", "EmulatorClient", "EmulatorProcess", "GuildSpec", "main", "serve"]
 
 
 def serve(argv: list[str] | None = None) -> int:
