@@ -174,6 +174,13 @@ def write_path(server: Server, sizes: Sizes, latency: float, table: Table) -> No
               "same rows into tables with the schema's indexes and foreign keys: what the write path adds beyond them")
 
 
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return (f"{os.cpu_count()} CPUs ({cpu}), {psutil.virtual_memory().total / 2**30:.1f} GiB RAM, "
+            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+
+
 def emulator_cost(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
     """The emulator's own cost per page: it shares this machine's cores with the sync and PostgreSQL."""
     pages = 200 if sizes is QUICK else 1000
