@@ -56,7 +56,7 @@ class SyncResource(dg.ConfigurableResource):
     max_channel_workers: int = 10
     channel_batch_size: int = 5
     message_fetch_size: int = 100
-    write_batch_messages: int = 1000
+    write_batch_messages: int = 2000
 
     def options(self) -> SyncOptions:
         return SyncOptions(

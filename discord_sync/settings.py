@@ -98,7 +98,7 @@ class Settings:
     max_channel_workers: int = 10
     channel_batch_size: int = 5
     message_fetch_size: int = DISCORD_MAX_FETCH_SIZE
-    write_batch_messages: int = 1000
+    write_batch_messages: int = 2000
     global_requests_per_second: float = 47.0
     max_rate_limit_wait: float = 60.0
     request_timeout: float = 30.0
@@ -119,7 +119,7 @@ class Settings:
             max_channel_workers=_int(env, "SYNC_MAX_CHANNEL_WORKERS", 10, 1, 200),
             channel_batch_size=_int(env, "SYNC_CHANNEL_BATCH_SIZE", 5, 1, 100),
             message_fetch_size=_int(env, "SYNC_MESSAGE_FETCH_SIZE", 100, 1, DISCORD_MAX_FETCH_SIZE),
-            write_batch_messages=_int(env, "SYNC_WRITE_BATCH_MESSAGES", 1000, 1, 100_000),
+            write_batch_messages=_int(env, "SYNC_WRITE_BATCH_MESSAGES", 2000, 1, 100_000),
             global_requests_per_second=_float(env, "SYNC_GLOBAL_REQUESTS_PER_SECOND", 47.0, 0.1, 50.0),
             max_rate_limit_wait=_float(env, "SYNC_MAX_RATE_LIMIT_WAIT", 60.0, 0.0, 3600.0),
             request_timeout=_float(env, "SYNC_REQUEST_TIMEOUT", 30.0, 0.1, 600.0),

@@ -22,7 +22,14 @@ from discord_sync.anonymize import Anonymizer
 from discord_sync.channel_sync import ChannelOutcome, ChannelPlan, ChannelSyncer
 from discord_sync.retention import delete_old_sync_jobs
 from discord_sync.rows import MESSAGE_BEARING_TYPES, MessageRows
-from discord_sync.schema import channel_sync_jobs, channels, messages, sync_progress
+from discord_sync.schema import (
+    channel_sync_jobs,
+    channels,
+    message_attachments,
+    message_emoji_reactions,
+    messages,
+    sync_progress,
+)
 from discord_sync.writer import write_message_batch
 
 _LOCK_CLASS = 0x6473  # advisory-lock namespace of tenant syncs
@@ -37,7 +44,7 @@ class SyncOptions:
     max_channel_workers: int = 10
     max_windows_per_channel: int = 5
     message_fetch_size: int = 100
-    write_batch_messages: int = 1000
+    write_batch_messages: int = 2000
 
 
 @dataclass
@@ -108,6 +115,12 @@ def reset_tenant(conn: sa.Connection, tenant_id: str, channel_id: int | None = N
     if channel_id is not None:
         where_messages &= messages.c.channel_id == channel_id
         where_progress &= sync_progress.c.channel_id == channel_id
+    # Reactions and attachments hang on their message without a foreign key (schema.py): they go first.
+    for child in (message_emoji_reactions, message_attachments):
+        where_child = child.c.tenant_id == tenant_id
+        if channel_id is not None:
+            where_child &= child.c.message_id.in_(sa.select(messages.c.id).where(where_messages))
+        conn.execute(child.delete().where(where_child))
     deleted = conn.execute(messages.delete().where(where_messages)).rowcount
     conn.execute(sync_progress.delete().where(where_progress))
     return deleted

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 
 import pandas as pd
-import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -21,6 +20,7 @@ from discord_sync.rows import shape_messages
 from discord_sync.schema import (
     channels, message_attachments, message_emoji_reactions, messages, metadata, sync_progress, tenants,
 )
+from discord_sync.tenant_sync import reset_tenant
 from discord_sync.tenants import add_tenant
 from discord_sync.writer import upsert_frame, write_message_batch
 
@@ -141,13 +141,39 @@ def test_two_upserts_of_a_table_in_one_transaction_do_not_see_each_others_staged
 
 
 def test_errors_other_than_a_stored_key_still_fail_the_whole_batch(engine, acme):
-    rows = shape_messages("acme", 999, [_payload(i) for i in range(3)], ANON)  # channel 999 is not stored
-    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+    # A batch of a tenant that is not (or no longer) there: its checkpoint row's foreign key to `tenants` fails
+    # after the rows were copied, and the whole batch goes with it.
+    rows = shape_messages("ghost", 900, [_payload(i) for i in range(3)], ANON)
+    with pytest.raises(sa.exc.IntegrityError, match="fk_sync_progress_tenant_id_tenants"):
         with engine.begin() as conn:
-            write_message_batch(conn, "acme", 999, rows, checkpoint=BASE + 2)
+            write_message_batch(conn, "ghost", 900, rows, checkpoint=BASE + 2)
     assert _stored(engine) == ([], [], [])
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(sync_progress)).scalar() == 0
+
+
+def test_a_channel_reset_removes_that_channels_reactions_and_attachments_and_nothing_else(engine, acme):
+    with engine.begin() as conn:
+        conn.execute(channels.insert().values(tenant_id="acme", id=901, name="other", type=0, is_thread=False,
+                                              created_at=sa.func.now()))
+    _write(engine, _batch([_payload(i) for i in range(3)]))
+    with engine.begin() as conn:
+        write_message_batch(conn, "acme", 901, shape_messages("acme", 901, [_payload(i) for i in range(10, 12)], ANON),
+                            checkpoint=None)
+    before = _stored(engine)
+    with engine.begin() as conn:
+        reset_tenant(conn, "acme", 900)
+    kept_messages, kept_reactions, kept_attachments = _stored(engine)
+    assert {m.channel_id for m in kept_messages} == {901}
+    kept_ids = {m.id for m in kept_messages}
+    assert {r.message_id for r in kept_reactions} <= kept_ids and {a.message_id for a in kept_attachments} <= kept_ids
+    assert len(kept_reactions) == sum(1 for r in before[1] if r.message_id in kept_ids) > 0
+    # Written again, the channel takes the fast path: nothing of it was left behind to collide with.
+    assert _write(engine, _batch([_payload(i) for i in range(3)]))
+    after = _stored(engine)
+    assert [m.id for m in after[0]] == [m.id for m in before[0]]
+    assert [(r.message_id, r.emoji_key, r.count) for r in after[1]] == [(r.message_id, r.emoji_key, r.count) for r in before[1]]
+    assert [(a.id, a.message_id) for a in after[2]] == [(a.id, a.message_id) for a in before[2]]
 
 
 def test_only_the_batch_transaction_commits_without_waiting_for_the_wal_flush(engine, acme):
@@ -161,6 +187,7 @@ def test_only_the_batch_transaction_commits_without_waiting_for_the_wal_flush(en
 
 
 def test_a_tenant_removal_still_removes_its_messages_reactions_and_attachments(engine, acme):
+    # No foreign key ties them to the tenant any more: a trigger on `tenants` removes them (migration 0003).
     _write(engine, _batch([_payload(i) for i in range(5)]))
     with engine.begin() as conn:
         conn.execute(tenants.delete().where(tenants.c.id == "acme"))
