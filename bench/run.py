@@ -172,7 +172,7 @@ def write_path(server: Server, sizes: Sizes, latency: float, table: Table) -> No
     table.add("4b. write path vs bare COPY into the product's own tables, empty", f"{m.product_rows_per_second:,.0f} msg rows/s",
               f"{m.indexed_copy_rows_per_second:,.0f} rows/s (COPY, one transaction)",
               m.product_rows_per_second / m.indexed_copy_rows_per_second, "", None,
-              "same rows into tables with the schema's indexes and foreign keys: what the write path adds beyond them")
+              "same rows into the product's tables with their indexes and keys: what the write path adds beyond storing them")
 
 
 def machine() -> str:
