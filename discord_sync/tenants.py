@@ -87,6 +87,6 @@ def get_tenant(conn: sa.Connection, tenant_id: str) -> Tenant:
 
 
 def remove_tenant(conn: sa.Connection, tenant_id: str) -> None:
-    """Delete a tenant and, through the foreign keys, every row of its data."""
+    """Delete a tenant and every row of its data (foreign keys, and a trigger on `tenants` for messages and their children)."""
     get_tenant(conn, tenant_id)
     conn.execute(tenants.delete().where(tenants.c.id == tenant_id))
