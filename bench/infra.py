@@ -30,8 +30,6 @@ class EmulatorProcess(_EmulatorProcess):
         return super().start(specs, token=BENCH_TOKEN, **options)
 
 
-
-
 class Server:
     """The PostgreSQL the benchmarks use: the given URL, or a throwaway embedded server in a temp dir."""
 

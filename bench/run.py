@@ -30,6 +30,7 @@ from bench.initial_sync import SyncMeasurement, measure_initial_sync
 from bench.steady_state import measure_steady_state
 from bench.write_path import measure_write_path
 from discord_sync.emulator import GuildSpec
+from discord_sync.rate_limiter import DISCORD_GLOBAL_LIMIT
 from discord_sync.tenant_sync import SyncOptions
 
 GLOBAL_CEILING = 5000.0  # 50 requests/s per bot token x 100 messages per request
@@ -186,10 +187,10 @@ def emulator_cost(server: Server, sizes: Sizes, latency: float, table: Table) ->
     """The emulator's own cost per page: it shares this machine's cores with the sync and PostgreSQL."""
     pages = 200 if sizes is QUICK else 1000
     figures = measure_page_cost(pages)
-    slot_ms = 1000 / 50
+    slot_ms = 1000 / DISCORD_GLOBAL_LIMIT
     table.add("e. emulator CPU per page of 100 messages", f"{figures['cpu_ms_per_page']:.1f} ms",
-              f"{slot_ms:.0f} ms (one page per global slot at 50/s)", None, "", None,
-              f"{figures['cpu_ms_per_page'] / slot_ms:.0%} of a core at 50 pages/s; round trip {figures['ms_per_page']:.1f} ms "
+              f"{slot_ms:.0f} ms (one page per global slot at {DISCORD_GLOBAL_LIMIT}/s)", None, "", None,
+              f"{figures['cpu_ms_per_page'] / slot_ms:.0%} of a core at {DISCORD_GLOBAL_LIMIT} pages/s; round trip {figures['ms_per_page']:.1f} ms "
               f"with no latency; {figures['kb_per_page']:.0f} kB per page; bench/emulator_cost.py")
 
 

@@ -15,9 +15,6 @@ import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from psycopg import sql
-from psycopg.types.json import Jsonb
-from sqlalchemy.dialects.postgresql import JSONB
 
 from bench.infra import ANONYMIZATION_KEY, EmulatorProcess, Server
 from discord_sync.anonymize import Anonymizer
@@ -63,23 +60,13 @@ def _bare_copy(engine: sa.Engine, rows: MessageRows) -> float:
     with engine.begin() as conn:
         raw = conn.connection.driver_connection
         for table, columns, field in TABLES:
-            json_positions = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSONB)]
-            statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                sql.Identifier(f"bare_{table.name}"), sql.SQL(", ").join(map(sql.Identifier, columns))
-            )
-            with raw.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in getattr(rows, field):
-                    if json_positions:
-                        row = list(row)
-                        for i in json_positions:
-                            row[i] = None if row[i] is None else Jsonb(row[i])
-                    copy.write_row(row)
+            _copy_rows(raw, f"bare_{table.name}", table, columns, getattr(rows, field))
     return time.perf_counter() - started
 
 
 def _indexed_copy(engine: sa.Engine, rows: MessageRows) -> float:
     """The same rows with one plain `COPY` per table, in one transaction, into the product's own tables, emptied
-    first: what storing these rows costs with the schema's indexes and foreign keys and no write-path logic."""
+    first: what storing these rows costs with the schema's indexes and keys and no write-path logic."""
     with engine.begin() as conn:
         for table, _, _ in reversed(TABLES):
             conn.execute(table.delete())

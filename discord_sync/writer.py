@@ -13,7 +13,6 @@ over the schema's own table and column names; values only ever travel through `C
 from __future__ import annotations
 
 import operator
-import weakref
 from typing import Iterable, Sequence
 
 import pandas as pd
@@ -96,24 +95,6 @@ def _copy_rows(raw: psycopg.Connection, target: str, table: sa.Table, columns: S
             copy.write_row(row)
 
 
-def _staging_setup_sql(conn: sa.Connection, table: sa.Table) -> sql.Composed:
-    """What makes the staging table exist and hold nothing before a `COPY` into it.
-
-    `ON COMMIT DELETE ROWS` empties it at every commit, so it is empty unless this very transaction staged into it
-    already (two upserts of one table in one transaction); only then is it emptied explicitly, instead of
-    truncating it after every use.
-    """
-    setup = create_staging_sql(table)
-    staged: dict[str, weakref.ref] = conn.info.setdefault("discord_sync_staged", {})
-    transaction = conn.get_transaction()
-    used = staged.get(table.name)
-    if transaction is not None and used is not None and used() is transaction:
-        setup += sql.SQL("; DELETE FROM {stage}").format(stage=sql.Identifier(staging_name(table)))
-    if transaction is not None:
-        staged[table.name] = weakref.ref(transaction)
-    return setup
-
-
 def upsert_rows(
     conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple], *, skip_unchanged: bool = True
 ) -> int:
@@ -122,9 +103,12 @@ def upsert_rows(
         return 0
     raw = conn.connection.driver_connection
     with raw.cursor() as cursor:
-        cursor.execute(_staging_setup_sql(conn, table))
+        cursor.execute(create_staging_sql(table))
         _copy_rows(raw, staging_name(table), table, columns, rows)
-        cursor.execute(upsert_sql(table, columns, skip_unchanged=skip_unchanged))
+        # Emptied in the same round trip, for a second upsert of this table in this transaction (commit empties it
+        # too); a DELETE of a temporary table's rows, unlike TRUNCATE, does not replace its file.
+        cursor.execute(upsert_sql(table, columns, skip_unchanged=skip_unchanged)
+                       + sql.SQL("; DELETE FROM {stage}").format(stage=sql.Identifier(staging_name(table))))
     return len(rows)
 
 

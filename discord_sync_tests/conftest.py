@@ -1,4 +1,4 @@
-"""Shared fixtures: a real PostgreSQL server and a fresh, migrated database per test.
+"""Shared fixtures: a real PostgreSQL server, a fresh, migrated database per test, and a tenant to write into.
 
 The server is `DISCORD_SYNC_TEST_DATABASE_URL` when given (any database on it; tests create their own), else an
 embedded server that `pgserver` starts in a temporary folder, so a fresh machine needs nothing installed.
@@ -82,3 +82,16 @@ def engine(database_url: str) -> sa.Engine:
     from discord_sync.database import shared_engine
 
     return shared_engine(database_url)
+
+
+@pytest.fixture
+def tenant_with_channel(engine: sa.Engine) -> str:
+    """Tenant `acme` with one stored channel, 900 ("general"), to write messages into."""
+    from discord_sync.schema import channels
+    from discord_sync.tenants import add_tenant
+
+    with engine.begin() as conn:
+        add_tenant(conn, "acme", 1)
+        conn.execute(channels.insert().values(tenant_id="acme", id=900, name="general", type=0, is_thread=False,
+                                              created_at=sa.func.now()))
+    return "acme"

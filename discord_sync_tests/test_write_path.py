@@ -47,15 +47,6 @@ def _batch(payloads):
     return shape_messages("acme", 900, payloads, ANON)
 
 
-@pytest.fixture
-def acme(engine):
-    with engine.begin() as conn:
-        add_tenant(conn, "acme", 1)
-        conn.execute(channels.insert().values(tenant_id="acme", id=900, name="general", type=0, is_thread=False,
-                                              created_at=sa.func.now()))
-    return "acme"
-
-
 def _write(engine, rows, checkpoint=None):
     with engine.begin() as conn:
         return write_message_batch(conn, "acme", 900, rows, checkpoint=checkpoint)
@@ -70,7 +61,7 @@ def _stored(engine):
         )
 
 
-def test_new_messages_are_copied_straight_in(engine, acme):
+def test_new_messages_are_copied_straight_in(engine, tenant_with_channel):
     payloads = [_payload(i) for i in range(20)]
     rows = _batch(payloads + [payloads[3]])  # a page that repeats a message
     rows.reactions.append(rows.reactions[0])  # and an emoji listed twice
@@ -84,7 +75,7 @@ def test_new_messages_are_copied_straight_in(engine, acme):
     assert progress.last_message_id == BASE + 19
 
 
-def test_the_same_batch_written_twice_falls_back_and_changes_nothing(engine, acme):
+def test_the_same_batch_written_twice_falls_back_and_changes_nothing(engine, tenant_with_channel):
     rows = _batch([_payload(i) for i in range(30)])
     assert _write(engine, rows) is True
     before = _stored(engine)
@@ -92,7 +83,7 @@ def test_the_same_batch_written_twice_falls_back_and_changes_nothing(engine, acm
     assert _stored(engine) == before, "equal rows are not rewritten, children not duplicated"
 
 
-def test_an_overlapping_batch_stores_edits_new_rows_and_removed_children(engine, acme):
+def test_an_overlapping_batch_stores_edits_new_rows_and_removed_children(engine, tenant_with_channel):
     assert _write(engine, _batch([_payload(i) for i in range(10)])) is True
     (before_messages, _, _) = _stored(engine)
     overlapping = [_payload(i) for i in range(5, 15)]
@@ -112,7 +103,7 @@ def test_an_overlapping_batch_stores_edits_new_rows_and_removed_children(engine,
     assert sorted(a.message_id - BASE for a in stored_attachments) == [i for i in range(15) if i != 7]
 
 
-def test_a_fallback_keeps_what_the_transaction_wrote_before_it(engine, acme):
+def test_a_fallback_keeps_what_the_transaction_wrote_before_it(engine, tenant_with_channel):
     """The savepoint rolls back only the failed copy, not an earlier batch of the same transaction."""
     with engine.begin() as conn:
         assert write_message_batch(conn, "acme", 900, _batch([_payload(i) for i in range(10)]), checkpoint=None)
@@ -124,7 +115,7 @@ def test_a_fallback_keeps_what_the_transaction_wrote_before_it(engine, acme):
         assert conn.execute(sa.select(sync_progress.c.last_message_id)).scalar() == BASE + 11
 
 
-def test_two_upserts_of_a_table_in_one_transaction_do_not_see_each_others_staged_rows(engine, acme):
+def test_two_upserts_of_a_table_in_one_transaction_do_not_see_each_others_staged_rows(engine, tenant_with_channel):
     _write(engine, _batch([_payload(1), _payload(2)]))
     with engine.begin() as conn:
         assert not write_message_batch(conn, "acme", 900, _batch([_payload(1, content="v2")]), checkpoint=None)
@@ -140,7 +131,7 @@ def test_two_upserts_of_a_table_in_one_transaction_do_not_see_each_others_staged
     assert names == {901: "renamed", 902: "second"}
 
 
-def test_errors_other_than_a_stored_key_still_fail_the_whole_batch(engine, acme):
+def test_errors_other_than_a_stored_key_still_fail_the_whole_batch(engine, tenant_with_channel):
     # A batch of a tenant that is not (or no longer) there: its checkpoint row's foreign key to `tenants` fails
     # after the rows were copied, and the whole batch goes with it.
     rows = shape_messages("ghost", 900, [_payload(i) for i in range(3)], ANON)
@@ -152,7 +143,7 @@ def test_errors_other_than_a_stored_key_still_fail_the_whole_batch(engine, acme)
         assert conn.execute(sa.select(sa.func.count()).select_from(sync_progress)).scalar() == 0
 
 
-def test_a_channel_reset_removes_that_channels_reactions_and_attachments_and_nothing_else(engine, acme):
+def test_a_channel_reset_removes_that_channels_reactions_and_attachments_and_nothing_else(engine, tenant_with_channel):
     with engine.begin() as conn:
         conn.execute(channels.insert().values(tenant_id="acme", id=901, name="other", type=0, is_thread=False,
                                               created_at=sa.func.now()))
@@ -176,7 +167,7 @@ def test_a_channel_reset_removes_that_channels_reactions_and_attachments_and_not
     assert [(a.id, a.message_id) for a in after[2]] == [(a.id, a.message_id) for a in before[2]]
 
 
-def test_only_the_batch_transaction_commits_without_waiting_for_the_wal_flush(engine, acme):
+def test_only_the_batch_transaction_commits_without_waiting_for_the_wal_flush(engine, tenant_with_channel):
     with engine.connect() as conn:
         assert conn.execute(sa.text("SHOW synchronous_commit")).scalar() == "on"
         conn.commit()
@@ -186,7 +177,7 @@ def test_only_the_batch_transaction_commits_without_waiting_for_the_wal_flush(en
         assert conn.execute(sa.text("SHOW synchronous_commit")).scalar() == "on"
 
 
-def test_a_tenant_removal_still_removes_its_messages_reactions_and_attachments(engine, acme):
+def test_a_tenant_removal_still_removes_its_messages_reactions_and_attachments(engine, tenant_with_channel):
     # No foreign key ties them to the tenant any more: a trigger on `tenants` removes them (migration 0003).
     _write(engine, _batch([_payload(i) for i in range(5)]))
     with engine.begin() as conn:

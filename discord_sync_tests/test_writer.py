@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from discord_sync.anonymize import Anonymizer
 from discord_sync.rows import shape_messages
 from discord_sync.schema import channels, message_attachments, message_emoji_reactions, messages, sync_progress
-from discord_sync.tenants import add_tenant
 from discord_sync.writer import upsert_frame, upsert_sql, write_message_batch
 
 ANON = Anonymizer("test-anonymization-key-0123456789")
@@ -21,15 +20,6 @@ def _payload(i, content="hi", reactions=None):
         "reactions": reactions or [{"emoji": {"id": None, "name": "👍"}, "count": 1}],
         "attachments": [{"id": str(5000 + i), "filename": "f.txt", "size": 1, "url": "https://cdn/f.txt"}],
     }
-
-
-@pytest.fixture
-def tenant_with_channel(engine):
-    with engine.begin() as conn:
-        add_tenant(conn, "acme", 1)
-        conn.execute(channels.insert().values(tenant_id="acme", id=900, name="general", type=0, is_thread=False,
-                                              created_at=sa.func.now()))
-    return "acme"
 
 
 def _counts(engine):
