@@ -107,8 +107,9 @@ def upsert_rows(
         _copy_rows(raw, staging_name(table), table, columns, rows)
         # Emptied in the same round trip, for a second upsert of this table in this transaction (commit empties it
         # too); a DELETE of a temporary table's rows, unlike TRUNCATE, does not replace its file.
-        cursor.execute(upsert_sql(table, columns, skip_unchanged=skip_unchanged)
-                       + sql.SQL("; DELETE FROM {stage}").format(stage=sql.Identifier(staging_name(table))))
+        cursor.execute(sql.SQL("{upsert}; DELETE FROM {stage}").format(
+            upsert=upsert_sql(table, columns, skip_unchanged=skip_unchanged), stage=sql.Identifier(staging_name(table))
+        ))
     return len(rows)
 
 
