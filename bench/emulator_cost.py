@@ -31,7 +31,7 @@ def measure_page_cost(pages: int = 200) -> dict[str, float]:
     spec = GuildSpec(seed=1, layout="uniform", channels=1, threads_per_channel=0, messages_per_channel=total)
     with EmulatorProcess.start([spec], latency_ms=0) as emulator:
         emulator.client.enable_rate_limits(False)
-        (channel_id, ids), = emulator.client.ground_truth(emulator.guild_ids[0]).items()
+        ((channel_id, ids),) = emulator.client.ground_truth(emulator.guild_ids[0]).items()
         # Page k holds ids[k * PAGE : (k + 1) * PAGE], asked for as the PAGE messages before the next id.
         cursors = [ids[(k + 1) * PAGE] for k in range(pages + WARMUP_PAGES)]
         url = urlsplit(emulator.base_url)

@@ -26,7 +26,7 @@ class EmulatorProcess(_EmulatorProcess):
     """The product's `EmulatorProcess`, serving the benchmarks' token."""
 
     @classmethod
-    def start(cls, specs, **options) -> "EmulatorProcess":  # type: ignore[override]
+    def start(cls, specs, **options) -> EmulatorProcess:  # type: ignore[override]
         return super().start(specs, token=BENCH_TOKEN, **options)
 
 
@@ -56,7 +56,7 @@ class Server:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
         url = with_database(self.url, name)
-        from discord_sync.migrate import migrate
+        from discord_sync.store.migrate import migrate
 
         migrate(url)
         return url

@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.infra import EmulatorProcess, Server, sync_environment
-from discord_sync.database import create_db_engine
-from discord_sync.tenants import add_tenant
+from discord_sync.store.database import create_db_engine
+from discord_sync.store.tenants import add_tenant
 
 
 @dataclass
@@ -40,7 +40,18 @@ def run_sync_process(env: dict[str, str], tenant_id: str, *, profile: str | None
     """Run `bench.sync_once` in a child process and return its JSON report."""
     command = [sys.executable, "-m", "bench.sync_once", tenant_id]
     if profile:
-        command = [sys.executable, "-m", "pyinstrument", "-o", profile, "-r", "html", "-m", "bench.sync_once", tenant_id]
+        command = [
+            sys.executable,
+            "-m",
+            "pyinstrument",
+            "-o",
+            profile,
+            "-r",
+            "html",
+            "-m",
+            "bench.sync_once",
+            tenant_id,
+        ]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     for line in done.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):

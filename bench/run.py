@@ -30,8 +30,8 @@ from bench.initial_sync import SyncMeasurement, measure_initial_sync
 from bench.steady_state import measure_steady_state
 from bench.write_path import measure_write_path
 from discord_sync.emulator import GuildSpec
-from discord_sync.rate_limiter import DISCORD_GLOBAL_LIMIT
-from discord_sync.tenant_sync import SyncOptions
+from discord_sync.source.rate_limiter import DISCORD_GLOBAL_LIMIT
+from discord_sync.sync.report import SyncOptions
 
 GLOBAL_CEILING = 5000.0  # 50 requests/s per bot token x 100 messages per request
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -74,13 +74,20 @@ class Table:
     def add(self, *args, **kwargs) -> None:
         row = Row(*args, **kwargs)
         self.rows.append(row)
-        print(f"  {row.benchmark}: {row.figure} (limit {row.limit}; ratio {_ratio(row.ratio)}; {row.notes})", flush=True)
+        print(
+            f"  {row.benchmark}: {row.figure} (limit {row.limit}; ratio {_ratio(row.ratio)}; {row.notes})", flush=True
+        )
 
     def markdown(self) -> str:
-        lines = ["| benchmark | figure | physical limit | ratio | target | result | notes |", "|---|---|---|---|---|---|---|"]
+        lines = [
+            "| benchmark | figure | physical limit | ratio | target | result | notes |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in self.rows:
             verdict = "" if r.passed is None else ("pass" if r.passed else "**miss**")
-            lines.append(f"| {r.benchmark} | {r.figure} | {r.limit} | {_ratio(r.ratio)} | {r.target} | {verdict} | {r.notes} |")
+            lines.append(
+                f"| {r.benchmark} | {r.figure} | {r.limit} | {_ratio(r.ratio)} | {r.target} | {verdict} | {r.notes} |"
+            )
         return "\n".join(lines)
 
 
@@ -89,22 +96,36 @@ def _ratio(value: float | None) -> str:
 
 
 def _sync_notes(m: SyncMeasurement) -> str:
-    return (f"{m.messages_stored:,} msgs in {m.sync_seconds:.1f} s, {m.requests} requests, {m.rate_limited} × 429; "
-            f"CPU: sync {m.sync_cpu_seconds / m.wall_seconds:.0%}, emulator {m.emulator_cpu_seconds / m.sync_seconds:.0%}")
+    return (
+        f"{m.messages_stored:,} msgs in {m.sync_seconds:.1f} s, {m.requests} requests, {m.rate_limited} × 429; "
+        f"CPU: sync {m.sync_cpu_seconds / m.wall_seconds:.0%}, emulator {m.emulator_cpu_seconds / m.sync_seconds:.0%}"
+    )
 
 
 def many_channels(server: Server, sizes: Sizes, latency: float, table: Table) -> float:
     """Benchmarks 1 and 6 on one guild of many channels and threads."""
-    spec = GuildSpec(seed=1, layout="uniform", channels=sizes.channels, threads_per_channel=sizes.threads_per_channel,
-                     messages_per_channel=sizes.messages_per_channel)
+    spec = GuildSpec(
+        seed=1,
+        layout="uniform",
+        channels=sizes.channels,
+        threads_per_channel=sizes.threads_per_channel,
+        messages_per_channel=sizes.messages_per_channel,
+    )
     with EmulatorProcess.start([spec], latency_ms=latency) as emulator:
         guild_id = emulator.guild_ids[0]
         m = measure_initial_sync(server, emulator, guild_id, "bench_many_channels")
         count = sizes.channels * (1 + sizes.threads_per_channel)
         ours = m.messages_per_second
         ratio = ours / GLOBAL_CEILING
-        table.add(f"1. initial sync, {count} channels+threads", f"{ours:,.0f} msg/s", f"{GLOBAL_CEILING:,.0f} msg/s",
-                  ratio, "≥ 0.9", ratio >= 0.9, _sync_notes(m))
+        table.add(
+            f"1. initial sync, {count} channels+threads",
+            f"{ours:,.0f} msg/s",
+            f"{GLOBAL_CEILING:,.0f} msg/s",
+            ratio,
+            "≥ 0.9",
+            ratio >= 0.9,
+            _sync_notes(m),
+        )
         url = server.fresh_database("bench_naive")
         command = [sys.executable, "-m", "bench.naive_sync", str(guild_id), "--seconds", str(sizes.naive_seconds)]
         done = subprocess.run(command, env=sync_environment(emulator.base_url, url), capture_output=True, text=True)
@@ -113,16 +134,24 @@ def many_channels(server: Server, sizes: Sizes, latency: float, table: Table) ->
             raise RuntimeError(f"naive sync failed:\n{done.stderr[-3000:]}")
         naive = json.loads(lines[0].removeprefix("BENCH_RESULT "))
         naive_rate = naive["messages"] / naive["seconds"]
-        table.add("6. vs discord.py history() + INSERT per message", f"{ours / naive_rate:.1f}× faster",
-                  f"naive: {naive_rate:,.0f} msg/s", None, "", None,
-                  f"naive stored {naive['messages']:,} msgs in its {naive['seconds']:.0f} s; bench/naive_sync.py")
+        table.add(
+            "6. vs discord.py history() + INSERT per message",
+            f"{ours / naive_rate:.1f}× faster",
+            f"naive: {naive_rate:,.0f} msg/s",
+            None,
+            "",
+            None,
+            f"naive stored {naive['messages']:,} msgs in its {naive['seconds']:.0f} s; bench/naive_sync.py",
+        )
     return ours
 
 
 def huge_channel(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
     """Benchmarks 2 and 5: one huge channel at two bucket settings, and peak memory at two sizes."""
-    specs = [GuildSpec(seed=2, layout="uniform", channels=1, messages_per_channel=sizes.huge),
-             GuildSpec(seed=3, layout="uniform", channels=1, messages_per_channel=sizes.huge_small)]
+    specs = [
+        GuildSpec(seed=2, layout="uniform", channels=1, messages_per_channel=sizes.huge),
+        GuildSpec(seed=3, layout="uniform", channels=1, messages_per_channel=sizes.huge_small),
+    ]
     with EmulatorProcess.start(specs, latency_ms=latency) as emulator:
         huge, small = emulator.guild_ids
         runs = {}
@@ -132,31 +161,57 @@ def huge_channel(server: Server, sizes: Sizes, latency: float, table: Table) -> 
             limit, per = bucket
             bound = min(GLOBAL_CEILING, limit * 100 / per)
             ratio = m.messages_per_second / bound
-            table.add(f"2. initial sync, one channel of {sizes.huge:,}, bucket {limit}/{per:g} s",
-                      f"{m.messages_per_second:,.0f} msg/s", f"{bound:,.0f} msg/s", ratio, "≥ 0.8", ratio >= 0.8,
-                      _sync_notes(m))
+            table.add(
+                f"2. initial sync, one channel of {sizes.huge:,}, bucket {limit}/{per:g} s",
+                f"{m.messages_per_second:,.0f} msg/s",
+                f"{bound:,.0f} msg/s",
+                ratio,
+                "≥ 0.8",
+                ratio >= 0.8,
+                _sync_notes(m),
+            )
         emulator.client.set_message_bucket(50, 1.0)
         small_run = measure_initial_sync(server, emulator, small, "bench_huge_channel_small")
         big_run = runs[(50, 1.0)]
         for run, size in ((small_run, sizes.huge_small), (big_run, sizes.huge)):
-            table.add(f"5. peak RSS, one channel of {size:,}", f"{run.peak_rss_mb:.0f} MB", "300 MB (target)",
-                      None, "< 300 MB", run.peak_rss_mb < 300,
-                      f"process after imports: {run.baseline_rss_mb:.0f} MB; growth {big_run.peak_rss_mb - small_run.peak_rss_mb:+.0f} MB from {sizes.huge_small:,} to {sizes.huge:,}"
-                      if size == sizes.huge else f"process after imports: {run.baseline_rss_mb:.0f} MB")
+            table.add(
+                f"5. peak RSS, one channel of {size:,}",
+                f"{run.peak_rss_mb:.0f} MB",
+                "300 MB (target)",
+                None,
+                "< 300 MB",
+                run.peak_rss_mb < 300,
+                f"process after imports: {run.baseline_rss_mb:.0f} MB; growth {big_run.peak_rss_mb - small_run.peak_rss_mb:+.0f} MB from {sizes.huge_small:,} to {sizes.huge:,}"
+                if size == sizes.huge
+                else f"process after imports: {run.baseline_rss_mb:.0f} MB",
+            )
 
 
 def steady_state(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
     """Benchmark 3: the hourly run of a 2,000-channel guild with 1% changed."""
-    spec = GuildSpec(seed=4, layout="uniform", channels=sizes.steady_channels, threads_per_channel=9, messages_per_channel=3)
+    spec = GuildSpec(
+        seed=4, layout="uniform", channels=sizes.steady_channels, threads_per_channel=9, messages_per_channel=3
+    )
     with EmulatorProcess.start([spec], latency_ms=latency) as emulator:
         m = measure_steady_state(server, emulator, emulator.guild_ids[0], "bench_steady_state", latency_ms=latency)
-    table.add(f"3a. hourly run, {m.channels:,} channels+threads, {m.changed} changed: requests",
-              f"{m.requests} requests", f"{m.allowed_requests} ({m.changed} changed + {m.discovery_requests} discovery)",
-              m.allowed_requests / m.requests, "≤ limit", m.requests <= m.allowed_requests,
-              f"{m.message_requests} message pages")
-    table.add("3b. hourly run: wall time incl. Dagster run", f"{m.wall_seconds:.1f} s", f"{m.floor_seconds:.1f} s (request floor)",
-              m.floor_seconds / m.wall_seconds, "", None,
-              f"`dagster asset materialize` subprocess; first (catch-up) run took {m.first_sync_seconds:.0f} s")
+    table.add(
+        f"3a. hourly run, {m.channels:,} channels+threads, {m.changed} changed: requests",
+        f"{m.requests} requests",
+        f"{m.allowed_requests} ({m.changed} changed + {m.discovery_requests} discovery)",
+        m.allowed_requests / m.requests,
+        "≤ limit",
+        m.requests <= m.allowed_requests,
+        f"{m.message_requests} message pages",
+    )
+    table.add(
+        "3b. hourly run: wall time incl. Dagster run",
+        f"{m.wall_seconds:.1f} s",
+        f"{m.floor_seconds:.1f} s (request floor)",
+        m.floor_seconds / m.wall_seconds,
+        "",
+        None,
+        f"`dagster asset materialize` subprocess; first (catch-up) run took {m.first_sync_seconds:.0f} s",
+    )
 
 
 def write_path(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
@@ -167,20 +222,39 @@ def write_path(server: Server, sizes: Sizes, latency: float, table: Table) -> No
         channel_id = next(int(c) for c in emulator.client.ground_truth_counts(emulator.guild_ids[0]))
         m = measure_write_path(server, emulator, channel_id, "bench_write_path", batch)
     ratio = m.product_rows_per_second / m.copy_rows_per_second
-    table.add("4. write path (messages + reactions + attachments)", f"{m.product_rows_per_second:,.0f} msg rows/s",
-              f"{m.copy_rows_per_second:,.0f} rows/s (bare COPY)", ratio, "≥ 0.5", ratio >= 0.5,
-              f"{m.messages:,} messages, {m.reactions:,} reactions, {m.attachments:,} attachments; batches of {batch}")
-    table.add("4b. write path vs bare COPY into the product's own tables, empty", f"{m.product_rows_per_second:,.0f} msg rows/s",
-              f"{m.indexed_copy_rows_per_second:,.0f} rows/s (COPY, one transaction)",
-              m.product_rows_per_second / m.indexed_copy_rows_per_second, "", None,
-              "same rows into the product's tables with their indexes and keys: what the write path adds beyond storing them")
+    table.add(
+        "4. write path (messages + reactions + attachments)",
+        f"{m.product_rows_per_second:,.0f} msg rows/s",
+        f"{m.copy_rows_per_second:,.0f} rows/s (bare COPY)",
+        ratio,
+        "≥ 0.5",
+        ratio >= 0.5,
+        f"{m.messages:,} messages, {m.reactions:,} reactions, {m.attachments:,} attachments; batches of {batch}",
+    )
+    table.add(
+        "4b. write path vs bare COPY into the product's own tables, empty",
+        f"{m.product_rows_per_second:,.0f} msg rows/s",
+        f"{m.indexed_copy_rows_per_second:,.0f} rows/s (COPY, one transaction)",
+        m.product_rows_per_second / m.indexed_copy_rows_per_second,
+        "",
+        None,
+        "same rows into the product's tables with their indexes and keys: what the write path adds beyond storing them",
+    )
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return (f"{os.cpu_count()} CPUs ({cpu}), {psutil.virtual_memory().total / 2**30:.1f} GiB RAM, "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {psutil.virtual_memory().total / 2**30:.1f} GiB RAM, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 def emulator_cost(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
@@ -188,10 +262,16 @@ def emulator_cost(server: Server, sizes: Sizes, latency: float, table: Table) ->
     pages = 200 if sizes is QUICK else 1000
     figures = measure_page_cost(pages)
     slot_ms = 1000 / DISCORD_GLOBAL_LIMIT
-    table.add("e. emulator CPU per page of 100 messages", f"{figures['cpu_ms_per_page']:.1f} ms",
-              f"{slot_ms:.0f} ms (one page per global slot at {DISCORD_GLOBAL_LIMIT}/s)", None, "", None,
-              f"{figures['cpu_ms_per_page'] / slot_ms:.0%} of a core at {DISCORD_GLOBAL_LIMIT} pages/s; round trip {figures['ms_per_page']:.1f} ms "
-              f"with no latency; {figures['kb_per_page']:.0f} kB per page; bench/emulator_cost.py")
+    table.add(
+        "e. emulator CPU per page of 100 messages",
+        f"{figures['cpu_ms_per_page']:.1f} ms",
+        f"{slot_ms:.0f} ms (one page per global slot at {DISCORD_GLOBAL_LIMIT}/s)",
+        None,
+        "",
+        None,
+        f"{figures['cpu_ms_per_page'] / slot_ms:.0%} of a core at {DISCORD_GLOBAL_LIMIT} pages/s; round trip {figures['ms_per_page']:.1f} ms "
+        f"with no latency; {figures['kb_per_page']:.0f} kB per page; bench/emulator_cost.py",
+    )
 
 
 START, END = "<!-- bench.run writes from here -->", "<!-- to here -->"
@@ -206,20 +286,31 @@ def write_results(measured: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small guilds: a smoke run of every benchmark")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="emulated latency of every Discord request")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
-                        help="PostgreSQL server to use (default: DATABASE_URL, else a throwaway embedded server)")
-    parser.add_argument("--only", default="1,2,3,4,e",
-                        help="which benchmark groups: 1 (with 6), 2 (with 5), 3, 4, e (the emulator's own cost)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="PostgreSQL server to use (default: DATABASE_URL, else a throwaway embedded server)",
+    )
+    parser.add_argument(
+        "--only",
+        default="1,2,3,4,e",
+        help="which benchmark groups: 1 (with 6), 2 (with 5), 3, 4, e (the emulator's own cost)",
+    )
     parser.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     server = Server(args.database_url)
     table = Table()
-    print(f"PostgreSQL: {'embedded (pgserver)' if server.embedded else 'given server'}; latency {args.latency_ms:g} ms", flush=True)
+    print(
+        f"PostgreSQL: {'embedded (pgserver)' if server.embedded else 'given server'}; latency {args.latency_ms:g} ms",
+        flush=True,
+    )
     try:
         groups = {"1": many_channels, "2": huge_channel, "3": steady_state, "4": write_path, "e": emulator_cost}
         for key in args.only.split(","):
@@ -227,11 +318,13 @@ def main(argv: list[str] | None = None) -> int:
             groups[key](server, sizes, args.latency_ms, table)
     finally:
         server.close()
-    minutes = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds() / 60
+    minutes = (datetime.datetime.now(datetime.UTC) - started).total_seconds() / 60
     print()
     print(table.markdown())
     if args.write:
-        command = "python -m bench.run " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+        command = "python -m bench.run " + " ".join(
+            shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
+        )
         write_results(
             f"Run {started:%Y-%m-%d %H:%M} UTC, {minutes:.0f} minutes, `{command}`, emulator latency {args.latency_ms:g} ms "
             f"per request, rate limits on, PostgreSQL {'embedded (pgserver)' if server.embedded else 'server from DATABASE_URL'}.\n\n"

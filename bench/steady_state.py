@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.infra import EmulatorProcess, Server, sync_environment
-from discord_sync.database import create_db_engine
-from discord_sync.tenants import add_tenant
+from discord_sync.store.database import create_db_engine
+from discord_sync.store.tenants import add_tenant
 
 DAGSTER_YAML = """storage:
   custom:
-    module: discord_sync.dagster_storage
+    module: discord_sync.store.dagster_storage
     class: DiscordSyncDagsterStorage
     config: {}
 telemetry:
@@ -61,8 +61,15 @@ class SteadyStateMeasurement:
 
 def _materialize(env: dict[str, str]) -> float:
     command = [
-        str(Path(sys.executable).with_name("dagster")), "asset", "materialize", "-m", "discord_sync.definitions",
-        "--select", "channels,messages,reactions,attachments", "--partition", TENANT,
+        str(Path(sys.executable).with_name("dagster")),
+        "asset",
+        "materialize",
+        "-m",
+        "discord_sync.definitions",
+        "--select",
+        "channels,messages,reactions,attachments",
+        "--partition",
+        TENANT,
     ]
     started = time.monotonic()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -72,8 +79,15 @@ def _materialize(env: dict[str, str]) -> float:
     return elapsed
 
 
-def measure_steady_state(server: Server, emulator: EmulatorProcess, guild_id: int, database: str, *, latency_ms: float,
-                         changed_share: float = 0.01) -> SteadyStateMeasurement:
+def measure_steady_state(
+    server: Server,
+    emulator: EmulatorProcess,
+    guild_id: int,
+    database: str,
+    *,
+    latency_ms: float,
+    changed_share: float = 0.01,
+) -> SteadyStateMeasurement:
     """Catch up once, post a message to `changed_share` of the channels and threads, then time the hourly run."""
     url = server.fresh_database(database)
     engine = create_db_engine(url)

@@ -15,8 +15,8 @@ import time
 def main(tenant_id: str) -> dict:
     import dagster as dg
 
-    from discord_sync.assets import channels, messages
-    from discord_sync.resources import resources_from_settings
+    from discord_sync.defs.assets import channels, messages
+    from discord_sync.defs.resources import resources_from_settings
     from discord_sync.settings import Settings
 
     instance = dg.DagsterInstance.ephemeral()
@@ -24,7 +24,9 @@ def main(tenant_id: str) -> dict:
     baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
     result = dg.materialize(
-        [channels, messages], partition_key=tenant_id, instance=instance,
+        [channels, messages],
+        partition_key=tenant_id,
+        instance=instance,
         resources=resources_from_settings(Settings.from_env()),
     )
     wall = time.monotonic() - started

@@ -17,15 +17,18 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from bench.infra import ANONYMIZATION_KEY, EmulatorProcess, Server
-from discord_sync.anonymize import Anonymizer
-from discord_sync.database import create_db_engine
-from discord_sync.rows import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS, REACTION_COLUMNS, MessageRows, shape_messages
-from discord_sync.schema import channels, message_attachments, message_emoji_reactions, messages
-from discord_sync.tenants import add_tenant
-from discord_sync.writer import _copy_rows, write_message_batch
+from discord_sync.shaping.anonymize import Anonymizer
+from discord_sync.shaping.rows import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS, REACTION_COLUMNS, MessageRows, shape_messages
+from discord_sync.store.database import create_db_engine
+from discord_sync.store.schema import channels, message_attachments, message_emoji_reactions, messages
+from discord_sync.store.tenants import add_tenant
+from discord_sync.store.writer import _copy_rows, write_message_batch
 
-TABLES = ((messages, MESSAGE_COLUMNS, "messages"), (message_emoji_reactions, REACTION_COLUMNS, "reactions"),
-          (message_attachments, ATTACHMENT_COLUMNS, "attachments"))
+TABLES = (
+    (messages, MESSAGE_COLUMNS, "messages"),
+    (message_emoji_reactions, REACTION_COLUMNS, "reactions"),
+    (message_attachments, ATTACHMENT_COLUMNS, "attachments"),
+)
 
 
 @dataclass
@@ -80,11 +83,15 @@ def _indexed_copy(engine: sa.Engine, rows: MessageRows) -> float:
     return time.perf_counter() - started
 
 
-def measure_write_path(server: Server, emulator: EmulatorProcess, channel_id: int, database: str, batch: int) -> WriteMeasurement:
+def measure_write_path(
+    server: Server, emulator: EmulatorProcess, channel_id: int, database: str, batch: int
+) -> WriteMeasurement:
     """Shape one channel's messages, then time the product write path and the bare COPY on the same rows."""
     payloads = emulator.client.ground_truth_messages(channel_id)
     anonymizer = Anonymizer(ANONYMIZATION_KEY)
-    batches = [shape_messages("bench", channel_id, payloads[i:i + batch], anonymizer) for i in range(0, len(payloads), batch)]
+    batches = [
+        shape_messages("bench", channel_id, payloads[i : i + batch], anonymizer) for i in range(0, len(payloads), batch)
+    ]
     del payloads
     everything = MessageRows()
     for rows in batches:
@@ -93,9 +100,11 @@ def measure_write_path(server: Server, emulator: EmulatorProcess, channel_id: in
     engine = create_db_engine(url)
     with engine.begin() as conn:
         add_tenant(conn, "bench", 1)
-        conn.execute(channels.insert().values(
-            tenant_id="bench", id=channel_id, name="huge", type=0, is_thread=False, created_at=sa.func.now()
-        ))
+        conn.execute(
+            channels.insert().values(
+                tenant_id="bench", id=channel_id, name="huge", type=0, is_thread=False, created_at=sa.func.now()
+            )
+        )
     started = time.perf_counter()
     for rows in batches:
         with engine.begin() as conn:
@@ -104,5 +113,11 @@ def measure_write_path(server: Server, emulator: EmulatorProcess, channel_id: in
     copy_seconds = _bare_copy(engine, everything)
     indexed_copy_seconds = _indexed_copy(engine, everything)
     engine.dispose()
-    return WriteMeasurement(len(everything.messages), len(everything.reactions), len(everything.attachments),
-                            product_seconds, copy_seconds, indexed_copy_seconds)
+    return WriteMeasurement(
+        len(everything.messages),
+        len(everything.reactions),
+        len(everything.attachments),
+        product_seconds,
+        copy_seconds,
+        indexed_copy_seconds,
+    )

@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from discord_sync.asset_checks import tenant_asset_checks
-from discord_sync.assets import channels, messages
-from discord_sync.jobs import sync_tenant_job
-from discord_sync.resources import resources_from_settings
-from discord_sync.schedules import hourly_sync_schedule
-from discord_sync.sensors import new_tenant_sensor
+from discord_sync.defs.asset_checks import tenant_asset_checks
+from discord_sync.defs.assets import channels, messages
+from discord_sync.defs.jobs import sync_tenant_job
+from discord_sync.defs.resources import resources_from_settings
+from discord_sync.defs.schedules import hourly_sync_schedule
+from discord_sync.defs.sensors import new_tenant_sensor
 from discord_sync.settings import Settings
 
 settings = Settings.from_env()

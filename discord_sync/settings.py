@@ -7,8 +7,8 @@ Discord or the database. The bot token is held in a `Secret` whose repr and str 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 from urllib.parse import urlparse
 
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
@@ -106,7 +106,7 @@ class Settings:
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate every setting; raise `SettingsError` naming the first bad variable."""
         env = os.environ if env is None else env
         key = env.get("ANONYMIZATION_KEY", "")

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from discord_sync.database import create_db_engine
-from discord_sync.migrate import migrate
+from discord_sync.store.database import create_db_engine
+from discord_sync.store.migrate import migrate
 
-TEMPLATE_DB = "discord_sync_test_template"
+# One template per test session, so sessions sharing a server (DISCORD_SYNC_TEST_DATABASE_URL) never drop each
+# other's.
+TEMPLATE_DB = f"discord_sync_test_template_{uuid.uuid4().hex[:8]}"
 TEST_ANONYMIZATION_KEY = "test-anonymization-key-0123456789"
 
 
@@ -42,7 +44,7 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def template_database(pg_server_url: str) -> str:
+def template_database(pg_server_url: str) -> Iterator[str]:
     """A migrated database that each test's database is copied from (a copy costs milliseconds)."""
     admin = create_db_engine(pg_server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -50,11 +52,13 @@ def template_database(pg_server_url: str) -> str:
         conn.execute(sa.text(f'CREATE DATABASE "{TEMPLATE_DB}"'))
     url = _database_on(pg_server_url, TEMPLATE_DB)
     migrate(url)
-    from discord_sync.database import shared_engine
+    from discord_sync.store.database import shared_engine
 
     shared_engine(url).dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
     admin.dispose()
-    return url
 
 
 @pytest.fixture
@@ -68,7 +72,7 @@ def database_url(pg_server_url: str, template_database: str, monkeypatch: pytest
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("ANONYMIZATION_KEY", TEST_ANONYMIZATION_KEY)
     yield url
-    from discord_sync.database import shared_engine
+    from discord_sync.store.database import shared_engine
 
     shared_engine(url).dispose()
     with admin.connect() as conn:
@@ -79,7 +83,7 @@ def database_url(pg_server_url: str, template_database: str, monkeypatch: pytest
 @pytest.fixture
 def engine(database_url: str) -> sa.Engine:
     """An engine on the test's database."""
-    from discord_sync.database import shared_engine
+    from discord_sync.store.database import shared_engine
 
     return shared_engine(database_url)
 
@@ -87,11 +91,14 @@ def engine(database_url: str) -> sa.Engine:
 @pytest.fixture
 def tenant_with_channel(engine: sa.Engine) -> str:
     """Tenant `acme` with one stored channel, 900 ("general"), to write messages into."""
-    from discord_sync.schema import channels
-    from discord_sync.tenants import add_tenant
+    from discord_sync.store.schema import channels
+    from discord_sync.store.tenants import add_tenant
 
     with engine.begin() as conn:
         add_tenant(conn, "acme", 1)
-        conn.execute(channels.insert().values(tenant_id="acme", id=900, name="general", type=0, is_thread=False,
-                                              created_at=sa.func.now()))
+        conn.execute(
+            channels.insert().values(
+                tenant_id="acme", id=900, name="general", type=0, is_thread=False, created_at=sa.func.now()
+            )
+        )
     return "acme"

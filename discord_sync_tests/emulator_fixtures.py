@@ -8,9 +8,10 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import discord
 from jsonschema import Draft202012Validator
@@ -48,7 +49,9 @@ def channel_ids(emulator: Emulator, guild_index: int = 0) -> dict[str, int]:
     return {c["name"]: int(c["id"]) for c in emulator.client.channels(guild_id)}
 
 
-def with_discord(emulator: Emulator, work: Callable[[discord.http.HTTPClient], Awaitable[T]], token: str | None = None) -> T:
+def with_discord(
+    emulator: Emulator, work: Callable[[discord.http.HTTPClient], Awaitable[T]], token: str | None = None
+) -> T:
     """Run `work` with the product's real discord.py HTTP client logged in against the emulator."""
 
     async def run() -> T:

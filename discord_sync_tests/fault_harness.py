@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from discord_sync.schema import message_attachments, message_emoji_reactions, messages, sync_progress
+from discord_sync.store.schema import message_attachments, message_emoji_reactions, messages, sync_progress
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,8 +29,11 @@ class SyncProcesses:
 
     def __init__(self) -> None:
         self._server = subprocess.Popen(
-            [sys.executable, "-m", "discord_sync_tests.fault_harness"], cwd=REPO, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-m", "discord_sync_tests.fault_harness"],
+            cwd=REPO,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
         assert self._ask({"command": "ping"}) == "pong"
 
@@ -57,7 +60,7 @@ class SyncProcesses:
             self._server.stdin.close()
             self._server.wait(timeout=30)
 
-    def __enter__(self) -> "SyncProcesses":
+    def __enter__(self) -> SyncProcesses:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -143,21 +146,35 @@ class StoredState:
 def stored_state(engine: sa.Engine, tenant_id: str) -> StoredState:
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(messages.c.channel_id, messages.c.id).where(messages.c.tenant_id == tenant_id)
+            sa.select(messages.c.channel_id, messages.c.id)
+            .where(messages.c.tenant_id == tenant_id)
             .order_by(messages.c.channel_id, messages.c.id)
         ).all()
-        reactions = Counter(dict(conn.execute(
-            sa.select(message_emoji_reactions.c.message_id, sa.func.count())
-            .where(message_emoji_reactions.c.tenant_id == tenant_id).group_by(message_emoji_reactions.c.message_id)
-        ).all()))
-        attachments = Counter(dict(conn.execute(
-            sa.select(message_attachments.c.message_id, sa.func.count())
-            .where(message_attachments.c.tenant_id == tenant_id).group_by(message_attachments.c.message_id)
-        ).all()))
-        checkpoints = dict(conn.execute(
-            sa.select(sync_progress.c.channel_id, sync_progress.c.last_message_id)
-            .where(sync_progress.c.tenant_id == tenant_id)
-        ).all())
+        reactions = Counter(
+            dict(
+                conn.execute(
+                    sa.select(message_emoji_reactions.c.message_id, sa.func.count())
+                    .where(message_emoji_reactions.c.tenant_id == tenant_id)
+                    .group_by(message_emoji_reactions.c.message_id)
+                ).all()
+            )
+        )
+        attachments = Counter(
+            dict(
+                conn.execute(
+                    sa.select(message_attachments.c.message_id, sa.func.count())
+                    .where(message_attachments.c.tenant_id == tenant_id)
+                    .group_by(message_attachments.c.message_id)
+                ).all()
+            )
+        )
+        checkpoints = dict(
+            conn.execute(
+                sa.select(sync_progress.c.channel_id, sync_progress.c.last_message_id).where(
+                    sync_progress.c.tenant_id == tenant_id
+                )
+            ).all()
+        )
     ids: dict[int, list[int]] = defaultdict(list)
     for channel_id, message_id in rows:
         ids[channel_id].append(message_id)
@@ -179,11 +196,15 @@ def consistency_problems(state: StoredState, truth: GuildTruth) -> list[str]:
             if truth_channel.get(message_id) != channel_id:
                 problems.append(f"message {message_id} stored in channel {channel_id}, not in ground truth there")
             elif state.reactions.get(message_id, 0) != truth.reactions[message_id]:
-                problems.append(f"message {message_id}: {state.reactions.get(message_id, 0)} reactions stored, "
-                                f"{truth.reactions[message_id]} expected")
+                problems.append(
+                    f"message {message_id}: {state.reactions.get(message_id, 0)} reactions stored, "
+                    f"{truth.reactions[message_id]} expected"
+                )
             elif state.attachments.get(message_id, 0) != truth.attachments[message_id]:
-                problems.append(f"message {message_id}: {state.attachments.get(message_id, 0)} attachments stored, "
-                                f"{truth.attachments[message_id]} expected")
+                problems.append(
+                    f"message {message_id}: {state.attachments.get(message_id, 0)} attachments stored, "
+                    f"{truth.attachments[message_id]} expected"
+                )
     for channel_id, checkpoint in state.checkpoints.items():
         if not checkpoint:
             continue
@@ -192,8 +213,11 @@ def consistency_problems(state: StoredState, truth: GuildTruth) -> list[str]:
         missing = [m for m in covered if m not in stored]
         if missing:
             problems.append(f"channel {channel_id}: checkpoint {checkpoint} covers {len(missing)} unstored messages")
-        if stored and checkpoint > max(stored) and any(m > max(stored) and m <= checkpoint
-                                                       for m in truth.message_ids.get(channel_id, [])):
+        if (
+            stored
+            and checkpoint > max(stored)
+            and any(m > max(stored) and m <= checkpoint for m in truth.message_ids.get(channel_id, []))
+        ):
             problems.append(f"channel {channel_id}: checkpoint {checkpoint} beyond stored maximum {max(stored)}")
     return problems
 
@@ -219,8 +243,11 @@ def visible_truth(truth: GuildTruth, readable: set[int] | None = None) -> GuildT
         return truth
     ids = {c: m for c, m in truth.message_ids.items() if c in readable}
     kept = {m for ms in ids.values() for m in ms}
-    return GuildTruth(ids, {m: n for m, n in truth.reactions.items() if m in kept},
-                      {m: n for m, n in truth.attachments.items() if m in kept})
+    return GuildTruth(
+        ids,
+        {m: n for m, n in truth.reactions.items() if m in kept},
+        {m: n for m, n in truth.attachments.items() if m in kept},
+    )
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from discord_sync.jobs import SYNC_ASSET_KEYS, sync_tenant_job
-from discord_sync.partitions import tenant_partitions
-from discord_sync.resources import PostgresResource
+from discord_sync.defs.jobs import SYNC_ASSET_KEYS, sync_tenant_job
+from discord_sync.defs.partitions import tenant_partitions
+from discord_sync.defs.resources import PostgresResource
 
 
 def _placeholder_asset(key: str) -> dg.AssetsDefinition:

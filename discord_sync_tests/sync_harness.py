@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 
 import dagster as dg
 import sqlalchemy as sa
 
-from discord_sync.assets import channels, messages
-from discord_sync.resources import resources_from_settings
-from discord_sync.schema import messages as messages_table
+from discord_sync.defs.assets import channels, messages
+from discord_sync.defs.resources import resources_from_settings
 from discord_sync.settings import Settings
-from discord_sync.tenants import add_tenant
+from discord_sync.store.schema import messages as messages_table
+from discord_sync.store.tenants import add_tenant
 
 TEST_TOKEN = "emulator-test-token.abcdefghijklmnopqrstuvwxyz0123456789"
 

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from discord_sync.anonymize import HASH_HEX_CHARS, Anonymizer
+from discord_sync.shaping.anonymize import HASH_HEX_CHARS, Anonymizer
 
 KEY = "test-anonymization-key-0123456789"
 USER = "80351110224678912"
@@ -27,7 +27,11 @@ def test_hash_depends_on_the_key_and_is_not_a_plain_hash():
         (f"hi <@{USER}>", [USER], ["hi <@"]),
         (f"hi <@!{USER}>!", [USER], ["!"]),
         (f"<@{USER}><@!{USER}>", [USER], []),
-        ("role <@&123456789012345678> and channel <#223456789012345678>", [], ["<@&123456789012345678>", "<#223456789012345678>"]),
+        (
+            "role <@&123456789012345678> and channel <#223456789012345678>",
+            [],
+            ["<@&123456789012345678>", "<#223456789012345678>"],
+        ),
         ("no mentions at all", [], ["no mentions at all"]),
         ("", [], []),
         ("<@notanid> stays", [], ["<@notanid> stays"]),

@@ -6,9 +6,9 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from discord_sync.anonymize import Anonymizer
-from discord_sync.asset_checks import tenant_asset_checks
-from discord_sync.tenants import add_tenant
+from discord_sync.defs.asset_checks import tenant_asset_checks
+from discord_sync.shaping.anonymize import Anonymizer
+from discord_sync.store.tenants import add_tenant
 from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY
 from discord_sync_tests.sync_graph import sync_graph_definitions
 
@@ -43,8 +43,16 @@ def run_checks(instance: dg.DagsterInstance, tenant: str) -> dict[str, dg.AssetC
 
 
 def add_channel(conn, tenant, id, type=0, status=None, error=None, deleted=False, name=None) -> None:
-    conn.execute(CHANNEL, {"tenant": tenant, "id": id, "name": name or f"c{id}", "type": type,
-                           "deleted_at": "2026-01-01T00:00:00Z" if deleted else None})
+    conn.execute(
+        CHANNEL,
+        {
+            "tenant": tenant,
+            "id": id,
+            "name": name or f"c{id}",
+            "type": type,
+            "deleted_at": "2026-01-01T00:00:00Z" if deleted else None,
+        },
+    )
     if status:
         conn.execute(PROGRESS, {"tenant": tenant, "id": id, "status": status, "error": error})
 
@@ -60,10 +68,12 @@ def acme(engine):
         add_channel(conn, "acme", 103, type=4)  # category: holds no messages
         add_channel(conn, "acme", 104, type=15)  # forum: its posts are threads
         add_channel(conn, "acme", 105, deleted=True)
-        conn.execute(MESSAGE, {"tenant": "acme", "id": 1, "author": HASH, "content": f"hi <@{HASH}>",
-                               "mentions": [HASH]})
-        conn.execute(MESSAGE, {"tenant": "acme", "id": 2, "author": None, "content": "webhook <#100> <@&5>",
-                               "mentions": []})
+        conn.execute(
+            MESSAGE, {"tenant": "acme", "id": 1, "author": HASH, "content": f"hi <@{HASH}>", "mentions": [HASH]}
+        )
+        conn.execute(
+            MESSAGE, {"tenant": "acme", "id": 2, "author": None, "content": "webhook <#100> <@&5>", "mentions": []}
+        )
     return "acme"
 
 
@@ -102,16 +112,24 @@ LEAKS = [
 def test_a_raw_user_id_anywhere_in_messages_fails(engine, instance, acme):
     with engine.begin() as conn:
         for message_id, author, content, mentions in LEAKS:
-            conn.execute(MESSAGE, {"tenant": "acme", "id": message_id, "author": author, "content": content,
-                                   "mentions": mentions})
+            conn.execute(
+                MESSAGE,
+                {"tenant": "acme", "id": message_id, "author": author, "content": content, "mentions": mentions},
+            )
 
     check = run_checks(instance, acme)["no_raw_user_ids"]
 
     assert not check.passed
-    counts = {key: check.metadata[key].value for key in
-              ("bad_author_hashes", "raw_mentions_in_content", "bad_mention_hashes", "bad_owner_hashes")}
-    assert counts == {"bad_author_hashes": 1, "raw_mentions_in_content": 2, "bad_mention_hashes": 1,
-                      "bad_owner_hashes": 0}
+    counts = {
+        key: check.metadata[key].value
+        for key in ("bad_author_hashes", "raw_mentions_in_content", "bad_mention_hashes", "bad_owner_hashes")
+    }
+    assert counts == {
+        "bad_author_hashes": 1,
+        "raw_mentions_in_content": 2,
+        "bad_mention_hashes": 1,
+        "bad_owner_hashes": 0,
+    }
     assert check.metadata["sample_message_ids"].value == ["10", "11", "12", "13"]
 
 

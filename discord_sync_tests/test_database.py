@@ -1,9 +1,9 @@
 import dagster as dg
 import sqlalchemy as sa
 
-from discord_sync.database import DAGSTER_SCHEMA, dagster_storage_url, with_driver
-from discord_sync.migrate import migrate
-from discord_sync.schema import metadata
+from discord_sync.store.database import DAGSTER_SCHEMA, dagster_storage_url, with_driver
+from discord_sync.store.migrate import migrate
+from discord_sync.store.schema import metadata
 
 REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,7 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
-from discord_sync.runs import REPO_ROOT
+from discord_sync.control.runs import REPO_ROOT
 
 
 def free_port() -> int:
@@ -48,8 +48,9 @@ def test_demo_serves_the_ui_on_localhost_with_a_demo_tenant_and_stops_cleanly(da
     env.pop("DISCORD_BOT_TOKEN", None)
     env.pop("ANONYMIZATION_KEY", None)
     command = [str(Path(sys.executable).with_name("discord-sync")), "demo", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    process = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         wait_for_ui(f"http://127.0.0.1:{port}", process)
         descendants = psutil.Process(process.pid).children(recursive=True)

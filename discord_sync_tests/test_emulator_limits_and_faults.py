@@ -85,7 +85,9 @@ def test_dropped_connection_and_slow_answers() -> None:
                     await session.get(emulator.base_url + "/users/@me")
                 await asyncio.to_thread(emulator.client.inject, "slow", delay=0.3, route="/users/@me", count=1)
                 started = time.monotonic()
-                async with session.get(emulator.base_url + "/users/@me", headers={"Authorization": f"Bot {emulator.token}"}) as r:
+                async with session.get(
+                    emulator.base_url + "/users/@me", headers={"Authorization": f"Bot {emulator.token}"}
+                ) as r:
                     assert r.status == 200
                 assert time.monotonic() - started >= 0.3
             assert (await asyncio.to_thread(emulator.client.counters))["status_counts"]["499"] == 2

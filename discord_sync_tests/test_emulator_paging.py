@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import discord
 import pytest
@@ -40,7 +40,9 @@ async def page_backward(http: discord.http.HTTPClient, channel_id: int, limit: i
     return list(reversed(seen))
 
 
-@pytest.mark.parametrize("name", ["page-boundary-250", "messages-5000", "page-boundary-0", "page-boundary-100", "page-boundary-101"])
+@pytest.mark.parametrize(
+    "name", ["page-boundary-250", "messages-5000", "page-boundary-0", "page-boundary-100", "page-boundary-101"]
+)
 def test_forward_and_backward_paging_return_every_message_exactly_once(emulator: Emulator, name: str) -> None:
     channel_id = channel_ids(emulator)[name]
     truth = emulator.client.ground_truth(emulator.guild_ids[0])[channel_id]
@@ -61,9 +63,13 @@ def test_cursor_is_excluded_and_around_centres_on_it(emulator: Emulator) -> None
     truth = emulator.client.ground_truth(emulator.guild_ids[0])[channel_id]
     after = [int(m["id"]) for m in api_get(emulator, f"/channels/{channel_id}/messages", after=truth[10], limit=5).body]
     assert after == list(reversed(truth[11:16]))
-    before = [int(m["id"]) for m in api_get(emulator, f"/channels/{channel_id}/messages", before=truth[10], limit=5).body]
+    before = [
+        int(m["id"]) for m in api_get(emulator, f"/channels/{channel_id}/messages", before=truth[10], limit=5).body
+    ]
     assert before == list(reversed(truth[5:10]))
-    around = [int(m["id"]) for m in api_get(emulator, f"/channels/{channel_id}/messages", around=truth[50], limit=10).body]
+    around = [
+        int(m["id"]) for m in api_get(emulator, f"/channels/{channel_id}/messages", around=truth[50], limit=10).body
+    ]
     assert truth[50] in around and sorted(around) == truth[45:55]
     emulator.client.enable_rate_limits(True)
 
@@ -144,13 +150,20 @@ def test_discovery_routes_list_channels_and_active_threads(emulator: Emulator) -
     ids = channel_ids(emulator)
 
     async def discover(http: discord.http.HTTPClient) -> tuple[list, dict, dict]:
-        return await http.get_all_guild_channels(guild_id), await http.get_active_threads(guild_id), await http.get_guild(guild_id)
+        return (
+            await http.get_all_guild_channels(guild_id),
+            await http.get_active_threads(guild_id),
+            await http.get_guild(guild_id),
+        )
 
     channels, active, guild = with_discord(emulator, discover)
     assert guild["approximate_member_count"] > 0
     by_name = {c["name"]: c for c in channels}
     assert by_name["page-boundary-0"]["last_message_id"] is None
-    assert int(by_name["page-boundary-1"]["last_message_id"]) == emulator.client.ground_truth(guild_id)[ids["page-boundary-1"]][0]
+    assert (
+        int(by_name["page-boundary-1"]["last_message_id"])
+        == emulator.client.ground_truth(guild_id)[ids["page-boundary-1"]][0]
+    )
     assert all(c["type"] not in (11, 12) for c in channels)
     active_names = {t["name"] for t in active["threads"]}
     assert {"active-public-thread", "active-private-thread", "empty-thread"} <= active_names

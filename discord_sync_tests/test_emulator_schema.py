@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -37,7 +37,11 @@ def without_media_type(channel: dict) -> dict:
         ("/oauth2/applications/@me", "/oauth2/applications/@me", {}),
         ("/guilds/{guild_id}", "/guilds/{guild}", {"with_counts": "true"}),
         ("/guilds/{guild_id}/threads/active", "/guilds/{guild}/threads/active", {}),
-        ("/channels/{channel_id}/threads/archived/public", "/channels/{archived-many}/threads/archived/public", {"limit": 100}),
+        (
+            "/channels/{channel_id}/threads/archived/public",
+            "/channels/{archived-many}/threads/archived/public",
+            {"limit": 100},
+        ),
         ("/channels/{channel_id}/threads/archived/private", "/channels/{archived-many}/threads/archived/private", {}),
         (
             "/channels/{channel_id}/users/@me/threads/archived/private",

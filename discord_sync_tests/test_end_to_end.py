@@ -17,15 +17,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import sqlalchemy as sa
 from dagster_graphql import DagsterGraphQLClient
 
+from discord_sync.control.runs import REPO_ROOT
 from discord_sync.emulator import Emulator, GuildSpec
-from discord_sync.runs import REPO_ROOT
 from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY
 from discord_sync_tests.sync_harness import TEST_TOKEN, expected_message_ids, stored_message_ids
 
@@ -60,8 +60,9 @@ class Deployment:
     def start(self, name: str, command: list[str]) -> None:
         log = open(self.logs / f"{name}.log", "w")
         self.processes.append(
-            subprocess.Popen(command, env=self.env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True)
+            subprocess.Popen(
+                command, env=self.env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         )
 
     def stop(self) -> None:
@@ -90,9 +91,7 @@ class Deployment:
         raise AssertionError(f"webserver did not come up; see {self.logs}")
 
     def runs(self, tags: dict[str, str]) -> list[dict]:
-        data = self.client._execute(
-            RUNS_QUERY, {"filter": {"tags": [{"key": k, "value": v} for k, v in tags.items()]}}
-        )
+        data = self.client._execute(RUNS_QUERY, {"filter": {"tags": [{"key": k, "value": v} for k, v in tags.items()]}})
         return data["runsOrError"]["results"]
 
     def wait_for_run(self, tags: dict[str, str], timeout: float = RUN_TIMEOUT) -> dict:
@@ -138,8 +137,10 @@ def deployment(database_url, emulator, tmp_path) -> Iterator[Deployment]:
     workspace = str(REPO_ROOT / "workspace.yaml")
     try:
         deployment.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace])
-        deployment.start("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p",
-                                       str(deployment.port), "-w", workspace])
+        deployment.start(
+            "webserver",
+            [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(deployment.port), "-w", workspace],
+        )
         deployment.wait_for_ui()
         yield deployment
     finally:
@@ -147,8 +148,14 @@ def deployment(database_url, emulator, tmp_path) -> Iterator[Deployment]:
 
 
 def cli(deployment: Deployment, *args: str) -> str:
-    result = subprocess.run([str(BIN / "discord-sync"), *args], env=deployment.env, cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [str(BIN / "discord-sync"), *args],
+        env=deployment.env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -162,14 +169,17 @@ def submitted_run_id(output: str) -> str:
 def channel_rows(engine: sa.Engine, tenant: str, channel_id: int) -> list[tuple]:
     """A channel's messages with their reactions and attachments, without the write timestamp."""
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT m.id, m.author_hash, m.content, m.created_at, m.edited_at, m.reply_to_id, m.type, "
-            "  (SELECT array_agg(r.emoji_key || ':' || r.count ORDER BY r.emoji_key) FROM message_emoji_reactions r "
-            "   WHERE r.tenant_id = m.tenant_id AND r.message_id = m.id), "
-            "  (SELECT array_agg(a.id ORDER BY a.id) FROM message_attachments a "
-            "   WHERE a.tenant_id = m.tenant_id AND a.message_id = m.id) "
-            "FROM messages m WHERE m.tenant_id = :tenant AND m.channel_id = :channel ORDER BY m.id"
-        ), {"tenant": tenant, "channel": channel_id}).all()
+        rows = conn.execute(
+            sa.text(
+                "SELECT m.id, m.author_hash, m.content, m.created_at, m.edited_at, m.reply_to_id, m.type, "
+                "  (SELECT array_agg(r.emoji_key || ':' || r.count ORDER BY r.emoji_key) FROM message_emoji_reactions r "
+                "   WHERE r.tenant_id = m.tenant_id AND r.message_id = m.id), "
+                "  (SELECT array_agg(a.id ORDER BY a.id) FROM message_attachments a "
+                "   WHERE a.tenant_id = m.tenant_id AND a.message_id = m.id) "
+                "FROM messages m WHERE m.tenant_id = :tenant AND m.channel_id = :channel ORDER BY m.id"
+            ),
+            {"tenant": tenant, "channel": channel_id},
+        ).all()
     return [tuple(row) for row in rows]
 
 
@@ -186,8 +196,9 @@ def test_a_tenant_added_by_sql_is_synced_updated_and_reset_through_the_running_p
 ):
     guild = emulator.guild_ids[0]
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO tenants (id, name, guild_id) VALUES ('acme', 'Acme', :guild)"),
-                     {"guild": guild})
+        conn.execute(
+            sa.text("INSERT INTO tenants (id, name, guild_id) VALUES ('acme', 'Acme', :guild)"), {"guild": guild}
+        )
 
     initial = deployment.wait_for_run({"dagster/partition": "acme", "discord_sync/initial_sync": "true"})
     assert initial["status"] == "SUCCESS"
@@ -201,8 +212,9 @@ def test_a_tenant_added_by_sql_is_synced_updated_and_reset_through_the_running_p
     assert run_messages(engine, run_id) == len(new_ids)  # only the new messages were fetched and written
 
     before = channel_rows(engine, "acme", general)
-    reset_id = submitted_run_id(cli(deployment, "sync", "reset", "--tenant", "acme", "--channel", str(general),
-                                    "--yes"))
+    reset_id = submitted_run_id(
+        cli(deployment, "sync", "reset", "--tenant", "acme", "--channel", str(general), "--yes")
+    )
     assert deployment.wait_for_run_id(reset_id) == "SUCCESS"
     assert run_messages(engine, reset_id) == len(before)
     assert channel_rows(engine, "acme", general) == before
@@ -224,8 +236,14 @@ def check_ui_in_chromium(deployment: Deployment, tmp_path: Path) -> None:
     if browser is None:
         pytest.skip("no Chromium on this machine (apt-get install chromium) for the UI check")
     page = f"{deployment.url}/assets/messages?view=partitions&partition=acme"
-    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
-              "--virtual-time-budget=20000"]
+    common = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--window-size=1400,1000",
+        "--virtual-time-budget=20000",
+    ]
     dom = subprocess.run([*common, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
     screenshot = tmp_path / "ui-messages-partitions.png"
     subprocess.run([*common, f"--screenshot={screenshot}", page], capture_output=True, timeout=120)

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from discord_sync.emulator import Emulator, GuildSpec
-from discord_sync.schema import channel_sync_jobs
+from discord_sync.store.schema import channel_sync_jobs
 from discord_sync_tests.fault_harness import SyncProcesses, completeness_problems, guild_truth, stored_state
 from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, sync_env
 
@@ -35,8 +35,12 @@ def tenant(engine, emulator, monkeypatch):
 def _jobs(engine) -> list:
     with engine.connect() as conn:
         return conn.execute(
-            sa.select(channel_sync_jobs.c.channel_id, channel_sync_jobs.c.run_id, channel_sync_jobs.c.started_at,
-                      channel_sync_jobs.c.finished_at).order_by(channel_sync_jobs.c.started_at)
+            sa.select(
+                channel_sync_jobs.c.channel_id,
+                channel_sync_jobs.c.run_id,
+                channel_sync_jobs.c.started_at,
+                channel_sync_jobs.c.finished_at,
+            ).order_by(channel_sync_jobs.c.started_at)
         ).all()
 
 
@@ -44,7 +48,9 @@ def test_two_syncs_asked_at_once_run_one_after_the_other_and_write_nothing_twice
     with SyncProcesses() as processes:
         pids = [processes.start(tenant), processes.start(tenant)]
         assert [processes.wait(pid) for pid in pids] == [0, 0]
-    assert completeness_problems(stored_state(engine, tenant), guild_truth(emulator.client, emulator.guild_ids[0])) == []
+    assert (
+        completeness_problems(stored_state(engine, tenant), guild_truth(emulator.client, emulator.guild_ids[0])) == []
+    )
     jobs = _jobs(engine)
     channels = [job.channel_id for job in jobs]
     assert len(channels) == len(set(channels)) == 10, "each channel synced once, by one of the two runs"

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from discord_sync.emulator import Emulator, GuildSpec
-from discord_sync.tenant_sync import reset_tenant
+from discord_sync.store.progress import reset_tenant
 from discord_sync_tests.fault_harness import (
     SyncProcesses,
     completeness_problems,

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from discord_sync.emulator import Emulator, GuildSpec
-from discord_sync.schema import channels, sync_progress
+from discord_sync.store.schema import channels, sync_progress
 from discord_sync_tests.fault_harness import completeness_problems, guild_truth, stored_state
 from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, materialize_tenant, sync_env
 
@@ -54,7 +54,9 @@ def assert_exact_copy(engine, emulator) -> None:
 def channel_status(engine, channel_id: int):
     with engine.connect() as conn:
         return conn.execute(
-            sa.select(sync_progress.c.status, sync_progress.c.last_error).where(sync_progress.c.channel_id == channel_id)
+            sa.select(sync_progress.c.status, sync_progress.c.last_error).where(
+                sync_progress.c.channel_id == channel_id
+            )
         ).one()
 
 
@@ -66,7 +68,9 @@ def first_channel(emulator) -> int:
 @pytest.mark.parametrize("is_global", [False, True], ids=["per_route", "global"])
 def test_429_storm_is_waited_out_and_the_sync_completes(engine, emulator, tenant, retry_after, is_global):
     storm = 6
-    emulator.client.inject("rate_limit", route=MESSAGES_ROUTE, retry_after=retry_after, is_global=is_global, count=storm)
+    emulator.client.inject(
+        "rate_limit", route=MESSAGES_ROUTE, retry_after=retry_after, is_global=is_global, count=storm
+    )
     started = time.monotonic()
     result = materialize_tenant(tenant)
     assert result.success

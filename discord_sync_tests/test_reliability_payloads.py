@@ -10,17 +10,17 @@ text is stored faithfully except what PostgreSQL cannot hold (NUL removed, lone 
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from discord_sync.anonymize import Anonymizer
-from discord_sync.rows import clean_text, shape_messages
-from discord_sync.schema import channels, message_attachments, message_emoji_reactions, messages
-from discord_sync.writer import write_message_batch
+from discord_sync.shaping.anonymize import Anonymizer
+from discord_sync.shaping.rows import clean_text, shape_messages
+from discord_sync.store.schema import channels, message_attachments, message_emoji_reactions, messages
+from discord_sync.store.writer import write_message_batch
 from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY
 from discord_sync_tests.sync_harness import create_tenant
 
@@ -48,9 +48,9 @@ def _snowflake() -> st.SearchStrategy[str]:
 
 
 _any_text = st.text(st.characters(exclude_categories=()), max_size=60) | st.sampled_from(HOSTILE_TEXTS)
-_timestamp = st.datetimes(
-    min_value=datetime(2015, 5, 1), max_value=datetime(2030, 1, 1), timezones=st.just(timezone.utc)
-).map(lambda d: d.isoformat())
+_timestamp = st.datetimes(min_value=datetime(2015, 5, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)).map(
+    lambda d: d.isoformat()
+)
 _user = st.fixed_dictionaries(
     {"id": _snowflake(), "username": _any_text},
     optional={"bot": st.booleans(), "global_name": st.none() | _any_text},
@@ -61,13 +61,20 @@ _emoji = st.one_of(
 )
 _reaction = st.fixed_dictionaries(
     {"emoji": _emoji, "count": st.integers(1, 10_000)},
-    optional={"count_details": st.fixed_dictionaries({"normal": st.integers(0, 10_000), "burst": st.integers(0, 100)}),
-              "me": st.booleans()},
+    optional={
+        "count_details": st.fixed_dictionaries({"normal": st.integers(0, 10_000), "burst": st.integers(0, 100)}),
+        "me": st.booleans(),
+    },
 )
 _attachment = st.fixed_dictionaries(
     {"id": _snowflake(), "filename": _any_text, "size": st.integers(0, 2**40), "url": _any_text},
-    optional={"content_type": _any_text, "width": st.integers(1, 10_000), "height": st.integers(1, 10_000),
-              "proxy_url": _any_text, "description": _any_text},
+    optional={
+        "content_type": _any_text,
+        "width": st.integers(1, 10_000),
+        "height": st.integers(1, 10_000),
+        "proxy_url": _any_text,
+        "description": _any_text,
+    },
 )
 
 
@@ -101,7 +108,9 @@ valid_message = st.fixed_dictionaries(
         "reactions": st.lists(_reaction, max_size=4).map(_unique_emoji),
     },
     optional={
-        "message_reference": st.fixed_dictionaries({"message_id": _snowflake(), "channel_id": st.just(str(CHANNEL_ID))}),
+        "message_reference": st.fixed_dictionaries(
+            {"message_id": _snowflake(), "channel_id": st.just(str(CHANNEL_ID))}
+        ),
         "webhook_id": _snowflake(),
         "unexpected_new_field": st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
     },
@@ -124,9 +133,13 @@ _BREAKAGES = {
     "reaction count beyond integer": lambda m: {**m, "reactions": [{"emoji": {"name": "👍"}, "count": 2**40}]},
     "attachment without id": lambda m: {**m, "attachments": [{"filename": "a.png", "size": 1, "url": "u"}]},
     "attachment width not a number": lambda m: {
-        **m, "attachments": [{"id": str(next(_ids)), "filename": "a", "size": 1, "url": "u", "width": "wide"}]},
+        **m,
+        "attachments": [{"id": str(next(_ids)), "filename": "a", "size": 1, "url": "u", "width": "wide"}],
+    },
     "attachment size negative beyond bigint": lambda m: {
-        **m, "attachments": [{"id": str(next(_ids)), "filename": "a", "size": -(2**70), "url": "u"}]},
+        **m,
+        "attachments": [{"id": str(next(_ids)), "filename": "a", "size": -(2**70), "url": "u"}],
+    },
     "mention_roles not snowflakes": lambda m: {**m, "mention_roles": ["admins"]},
     "message_reference id garbage": lambda m: {**m, "type": 19, "message_reference": {"message_id": "x"}},
 }
@@ -142,10 +155,16 @@ not_a_message = st.sampled_from([None, 42, "message", [], ["id", "1"]])
 def tenant_channel(engine):
     create_tenant(engine, TENANT, 123456789012345678)
     with engine.begin() as conn:
-        conn.execute(channels.insert().values(
-            tenant_id=TENANT, id=CHANNEL_ID, name="general", type=0, is_thread=False,
-            created_at=datetime(2020, 1, 1, tzinfo=timezone.utc),
-        ))
+        conn.execute(
+            channels.insert().values(
+                tenant_id=TENANT,
+                id=CHANNEL_ID,
+                name="general",
+                type=0,
+                is_thread=False,
+                created_at=datetime(2020, 1, 1, tzinfo=UTC),
+            )
+        )
     return CHANNEL_ID
 
 
@@ -162,12 +181,14 @@ def _children(conn: sa.Connection, table: sa.Table, ids: list[int]) -> int:
     ).scalar_one()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     page=st.lists(
         st.one_of(valid_message.map(lambda m: ("valid", m)), broken_message, not_a_message.map(lambda m: ("junk", m))),
-        min_size=1, max_size=12,
+        min_size=1,
+        max_size=12,
     )
 )
 def test_a_page_of_valid_broken_and_junk_messages_never_crashes_the_batch(engine, tenant_channel, page):
@@ -205,8 +226,13 @@ def test_a_page_of_valid_broken_and_junk_messages_never_crashes_the_batch(engine
 
 @pytest.mark.parametrize("text", HOSTILE_TEXTS, ids=lambda t: repr(t[:30]))
 def test_hostile_content_is_stored_as_text_never_executed(engine, tenant_channel, text):
-    message = {"id": "1100000000000000001", "content": text, "timestamp": "2024-01-01T00:00:00+00:00",
-               "author": {"id": "80351110224678912"}, "type": 0}
+    message = {
+        "id": "1100000000000000001",
+        "content": text,
+        "timestamp": "2024-01-01T00:00:00+00:00",
+        "author": {"id": "80351110224678912"},
+        "type": 0,
+    }
     rows = shape_messages(TENANT, CHANNEL_ID, [message], ANONYMIZER)
     with engine.begin() as conn:
         write_message_batch(conn, TENANT, CHANNEL_ID, rows, checkpoint=1100000000000000001)
@@ -221,11 +247,18 @@ def test_hostile_content_is_stored_as_text_never_executed(engine, tenant_channel
 
 
 def test_a_reaction_listed_twice_or_a_message_sent_twice_in_a_page_does_not_break_the_batch(engine, tenant_channel):
-    base = {"id": "1100000000000000002", "content": "twice", "timestamp": "2024-01-01T00:00:00+00:00",
-            "author": {"id": "80351110224678912"}, "type": 0,
-            "reactions": [{"emoji": {"id": None, "name": "👍"}, "count": 2},
-                          {"emoji": {"id": None, "name": "👍"}, "count": 3}],
-            "attachments": [{"id": "1100000000000000003", "filename": "a.png", "size": 1, "url": "u"}]}
+    base = {
+        "id": "1100000000000000002",
+        "content": "twice",
+        "timestamp": "2024-01-01T00:00:00+00:00",
+        "author": {"id": "80351110224678912"},
+        "type": 0,
+        "reactions": [
+            {"emoji": {"id": None, "name": "👍"}, "count": 2},
+            {"emoji": {"id": None, "name": "👍"}, "count": 3},
+        ],
+        "attachments": [{"id": "1100000000000000003", "filename": "a.png", "size": 1, "url": "u"}],
+    }
     neighbour = {**base, "id": "1100000000000000004", "reactions": [], "attachments": []}
     rows = shape_messages(TENANT, CHANNEL_ID, [base, base, neighbour], ANONYMIZER)
     with engine.begin() as conn:

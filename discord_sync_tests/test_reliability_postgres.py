@@ -17,9 +17,9 @@ from pathlib import Path
 import pgserver
 import pytest
 
-from discord_sync.database import shared_engine
 from discord_sync.emulator import Emulator, GuildSpec
-from discord_sync.migrate import migrate
+from discord_sync.store.database import shared_engine
+from discord_sync.store.migrate import migrate
 from discord_sync_tests.fault_harness import (
     SyncProcesses,
     completeness_problems,
@@ -62,8 +62,13 @@ def test_postgres_stopped_mid_sync_leaves_no_half_written_batch_and_the_next_syn
     pgdata, url = own_postgres
     engine = shared_engine(url)
     with Emulator(guilds=[GUILD], token=TEST_TOKEN, latency_ms=30) as emulator:
-        sync_env(monkeypatch, emulator, SYNC_MESSAGE_FETCH_SIZE="50", SYNC_WRITE_BATCH_MESSAGES="100",
-                 SYNC_MAX_CHANNEL_WORKERS="4")
+        sync_env(
+            monkeypatch,
+            emulator,
+            SYNC_MESSAGE_FETCH_SIZE="50",
+            SYNC_WRITE_BATCH_MESSAGES="100",
+            SYNC_MAX_CHANNEL_WORKERS="4",
+        )
         create_tenant(engine, "acme", emulator.guild_ids[0])
         truth = guild_truth(emulator.client, emulator.guild_ids[0])
         with SyncProcesses() as processes:
@@ -82,8 +87,10 @@ def test_postgres_stopped_mid_sync_leaves_no_half_written_batch_and_the_next_syn
             state = stored_state(engine, "acme")
             assert consistency_problems(state, truth) == []
             partial = sum(map(len, state.message_ids.values()))
-            print(f"PostgreSQL stop: interrupted run exit {code}, {partial} of "
-                  f"{sum(map(len, truth.message_ids.values()))} messages stored at restart")
+            print(
+                f"PostgreSQL stop: interrupted run exit {code}, {partial} of "
+                f"{sum(map(len, truth.message_ids.values()))} messages stored at restart"
+            )
 
             assert processes.wait(processes.start("acme")) == 0
         assert completeness_problems(stored_state(engine, "acme"), truth) == []

@@ -30,8 +30,12 @@ def _load_definitions(env_overrides: dict[str, str]) -> subprocess.Popen:
     env.update(DISCORD_BOT_TOKEN="token-for-start-up-test", ANONYMIZATION_KEY="test-anonymization-key-0123456789")
     env.update(env_overrides)
     return subprocess.Popen(
-        [sys.executable, "-c", "import discord_sync.definitions"], cwd=REPO, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-c", "import discord_sync.definitions"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from discord_sync.retention import delete_old_sync_jobs
-from discord_sync.tenants import add_tenant
+from discord_sync.store.retention import delete_old_sync_jobs
+from discord_sync.store.tenants import add_tenant
 
 JOBS = [
     # (channel_id, status, finished days ago or None) -> kept?

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from discord_sync.emulator import Emulator, GuildSpec
-from discord_sync.route_buckets import RouteBuckets
+from discord_sync.source.discord.route_buckets import RouteBuckets
 from discord_sync_tests.sync_harness import (
     TEST_TOKEN,
     create_tenant,

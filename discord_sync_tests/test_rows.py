@@ -1,11 +1,11 @@
 """Table-driven tests of the pure payload-to-row shaping."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from discord_sync.anonymize import Anonymizer
-from discord_sync.rows import (
+from discord_sync.shaping.anonymize import Anonymizer
+from discord_sync.shaping.rows import (
     MESSAGE_COLUMNS,
     REACTION_COLUMNS,
     channel_row,
@@ -22,10 +22,21 @@ MESSAGE_ID = "1100000000000000000"
 
 def message(**fields):
     payload = {
-        "id": MESSAGE_ID, "channel_id": "900", "type": 0, "content": "hello",
-        "timestamp": "2023-04-21T10:00:00.000000+00:00", "edited_timestamp": None,
-        "author": {"id": USER, "username": "someone", "bot": False}, "mentions": [], "mention_roles": [],
-        "attachments": [], "embeds": [], "pinned": False, "mention_everyone": False, "tts": False, "flags": 0,
+        "id": MESSAGE_ID,
+        "channel_id": "900",
+        "type": 0,
+        "content": "hello",
+        "timestamp": "2023-04-21T10:00:00.000000+00:00",
+        "edited_timestamp": None,
+        "author": {"id": USER, "username": "someone", "bot": False},
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": False,
+        "mention_everyone": False,
+        "tts": False,
+        "flags": 0,
     }
     payload.update(fields)
     return payload
@@ -49,9 +60,13 @@ def column(row, name):
         ({}, "author_hash", ANON.user_hash(USER)),
         ({"webhook_id": "123"}, "is_webhook", True),
         ({"author": {"id": USER, "bot": True}}, "author_is_bot", True),
-        ({"type": 19, "message_reference": {"message_id": "1099999999999999999", "channel_id": "900"}}, "reply_to_id", 1099999999999999999),
+        (
+            {"type": 19, "message_reference": {"message_id": "1099999999999999999", "channel_id": "900"}},
+            "reply_to_id",
+            1099999999999999999,
+        ),
         ({"type": 6, "message_reference": {"message_id": "1099999999999999999"}}, "reply_to_id", None),
-        ({"edited_timestamp": "2023-04-22T10:00:00+00:00"}, "edited_at", datetime(2023, 4, 22, 10, tzinfo=timezone.utc)),
+        ({"edited_timestamp": "2023-04-22T10:00:00+00:00"}, "edited_at", datetime(2023, 4, 22, 10, tzinfo=UTC)),
         ({"mentions": [{"id": USER}]}, "mentioned_user_hashes", [ANON.user_hash(USER)]),
         ({"mention_roles": ["555"]}, "mentioned_role_ids", [555]),
         ({"thread": {"id": "777", "type": 11}}, "thread_id", 777),
@@ -73,27 +88,54 @@ def test_no_raw_user_id_survives_in_any_message_column():
 @pytest.mark.parametrize(
     "reaction, expected",
     [
-        ({"emoji": {"id": None, "name": "👍"}, "count": 3, "count_details": {"normal": 2, "burst": 1}},
-         ("👍", None, "👍", False, 3, 2, 1)),
-        ({"emoji": {"id": "123456", "name": "party", "animated": True}, "count": 1},
-         ("123456", 123456, "party", True, 1, 1, 0)),
-        ({"emoji": {"id": None, "name": "🇫🇷"}, "count": 5, "count_details": {"normal": 5, "burst": 0}},
-         ("🇫🇷", None, "🇫🇷", False, 5, 5, 0)),
+        (
+            {"emoji": {"id": None, "name": "👍"}, "count": 3, "count_details": {"normal": 2, "burst": 1}},
+            ("👍", None, "👍", False, 3, 2, 1),
+        ),
+        (
+            {"emoji": {"id": "123456", "name": "party", "animated": True}, "count": 1},
+            ("123456", 123456, "party", True, 1, 1, 0),
+        ),
+        (
+            {"emoji": {"id": None, "name": "🇫🇷"}, "count": 5, "count_details": {"normal": 5, "burst": 0}},
+            ("🇫🇷", None, "🇫🇷", False, 5, 5, 0),
+        ),
     ],
 )
 def test_reaction_rows(reaction, expected):
     rows = shape_messages("acme", 900, [message(reactions=[reaction])], ANON)
     row = rows.reactions[0]
-    assert row[REACTION_COLUMNS.index("emoji_key"):] == expected
+    assert row[REACTION_COLUMNS.index("emoji_key") :] == expected
     assert row[:2] == ("acme", int(MESSAGE_ID))
 
 
 def test_attachment_rows_keep_metadata():
-    attachment = {"id": "42", "filename": "cat.png", "size": 1024, "url": "https://cdn/x/cat.png",
-                  "proxy_url": "https://media/x/cat.png", "content_type": "image/png", "width": 64, "height": 48}
+    attachment = {
+        "id": "42",
+        "filename": "cat.png",
+        "size": 1024,
+        "url": "https://cdn/x/cat.png",
+        "proxy_url": "https://media/x/cat.png",
+        "content_type": "image/png",
+        "width": 64,
+        "height": 48,
+    }
     rows = shape_messages("acme", 900, [message(attachments=[attachment])], ANON)
-    assert rows.attachments == [("acme", 42, int(MESSAGE_ID), "cat.png", "https://cdn/x/cat.png",
-                                 "https://media/x/cat.png", 1024, "image/png", 64, 48, None)]
+    assert rows.attachments == [
+        (
+            "acme",
+            42,
+            int(MESSAGE_ID),
+            "cat.png",
+            "https://cdn/x/cat.png",
+            "https://media/x/cat.png",
+            1024,
+            "image/png",
+            64,
+            48,
+            None,
+        )
+    ]
 
 
 @pytest.mark.parametrize(
@@ -116,16 +158,26 @@ def test_malformed_message_is_reported_with_its_id_and_the_rest_are_kept(broken)
 
 def test_channel_row_for_a_forum_post_thread():
     payload = {
-        "id": "1100000000000000001", "type": 11, "parent_id": "1000", "name": "A post", "owner_id": USER,
-        "applied_tags": ["1", "2"], "message_count": 7, "last_message_id": "1100000000000000099",
-        "thread_metadata": {"archived": True, "locked": False, "archive_timestamp": "2024-01-01T00:00:00+00:00",
-                            "auto_archive_duration": 1440},
+        "id": "1100000000000000001",
+        "type": 11,
+        "parent_id": "1000",
+        "name": "A post",
+        "owner_id": USER,
+        "applied_tags": ["1", "2"],
+        "message_count": 7,
+        "last_message_id": "1100000000000000099",
+        "thread_metadata": {
+            "archived": True,
+            "locked": False,
+            "archive_timestamp": "2024-01-01T00:00:00+00:00",
+            "auto_archive_duration": 1440,
+        },
     }
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     row = channel_row("acme", payload, ANON, now)
     assert row["is_thread"] and row["parent_id"] == 1000 and row["applied_tag_ids"] == [1, 2]
     assert row["owner_hash"] == ANON.user_hash(USER)
-    assert row["archived"] is True and row["archived_at"] == datetime(2024, 1, 1, tzinfo=timezone.utc)
+    assert row["archived"] is True and row["archived_at"] == datetime(2024, 1, 1, tzinfo=UTC)
     assert row["created_at"] == snowflake_time(1100000000000000001)
     assert USER not in repr(row)
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
 
-from discord_sync.schedules import hourly_sync_schedule
+from discord_sync.defs.schedules import hourly_sync_schedule
 from discord_sync_tests.sync_graph import sync_graph_definitions
 
-TEN_O_CLOCK = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+TEN_O_CLOCK = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture

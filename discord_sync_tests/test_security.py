@@ -11,17 +11,17 @@ import pytest
 import sqlalchemy as sa
 from dagster._serdes import serialize_value
 
-from discord_sync.assets import channels, messages
+from discord_sync.defs.assets import channels, messages
+from discord_sync.defs.resources import resources_from_settings
 from discord_sync.emulator import Emulator, GuildSpec
-from discord_sync.resources import resources_from_settings
-from discord_sync.schema import channels as channels_table
 from discord_sync.settings import Settings
-from discord_sync.tenants import add_tenant
+from discord_sync.store.schema import channels as channels_table
+from discord_sync.store.tenants import add_tenant
 from discord_sync_tests.fault_harness import REPO, completeness_problems, guild_truth, stored_state
 from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, materialize_tenant, sync_env
 
 WRONG_TOKEN = "wrong-token.ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"
-HOSTILE_NAME = "x'); DROP TABLE messages; -- \"quoted\" $$dollar$$ \\backslash"
+HOSTILE_NAME = 'x\'); DROP TABLE messages; -- "quoted" $$dollar$$ \\backslash'
 
 
 @pytest.fixture
@@ -35,8 +35,13 @@ def dagster_instance(database_url, tmp_path, monkeypatch):
 
 def _materialize(instance: dg.DagsterInstance, tenant_id: str) -> dg.ExecuteInProcessResult:
     instance.add_dynamic_partitions("tenants", [tenant_id])
-    return dg.materialize([channels, messages], partition_key=tenant_id, instance=instance,
-                          resources=resources_from_settings(Settings.from_env()), raise_on_error=False)
+    return dg.materialize(
+        [channels, messages],
+        partition_key=tenant_id,
+        instance=instance,
+        resources=resources_from_settings(Settings.from_env()),
+        raise_on_error=False,
+    )
 
 
 def _dagster_storage_text(engine: sa.Engine) -> str:
@@ -45,14 +50,13 @@ def _dagster_storage_text(engine: sa.Engine) -> str:
         tables = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'dagster'")).scalars().all()
         assert "event_logs" in tables and "runs" in tables
         return "\n".join(
-            text for table in tables
+            text
+            for table in tables
             for text in conn.execute(sa.text(f'SELECT t::text FROM dagster."{table}" t')).scalars()
         )
 
 
-def test_the_bot_token_appears_in_no_log_event_run_config_tag_or_error(
-    engine, dagster_instance, monkeypatch, caplog
-):
+def test_the_bot_token_appears_in_no_log_event_run_config_tag_or_error(engine, dagster_instance, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
     guild = GuildSpec(seed=3, layout="uniform", channels=3, threads_per_channel=1, messages_per_channel=150)
     with Emulator(guilds=[guild], token=TEST_TOKEN) as emulator:
@@ -90,15 +94,25 @@ def test_no_raw_discord_user_id_is_stored_in_any_table(engine, monkeypatch):
         user_ids = {str(u) for u in emulator.client.user_ids(guild_id)}
     assert len(user_ids) > 10
     with engine.connect() as conn:
-        columns = conn.execute(sa.text(
-            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
-            "AND data_type IN ('text', 'character varying', 'ARRAY', 'json', 'jsonb')"
-        )).all()
-        assert {("messages", "content"), ("messages", "mentioned_user_hashes"), ("sync_progress", "last_error"),
-                ("channel_sync_jobs", "error"), ("channels", "owner_hash")} <= set(columns)
+        columns = conn.execute(
+            sa.text(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
+                "AND data_type IN ('text', 'character varying', 'ARRAY', 'json', 'jsonb')"
+            )
+        ).all()
+        assert {
+            ("messages", "content"),
+            ("messages", "mentioned_user_hashes"),
+            ("sync_progress", "last_error"),
+            ("channel_sync_jobs", "error"),
+            ("channels", "owner_hash"),
+        } <= set(columns)
         stored_text = [
-            text for table, column in columns
-            for text in conn.execute(sa.text(f'SELECT "{column}"::text FROM "{table}" WHERE "{column}" IS NOT NULL')).scalars()
+            text
+            for table, column in columns
+            for text in conn.execute(
+                sa.text(f'SELECT "{column}"::text FROM "{table}" WHERE "{column}" IS NOT NULL')
+            ).scalars()
         ]
     assert sum(map(len, stored_text)) > 100_000, "the scan covers the synced guild"
     leaked = {user for user in user_ids for text in stored_text if user in text}
@@ -117,7 +131,9 @@ def test_hostile_tenant_and_channel_names_round_trip_exactly_and_are_never_execu
         assert materialize_tenant("acme").success
         truth = guild_truth(emulator.client, guild_id)
     with engine.connect() as conn:
-        name = conn.execute(sa.select(channels_table.c.name).where(channels_table.c.id == int(channel["id"]))).scalar_one()
+        name = conn.execute(
+            sa.select(channels_table.c.name).where(channels_table.c.id == int(channel["id"]))
+        ).scalar_one()
         tenant_name = conn.execute(sa.text("SELECT name FROM tenants WHERE id = 'acme'")).scalar_one()
     assert name == HOSTILE_NAME and tenant_name == HOSTILE_NAME
     assert completeness_problems(stored_state(engine, "acme"), truth) == []
@@ -140,7 +156,10 @@ def _unsafe_sql_calls(path: Path) -> list[str]:
         elif isinstance(sql, ast.Call) and getattr(sql.func, "attr", "") == "format":
             # psycopg's sql.SQL(...).format(Identifier(...)) composes quoted identifiers: safe by construction.
             template = sql.func.value
-            if isinstance(template, ast.Call) and getattr(template.func, "attr", getattr(template.func, "id", "")) == "SQL":
+            if (
+                isinstance(template, ast.Call)
+                and getattr(template.func, "attr", getattr(template.func, "id", "")) == "SQL"
+            ):
                 continue
         elif not isinstance(sql, ast.BinOp):
             continue

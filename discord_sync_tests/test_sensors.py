@@ -6,8 +6,8 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from discord_sync.sensors import TenantChange, new_tenant_sensor, plan_partitions
-from discord_sync.tenants import add_tenant, remove_tenant
+from discord_sync.defs.sensors import TenantChange, new_tenant_sensor, plan_partitions
+from discord_sync.store.tenants import add_tenant, remove_tenant
 from discord_sync_tests.sync_graph import apply_partition_requests, sync_graph_definitions
 
 

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from discord_sync.emulator import Emulator, EmulatorProcess, GuildSpec
-from discord_sync.schema import (
+from discord_sync.store.schema import (
     channel_sync_jobs,
     channels,
     message_attachments,
@@ -62,24 +62,30 @@ def test_first_sync_stores_every_visible_message_once_with_replies_reactions_and
     shapes = _channel_id(emulator, "all-shapes")
     payloads = emulator.client.ground_truth_messages(shapes)
     with engine.connect() as conn:
-        replies = dict(conn.execute(
-            sa.select(messages.c.id, messages.c.reply_to_id).where(messages.c.channel_id == shapes)
-        ).all())
+        replies = dict(
+            conn.execute(sa.select(messages.c.id, messages.c.reply_to_id).where(messages.c.channel_id == shapes)).all()
+        )
         reactions = conn.execute(
-            sa.select(message_emoji_reactions.c.message_id, message_emoji_reactions.c.emoji_key,
-                      message_emoji_reactions.c.count, message_emoji_reactions.c.burst_count)
+            sa.select(
+                message_emoji_reactions.c.message_id,
+                message_emoji_reactions.c.emoji_key,
+                message_emoji_reactions.c.count,
+                message_emoji_reactions.c.burst_count,
+            )
         ).all()
         attachments = conn.execute(sa.select(message_attachments.c.id, message_attachments.c.message_id)).all()
     expected_replies = {
         int(p["id"]): int(p["message_reference"]["message_id"])
-        for p in payloads if p.get("type") == 19 and p.get("message_reference")
+        for p in payloads
+        if p.get("type") == 19 and p.get("message_reference")
     }
     assert expected_replies, "the all-shapes channel must contain replies"
     assert {m: r for m, r in replies.items() if r is not None} == expected_replies
 
     expected_reactions = {
         (int(p["id"]), r["emoji"]["id"] or r["emoji"]["name"], r["count"], r.get("count_details", {}).get("burst", 0))
-        for p in payloads for r in p.get("reactions") or []
+        for p in payloads
+        for r in p.get("reactions") or []
     }
     stored_reactions = {(m, k, c, b) for m, k, c, b in reactions if m in {int(p["id"]) for p in payloads}}
     assert stored_reactions == expected_reactions
@@ -142,20 +148,28 @@ def test_second_sync_changes_nothing_and_pages_only_changed_channels(engine, emu
     assert {p for p in paged if not any(str(c) in p for c in unreadable)} == {p for p in paged if str(general) in p}
     stored = stored_message_ids(engine, tenant)[general]
     assert [int(m["id"]) for m in added] == stored[-3:]
-    assert stored_message_ids(engine, tenant) == expected_message_ids(emulator.client.ground_truth(emulator.guild_ids[0]))
+    assert stored_message_ids(engine, tenant) == expected_message_ids(
+        emulator.client.ground_truth(emulator.guild_ids[0])
+    )
 
 
 def test_reset_tag_resyncs_a_channel_and_its_rows_come_back_the_same(engine, emulator, tenant):
     assert materialize_tenant(tenant).success
     general = _channel_id(emulator, "general")
     with engine.connect() as conn:
-        before = conn.execute(sa.select(messages.c.id, messages.c.content, messages.c.author_hash)
-                              .where(messages.c.channel_id == general).order_by(messages.c.id)).all()
+        before = conn.execute(
+            sa.select(messages.c.id, messages.c.content, messages.c.author_hash)
+            .where(messages.c.channel_id == general)
+            .order_by(messages.c.id)
+        ).all()
     emulator.client.reset_counters()
     assert materialize_tenant(tenant, tags={"discord_sync/reset_channel": str(general)}).success
     with engine.connect() as conn:
-        after = conn.execute(sa.select(messages.c.id, messages.c.content, messages.c.author_hash)
-                             .where(messages.c.channel_id == general).order_by(messages.c.id)).all()
+        after = conn.execute(
+            sa.select(messages.c.id, messages.c.content, messages.c.author_hash)
+            .where(messages.c.channel_id == general)
+            .order_by(messages.c.id)
+        ).all()
     assert after == before and len(before) > 0
     paged = {e["path"] for e in emulator.client.request_log() if e["path"].endswith("/messages")}
     assert any(str(general) in p for p in paged)
@@ -178,8 +192,11 @@ def _cli_env(database_url: str, emulator: Emulator, home: Path) -> dict[str, str
     (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     env = dict(os.environ)
     env.update(
-        DAGSTER_HOME=str(home), DATABASE_URL=database_url, DISCORD_BOT_TOKEN=TEST_TOKEN,
-        DISCORD_API_BASE_URL=emulator.base_url, ANONYMIZATION_KEY="test-anonymization-key-0123456789",
+        DAGSTER_HOME=str(home),
+        DATABASE_URL=database_url,
+        DISCORD_BOT_TOKEN=TEST_TOKEN,
+        DISCORD_API_BASE_URL=emulator.base_url,
+        ANONYMIZATION_KEY="test-anonymization-key-0123456789",
     )
     return env
 
@@ -204,11 +221,25 @@ def test_two_concurrent_tenant_runs_from_the_cli_stay_under_the_global_limit(eng
             del os.environ["DAGSTER_HOME"]
         create_tenant(engine, "alpha", emulator.guild_ids[0])
         create_tenant(engine, "beta", emulator.guild_ids[1])
-        command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "discord_sync.definitions",
-                   "--select", "channels,messages,reactions,attachments", "--partition"]
+        command = [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "discord_sync.definitions",
+            "--select",
+            "channels,messages,reactions,attachments",
+            "--partition",
+        ]
         started = time.monotonic()
-        runs = [subprocess.Popen(command + [t], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 text=True) for t in ("alpha", "beta")]
+        runs = [
+            subprocess.Popen(
+                command + [t], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            for t in ("alpha", "beta")
+        ]
         outputs = [run.communicate(timeout=300)[0] for run in runs]
         elapsed = time.monotonic() - started
         assert [run.returncode for run in runs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from dagster import DagsterInstance, DagsterRunStatus
 
 from discord_sync.cli import main
-from discord_sync.jobs import RESET_CHANNEL_TAG, RESET_TAG
-from discord_sync.runs import REPO_ROOT, tenant_runs
-from discord_sync.tenants import add_tenant
+from discord_sync.control.runs import REPO_ROOT, tenant_runs
+from discord_sync.defs.jobs import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.store.tenants import add_tenant
 
 
 @pytest.fixture
@@ -29,10 +29,12 @@ def tenants(engine):
     with engine.begin() as conn:
         add_tenant(conn, "acme", 42)
         add_tenant(conn, "globex", 43)
-        conn.execute(sa.text(
-            "INSERT INTO channels (tenant_id, id, name, type, is_thread, created_at) VALUES "
-            "('acme', 500, 'general', 0, false, now()), ('acme', 501, 'help', 0, false, now())"
-        ))
+        conn.execute(
+            sa.text(
+                "INSERT INTO channels (tenant_id, id, name, type, is_thread, created_at) VALUES "
+                "('acme', 500, 'general', 0, false, now()), ('acme', 501, 'help', 0, false, now())"
+            )
+        )
     return ["acme", "globex"]
 
 
@@ -109,17 +111,21 @@ def test_cancel_with_nothing_queued_is_not_an_error(instance, tenants, capsys):
 
 def test_status_reports_tenants_and_channels_as_table_and_json(instance, tenants, engine, capsys):
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO sync_progress (tenant_id, channel_id, last_message_id, status, messages_synced, "
-            "last_synced_at, last_error) VALUES "
-            "('acme', 500, 1234567890123456789, 'complete', 120, now(), NULL), "
-            "('acme', 501, NULL, 'skipped', 0, now(), '403 Missing Access')"
-        ))
-        conn.execute(sa.text(
-            "INSERT INTO channel_sync_jobs (tenant_id, channel_id, run_id, status, finished_at, messages, "
-            "messages_per_second) VALUES ('acme', 500, 'run-a', 'complete', now(), 120, 60.0), "
-            "('acme', 501, 'run-a', 'skipped', now(), 0, NULL)"
-        ))
+        conn.execute(
+            sa.text(
+                "INSERT INTO sync_progress (tenant_id, channel_id, last_message_id, status, messages_synced, "
+                "last_synced_at, last_error) VALUES "
+                "('acme', 500, 1234567890123456789, 'complete', 120, now(), NULL), "
+                "('acme', 501, NULL, 'skipped', 0, now(), '403 Missing Access')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO channel_sync_jobs (tenant_id, channel_id, run_id, status, finished_at, messages, "
+                "messages_per_second) VALUES ('acme', 500, 'run-a', 'complete', now(), 120, 60.0), "
+                "('acme', 501, 'run-a', 'skipped', now(), 0, NULL)"
+            )
+        )
 
     assert main(["sync", "status", "--tenant", "acme", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

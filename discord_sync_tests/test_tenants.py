@@ -2,8 +2,8 @@ import pytest
 import sqlalchemy as sa
 
 from discord_sync.cli import main
-from discord_sync.schema import tenant_changes
-from discord_sync.tenants import TenantError, add_tenant, list_tenants, remove_tenant
+from discord_sync.store.schema import tenant_changes
+from discord_sync.store.tenants import TenantError, add_tenant, list_tenants, remove_tenant
 
 
 @pytest.mark.parametrize("slug", ["acme", "a", "team-1", "x_y", "0day", "a" * 63])

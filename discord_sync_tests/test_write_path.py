@@ -13,16 +13,22 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from discord_sync.anonymize import Anonymizer
-from discord_sync.database import create_db_engine
-from discord_sync.migrate import alembic_config
-from discord_sync.rows import shape_messages
-from discord_sync.schema import (
-    channels, message_attachments, message_emoji_reactions, messages, metadata, sync_progress, tenants,
+from discord_sync.shaping.anonymize import Anonymizer
+from discord_sync.shaping.rows import shape_messages
+from discord_sync.store.database import create_db_engine
+from discord_sync.store.migrate import alembic_config
+from discord_sync.store.progress import reset_tenant
+from discord_sync.store.schema import (
+    channels,
+    message_attachments,
+    message_emoji_reactions,
+    messages,
+    metadata,
+    sync_progress,
+    tenants,
 )
-from discord_sync.tenant_sync import reset_tenant
-from discord_sync.tenants import add_tenant
-from discord_sync.writer import upsert_frame, write_message_batch
+from discord_sync.store.tenants import add_tenant
+from discord_sync.store.writer import upsert_frame, write_message_batch
 
 ANON = Anonymizer("test-anonymization-key-0123456789")
 BASE = 1_100_000_000_000_000_000
@@ -30,13 +36,20 @@ BASE = 1_100_000_000_000_000_000
 
 def _payload(i, content=None, reactions=None, attachments=None, reply_to=None):
     payload = {
-        "id": str(BASE + i), "type": 19 if reply_to else 0, "content": content or f"message {i}",
-        "timestamp": "2023-04-21T10:00:00+00:00", "author": {"id": "80351110224678912"},
-        "reactions": [{"emoji": {"id": None, "name": "👍"}, "count": 1},
-                      {"emoji": {"id": "42", "name": "party", "animated": True}, "count": 3}]
-        if reactions is None else reactions,
+        "id": str(BASE + i),
+        "type": 19 if reply_to else 0,
+        "content": content or f"message {i}",
+        "timestamp": "2023-04-21T10:00:00+00:00",
+        "author": {"id": "80351110224678912"},
+        "reactions": [
+            {"emoji": {"id": None, "name": "👍"}, "count": 1},
+            {"emoji": {"id": "42", "name": "party", "animated": True}, "count": 3},
+        ]
+        if reactions is None
+        else reactions,
         "attachments": [{"id": str(5000 + i), "filename": "f.txt", "size": 1, "url": "https://cdn/f.txt"}]
-        if attachments is None else attachments,
+        if attachments is None
+        else attachments,
     }
     if reply_to:
         payload["message_reference"] = {"message_id": str(BASE + reply_to), "channel_id": "900"}
@@ -107,8 +120,9 @@ def test_a_fallback_keeps_what_the_transaction_wrote_before_it(engine, tenant_wi
     """The savepoint rolls back only the failed copy, not an earlier batch of the same transaction."""
     with engine.begin() as conn:
         assert write_message_batch(conn, "acme", 900, _batch([_payload(i) for i in range(10)]), checkpoint=None)
-        assert not write_message_batch(conn, "acme", 900, _batch([_payload(i) for i in range(8, 12)]),
-                                       checkpoint=BASE + 11)
+        assert not write_message_batch(
+            conn, "acme", 900, _batch([_payload(i) for i in range(8, 12)]), checkpoint=BASE + 11
+        )
     stored_messages, stored_reactions, stored_attachments = _stored(engine)
     assert len(stored_messages) == 12 and len(stored_reactions) == 24 and len(stored_attachments) == 12
     with engine.connect() as conn:
@@ -120,8 +134,19 @@ def test_two_upserts_of_a_table_in_one_transaction_do_not_see_each_others_staged
     with engine.begin() as conn:
         assert not write_message_batch(conn, "acme", 900, _batch([_payload(1, content="v2")]), checkpoint=None)
         assert not write_message_batch(conn, "acme", 900, _batch([_payload(1, content="v3")]), checkpoint=None)
-        frame = pd.DataFrame([{"tenant_id": "acme", "id": 901, "name": "first", "type": 0, "is_thread": False,
-                               "created_at": pd.Timestamp("2024-01-01", tz="UTC")}], dtype=object)
+        frame = pd.DataFrame(
+            [
+                {
+                    "tenant_id": "acme",
+                    "id": 901,
+                    "name": "first",
+                    "type": 0,
+                    "is_thread": False,
+                    "created_at": pd.Timestamp("2024-01-01", tz="UTC"),
+                }
+            ],
+            dtype=object,
+        )
         upsert_frame(conn, channels, frame)
         upsert_frame(conn, channels, frame.assign(id=902, name="second"))
         upsert_frame(conn, channels, frame.assign(name="renamed"))
@@ -145,12 +170,16 @@ def test_errors_other_than_a_stored_key_still_fail_the_whole_batch(engine, tenan
 
 def test_a_channel_reset_removes_that_channels_reactions_and_attachments_and_nothing_else(engine, tenant_with_channel):
     with engine.begin() as conn:
-        conn.execute(channels.insert().values(tenant_id="acme", id=901, name="other", type=0, is_thread=False,
-                                              created_at=sa.func.now()))
+        conn.execute(
+            channels.insert().values(
+                tenant_id="acme", id=901, name="other", type=0, is_thread=False, created_at=sa.func.now()
+            )
+        )
     _write(engine, _batch([_payload(i) for i in range(3)]))
     with engine.begin() as conn:
-        write_message_batch(conn, "acme", 901, shape_messages("acme", 901, [_payload(i) for i in range(10, 12)], ANON),
-                            checkpoint=None)
+        write_message_batch(
+            conn, "acme", 901, shape_messages("acme", 901, [_payload(i) for i in range(10, 12)], ANON), checkpoint=None
+        )
     before = _stored(engine)
     with engine.begin() as conn:
         reset_tenant(conn, "acme", 900)
@@ -163,7 +192,9 @@ def test_a_channel_reset_removes_that_channels_reactions_and_attachments_and_not
     assert _write(engine, _batch([_payload(i) for i in range(3)]))
     after = _stored(engine)
     assert [m.id for m in after[0]] == [m.id for m in before[0]]
-    assert [(r.message_id, r.emoji_key, r.count) for r in after[1]] == [(r.message_id, r.emoji_key, r.count) for r in before[1]]
+    assert [(r.message_id, r.emoji_key, r.count) for r in after[1]] == [
+        (r.message_id, r.emoji_key, r.count) for r in before[1]
+    ]
     assert [(a.id, a.message_id) for a in after[2]] == [(a.id, a.message_id) for a in before[2]]
 
 
@@ -187,13 +218,16 @@ def test_a_tenant_removal_still_removes_its_messages_reactions_and_attachments(e
 
 # Migration 0002 on a database that holds data.
 
+
 @pytest.fixture
 def empty_database(pg_server_url):
     name = f"discord_sync_test_{uuid.uuid4().hex[:12]}"
     admin = create_db_engine(pg_server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = create_db_engine(sa.engine.make_url(pg_server_url).set(database=name).render_as_string(hide_password=False))
+    engine = create_db_engine(
+        sa.engine.make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    )
     yield engine
     engine.dispose()
     with admin.connect() as conn:
@@ -208,15 +242,19 @@ def _migrate_to(engine, revision, *, down=False):
 
 
 def _tenant_foreign_keys(conn):
-    return set(conn.execute(sa.text(
-        "SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = 'f' AND confrelid = 'tenants'::regclass"
-    )).scalars())
+    return set(
+        conn.execute(
+            sa.text(
+                "SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = 'f' AND confrelid = 'tenants'::regclass"
+            )
+        ).scalars()
+    )
 
 
 def _reply_index(conn):
-    return conn.execute(sa.text(
-        "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_messages_tenant_id_reply_to_id'"
-    )).scalar_one()
+    return conn.execute(
+        sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_messages_tenant_id_reply_to_id'")
+    ).scalar_one()
 
 
 def test_migration_0002_keeps_stored_data_and_only_lightens_the_write_path(empty_database):
@@ -224,11 +262,19 @@ def test_migration_0002_keeps_stored_data_and_only_lightens_the_write_path(empty
     _migrate_to(engine, "0001")
     with engine.begin() as conn:
         add_tenant(conn, "acme", 1)
-        conn.execute(channels.insert().values(tenant_id="acme", id=900, name="general", type=0, is_thread=False,
-                                              created_at=sa.func.now()))
+        conn.execute(
+            channels.insert().values(
+                tenant_id="acme", id=900, name="general", type=0, is_thread=False, created_at=sa.func.now()
+            )
+        )
         # The 0001 tables, written the way 0001's writer did (no fast path needed for the data to be there).
-        write_message_batch(conn, "acme", 900, _batch([_payload(i) for i in range(10)] + [_payload(10, reply_to=3)]),
-                            checkpoint=BASE + 10)
+        write_message_batch(
+            conn,
+            "acme",
+            900,
+            _batch([_payload(i) for i in range(10)] + [_payload(10, reply_to=3)]),
+            checkpoint=BASE + 10,
+        )
     with engine.connect() as conn:
         assert {"messages", "message_emoji_reactions", "message_attachments"} <= _tenant_foreign_keys(conn)
         assert "WHERE" not in _reply_index(conn)
@@ -239,8 +285,13 @@ def test_migration_0002_keeps_stored_data_and_only_lightens_the_write_path(empty
     with engine.connect() as conn:
         assert _tenant_foreign_keys(conn) == {"channels", "sync_progress", "channel_sync_jobs"}
         assert _reply_index(conn).endswith("WHERE (reply_to_id IS NOT NULL)")
-        replies = conn.execute(sa.select(messages.c.id).where(messages.c.tenant_id == "acme",
-                                                              messages.c.reply_to_id == BASE + 3)).scalars().all()
+        replies = (
+            conn.execute(
+                sa.select(messages.c.id).where(messages.c.tenant_id == "acme", messages.c.reply_to_id == BASE + 3)
+            )
+            .scalars()
+            .all()
+        )
     assert replies == [BASE + 10]
     # New batches go the fast way; an overlapping one still falls back.
     with engine.begin() as conn:
@@ -261,13 +312,18 @@ def test_partial_indexes_match_the_declared_schema(engine):
     """Alembic's comparison ignores an index's WHERE clause; this checks the predicates themselves."""
     declared = {
         index.name: str(index.dialect_options["postgresql"]["where"])
-        for table in metadata.tables.values() for index in table.indexes
+        for table in metadata.tables.values()
+        for index in table.indexes
         if index.dialect_options["postgresql"]["where"] is not None
     }
     with engine.connect() as conn:
-        stored = dict(conn.execute(sa.text(
-            "SELECT c.relname, pg_get_expr(i.indpred, i.indrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND i.indpred IS NOT NULL"
-        )).all())
+        stored = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT c.relname, pg_get_expr(i.indpred, i.indrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND i.indpred IS NOT NULL"
+                )
+            ).all()
+        )
     assert declared == {"ix_messages_tenant_id_reply_to_id": "reply_to_id IS NOT NULL"}
     assert {name: predicate.strip("()") for name, predicate in stored.items()} == declared

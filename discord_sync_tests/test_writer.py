@@ -5,18 +5,21 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from discord_sync.anonymize import Anonymizer
-from discord_sync.rows import shape_messages
-from discord_sync.schema import channels, message_attachments, message_emoji_reactions, messages, sync_progress
-from discord_sync.writer import upsert_frame, upsert_sql, write_message_batch
+from discord_sync.shaping.anonymize import Anonymizer
+from discord_sync.shaping.rows import shape_messages
+from discord_sync.store.schema import channels, message_attachments, message_emoji_reactions, messages, sync_progress
+from discord_sync.store.writer import upsert_frame, upsert_sql, write_message_batch
 
 ANON = Anonymizer("test-anonymization-key-0123456789")
 
 
 def _payload(i, content="hi", reactions=None):
     return {
-        "id": str(1_100_000_000_000_000_000 + i), "type": 0, "content": content,
-        "timestamp": "2023-04-21T10:00:00+00:00", "author": {"id": "80351110224678912"},
+        "id": str(1_100_000_000_000_000_000 + i),
+        "type": 0,
+        "content": content,
+        "timestamp": "2023-04-21T10:00:00+00:00",
+        "author": {"id": "80351110224678912"},
         "reactions": reactions or [{"emoji": {"id": None, "name": "👍"}, "count": 1}],
         "attachments": [{"id": str(5000 + i), "filename": "f.txt", "size": 1, "url": "https://cdn/f.txt"}],
     }
@@ -24,8 +27,10 @@ def _payload(i, content="hi", reactions=None):
 
 def _counts(engine):
     with engine.connect() as conn:
-        return tuple(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
-                     for t in (messages, message_emoji_reactions, message_attachments))
+        return tuple(
+            conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+            for t in (messages, message_emoji_reactions, message_attachments)
+        )
 
 
 def test_writing_the_same_batch_twice_changes_nothing(engine, tenant_with_channel):
@@ -33,11 +38,15 @@ def test_writing_the_same_batch_twice_changes_nothing(engine, tenant_with_channe
     with engine.begin() as conn:
         write_message_batch(conn, "acme", 900, rows, checkpoint=1_100_000_000_000_000_049)
     with engine.connect() as conn:
-        before = conn.execute(sa.select(messages.c.id, messages.c.synced_at, messages.c.content).order_by(messages.c.id)).all()
+        before = conn.execute(
+            sa.select(messages.c.id, messages.c.synced_at, messages.c.content).order_by(messages.c.id)
+        ).all()
     with engine.begin() as conn:
         write_message_batch(conn, "acme", 900, rows, checkpoint=1_100_000_000_000_000_049)
     with engine.connect() as conn:
-        after = conn.execute(sa.select(messages.c.id, messages.c.synced_at, messages.c.content).order_by(messages.c.id)).all()
+        after = conn.execute(
+            sa.select(messages.c.id, messages.c.synced_at, messages.c.content).order_by(messages.c.id)
+        ).all()
         checkpoint = conn.execute(sa.select(sync_progress.c.last_message_id)).scalar()
     assert _counts(engine) == (50, 50, 50)
     assert before == after, "equal rows must not even be rewritten"
@@ -51,7 +60,9 @@ def test_an_edit_updates_the_row_and_replaces_its_reactions(engine, tenant_with_
         write_message_batch(conn, "acme", 900, shape_messages("acme", 900, [edited], ANON), checkpoint=None)
     with engine.connect() as conn:
         assert conn.execute(sa.select(messages.c.content)).scalar() == "edited"
-        assert conn.execute(sa.select(message_emoji_reactions.c.emoji_name, message_emoji_reactions.c.count)).all() == [("🎉", 2)]
+        assert conn.execute(sa.select(message_emoji_reactions.c.emoji_name, message_emoji_reactions.c.count)).all() == [
+            ("🎉", 2)
+        ]
 
 
 def test_a_failing_batch_leaves_nothing_half_written(engine, tenant_with_channel):
@@ -67,8 +78,20 @@ def test_a_failing_batch_leaves_nothing_half_written(engine, tenant_with_channel
 
 def test_upsert_frame_keeps_snowflakes_exact(engine, tenant_with_channel):
     big = 1_234_567_890_123_456_789
-    frame = pd.DataFrame([{"tenant_id": "acme", "id": big, "parent_id": None, "name": "t", "type": 11,
-                           "is_thread": True, "created_at": pd.Timestamp("2024-01-01", tz="UTC")}], dtype=object)
+    frame = pd.DataFrame(
+        [
+            {
+                "tenant_id": "acme",
+                "id": big,
+                "parent_id": None,
+                "name": "t",
+                "type": 11,
+                "is_thread": True,
+                "created_at": pd.Timestamp("2024-01-01", tz="UTC"),
+            }
+        ],
+        dtype=object,
+    )
     with engine.begin() as conn:
         upsert_frame(conn, channels, frame)
     with engine.connect() as conn:

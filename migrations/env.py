@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from discord_sync.schema import metadata
+from discord_sync.store.schema import metadata
 
 VERSION_TABLE = "discord_sync_schema_version"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from discord_sync.cli import db_commands, demo_command, emulator_command, sync_commands, tenant_commands
 from discord_sync.settings import SettingsError
-from discord_sync.tenants import TenantError
+from discord_sync.store.tenants import TenantError
 
 COMMAND_MODULES = [db_commands, tenant_commands, sync_commands, demo_command, emulator_command]
 

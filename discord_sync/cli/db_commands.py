@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from discord_sync.database import resolve_database_url
-from discord_sync.migrate import migrate
+from discord_sync.store.database import resolve_database_url
+from discord_sync.store.migrate import migrate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

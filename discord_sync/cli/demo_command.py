@@ -15,10 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from discord_sync.database import resolve_database_url
-from discord_sync.embedded_postgres import discord_sync_home, stop_embedded_server
-from discord_sync.migrate import migrate
-from discord_sync.runs import REPO_ROOT, WORKSPACE_FILE, ensure_dagster_home
+from discord_sync.control.runs import REPO_ROOT, WORKSPACE_FILE, ensure_dagster_home
+from discord_sync.store.database import resolve_database_url
+from discord_sync.store.embedded_postgres import discord_sync_home, stop_embedded_server
+from discord_sync.store.migrate import migrate
 
 DEMO_TENANT = "demo"
 # Keys the user hashes of the demo only; a real deployment sets its own secret.
@@ -42,8 +42,11 @@ def _demo_environment() -> None:
     ensure_dagster_home()
     if not os.environ.get("ANONYMIZATION_KEY"):
         os.environ["ANONYMIZATION_KEY"] = DEMO_ANONYMIZATION_KEY
-        print("warning: ANONYMIZATION_KEY is unset; using a fixed demo key. Demo data only: a real deployment "
-              "must set its own random secret.", flush=True)
+        print(
+            "warning: ANONYMIZATION_KEY is unset; using a fixed demo key. Demo data only: a real deployment "
+            "must set its own random secret.",
+            flush=True,
+        )
     if not os.environ.get("DISCORD_BOT_TOKEN"):
         from discord_sync.emulator.runner import DEFAULT_TOKEN
 
@@ -51,8 +54,8 @@ def _demo_environment() -> None:
 
 
 def _ensure_demo_tenant(database_url: str, guild_id: int) -> None:
-    from discord_sync.database import shared_engine
-    from discord_sync.tenants import TenantError, add_tenant, get_tenant
+    from discord_sync.store.database import shared_engine
+    from discord_sync.store.tenants import TenantError, add_tenant, get_tenant
 
     with shared_engine(database_url).begin() as conn:
         try:
@@ -62,11 +65,15 @@ def _ensure_demo_tenant(database_url: str, guild_id: int) -> None:
             print(f"added tenant {DEMO_TENANT} for the emulator's guild {guild_id}", flush=True)
             return
     if tenant.guild_id != guild_id:
-        print(f"warning: tenant {DEMO_TENANT} exists for guild {tenant.guild_id}, not the emulator's {guild_id}; "
-              f"remove it (`discord-sync tenant remove {DEMO_TENANT}`) to demo a fresh sync", flush=True)
+        print(
+            f"warning: tenant {DEMO_TENANT} exists for guild {tenant.guild_id}, not the emulator's {guild_id}; "
+            f"remove it (`discord-sync tenant remove {DEMO_TENANT}`) to demo a fresh sync",
+            flush=True,
+        )
     else:
-        print(f"tenant {DEMO_TENANT} (guild {guild_id}) already exists; the hourly schedule keeps it in sync",
-              flush=True)
+        print(
+            f"tenant {DEMO_TENANT} (guild {guild_id}) already exists; the hourly schedule keeps it in sync", flush=True
+        )
 
 
 def _stop_process_group(process: subprocess.Popen) -> None:

@@ -6,9 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "emulator", help="serve an emulated Discord REST API on localhost", add_help=False
-    )
+    parser = subparsers.add_parser("emulator", help="serve an emulated Discord REST API on localhost", add_help=False)
     parser.add_argument("emulator_args", nargs=argparse.REMAINDER)
     parser.set_defaults(handler=run_emulator)
 

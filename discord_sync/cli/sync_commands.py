@@ -5,15 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from dagster import DagsterInstance, DagsterRun
 
-from discord_sync.database import resolve_database_url, shared_engine
-from discord_sync.jobs import RESET_CHANNEL_TAG, RESET_TAG
-from discord_sync.migrate import migrate
-from discord_sync.runs import (
+from discord_sync.control.runs import (
     UNFINISHED_STATUSES,
     RunSubmissionError,
     cancel_run,
@@ -25,9 +22,12 @@ from discord_sync.runs import (
     submit_tenant_sync,
     tenant_runs,
 )
-from discord_sync.schema import channels
-from discord_sync.sync_status import ChannelState, TenantState, channel_states, tenant_states
-from discord_sync.tenants import get_tenant, list_tenants, validate_tenant_id
+from discord_sync.defs.jobs import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.store.database import resolve_database_url, shared_engine
+from discord_sync.store.migrate import migrate
+from discord_sync.store.schema import channels
+from discord_sync.store.status import ChannelState, TenantState, channel_states, tenant_states
+from discord_sync.store.tenants import get_tenant, list_tenants, validate_tenant_id
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -136,8 +136,10 @@ def _known_channel(engine: sa.Engine, tenant_id: str, channel: str) -> int:
             sa.select(channels.c.id).where(channels.c.tenant_id == tenant_id, channels.c.id == int(channel))
         ).scalar()
     if found is None:
-        raise _command_error(f"tenant {tenant_id} has no channel {channel}; `discord-sync sync status --tenant "
-                             f"{tenant_id}` lists its channels")
+        raise _command_error(
+            f"tenant {tenant_id} has no channel {channel}; `discord-sync sync status --tenant "
+            f"{tenant_id}` lists its channels"
+        )
     return int(found)
 
 
@@ -220,15 +222,19 @@ def _print_tenants(tenants: list[TenantState], last_runs: dict) -> None:
     if not tenants:
         print("no tenants yet: discord-sync tenant add TENANT --guild GUILD_ID")
         return
-    print(f"{'TENANT':<20} {'LAST RUN':<10} {'RUN ID':<36} {'COMPLETE':>8} {'FAILED':>6} {'SKIPPED':>7} "
-          f"{'PENDING':>7} {'MESSAGES':>10}  LAST SYNC")
+    print(
+        f"{'TENANT':<20} {'LAST RUN':<10} {'RUN ID':<36} {'COMPLETE':>8} {'FAILED':>6} {'SKIPPED':>7} "
+        f"{'PENDING':>7} {'MESSAGES':>10}  LAST SYNC"
+    )
     for t in tenants:
         run = last_runs[t.tenant_id]
         status = run.status.value.lower() if run else "never"
         run_id = run.run_id if run else "-"
         synced = t.last_synced_at.strftime("%Y-%m-%d %H:%M:%S") if t.last_synced_at else "-"
-        print(f"{t.tenant_id:<20} {status:<10} {run_id:<36} {t.complete:>8} {t.failed:>6} {t.skipped:>7} "
-              f"{t.pending:>7} {t.messages:>10}  {synced}")
+        print(
+            f"{t.tenant_id:<20} {status:<10} {run_id:<36} {t.complete:>8} {t.failed:>6} {t.skipped:>7} "
+            f"{t.pending:>7} {t.messages:>10}  {synced}"
+        )
 
 
 def _print_channels(rows: list[ChannelState]) -> None:

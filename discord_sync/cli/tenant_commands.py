@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from discord_sync.database import resolve_database_url, shared_engine
-from discord_sync.migrate import migrate
-from discord_sync.tenants import add_tenant, get_tenant, list_tenants, remove_tenant
+from discord_sync.store.database import resolve_database_url, shared_engine
+from discord_sync.store.migrate import migrate
+from discord_sync.store.tenants import add_tenant, get_tenant, list_tenants, remove_tenant
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

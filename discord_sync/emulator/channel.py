@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from .records import MessageRecord, Tag
 from .snowflakes import DISCORD_EPOCH_MS
@@ -164,4 +164,3 @@ def _take(ids: Iterator[int], limit: int) -> list[int]:
             break
         taken.append(message_id)
     return taken
-

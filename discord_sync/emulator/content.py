@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import itertools
 import struct
+from collections.abc import Sequence
 from hashlib import blake2b, shake_128
 from operator import itemgetter
-from typing import Protocol, Sequence, TypeVar
+from typing import Protocol, TypeVar
 
 from .channel import Channel
 from .records import Attachment, MessageRecord, Reaction
@@ -51,7 +52,9 @@ PLAIN_REACTION_CHANCE = 38  # in 256: a plain message carries Unicode reactions 
 IMAGE_CHANCE = 154  # in 256: about 60% of attachments are images
 
 # One entry per unit of weight, so a draw modulo its length picks a shape with exactly the weights above.
-_SHAPE_TABLE = tuple(itertools.chain.from_iterable(itertools.repeat(s, w) for s, w in zip(SHAPES, MIXED_WEIGHTS)))
+_SHAPE_TABLE = tuple(
+    itertools.chain.from_iterable(itertools.repeat(s, w) for s, w in zip(SHAPES, MIXED_WEIGHTS, strict=True))
+)
 # Each of the 42 words 6 or 7 times in 256 entries: a byte picks a word almost uniformly.
 _WORD_TABLE = tuple(WORDS[i * len(WORDS) // 256] for i in range(256))
 _FAMILY = Reaction(emoji_name="👨‍👩‍👧", count=1)
@@ -205,7 +208,9 @@ def _attachments(message_id: int, count: int, key: bytes) -> tuple[Attachment, .
     return tuple(_attachment(message_id, n, *draw) for n, draw in enumerate(_ATTACHMENT_DRAW.iter_unpack(stream)))
 
 
-def _attachment(message_id: int, number: int, kind: int, flavour: int, size: int, width: int, height: int) -> Attachment:
+def _attachment(
+    message_id: int, number: int, kind: int, flavour: int, size: int, width: int, height: int
+) -> Attachment:
     if kind < IMAGE_CHANCE:
         extension, content_type = IMAGE_TYPES[flavour % len(IMAGE_TYPES)]
         return Attachment(

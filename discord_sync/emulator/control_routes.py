@@ -47,7 +47,12 @@ async def list_guilds(request: web.Request) -> web.Response:
     state = _state(request)
     return json_response(
         [
-            {"id": str(g.id), "name": g.name, "spec": g.spec.to_dict(), "bot_present": g.id not in state.faults.removed_guilds}
+            {
+                "id": str(g.id),
+                "name": g.name,
+                "spec": g.spec.to_dict(),
+                "bot_present": g.id not in state.faults.removed_guilds,
+            }
             for g in state.guilds.values()
         ]
     )

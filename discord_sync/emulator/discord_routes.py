@@ -22,7 +22,7 @@ def _snowflake(raw: str | None, field: str) -> int | None:
     if raw is None:
         return None
     if not raw.isdigit():
-        raise ApiError(400, f"Invalid Form Body ({field}: Value \"{raw}\" is not snowflake.)", 50035)
+        raise ApiError(400, f'Invalid Form Body ({field}: Value "{raw}" is not snowflake.)', 50035)
     return int(raw)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from .channel import Channel
 from .content import generate_message

@@ -77,7 +77,9 @@ class EmulatorClient:
 
     def create_thread(self, parent_id: int, name: str, archived: bool = False, private: bool = False) -> dict[str, Any]:
         """Create an (empty) thread under a channel; returns its payload."""
-        return self._call("POST", f"/channels/{parent_id}/threads", {"name": name, "archived": archived, "private": private})
+        return self._call(
+            "POST", f"/channels/{parent_id}/threads", {"name": name, "archived": archived, "private": private}
+        )
 
     def create_channel(self, guild_id: int, name: str, type: int = 0, parent_id: int | None = None) -> dict[str, Any]:
         """Create an (empty) channel; returns its payload."""
@@ -107,7 +109,9 @@ class EmulatorClient:
 
     def ground_truth_counts(self, guild_id: int) -> dict[int, int]:
         """How many messages the bot can read, by channel or thread id (cheap for huge guilds)."""
-        return {int(c): n for c, n in self._call("GET", f"/guilds/{guild_id}/ground_truth", query={"counts": 1}).items()}
+        return {
+            int(c): n for c, n in self._call("GET", f"/guilds/{guild_id}/ground_truth", query={"counts": 1}).items()
+        }
 
     def ground_truth_messages(self, channel_id: int) -> list[dict[str, Any]]:
         """Full payloads of every message in a channel, oldest first."""

@@ -120,14 +120,21 @@ class _Builder:
         self.channel("voice-chat", 2, scaled(60), voice)
         self.channel("stage", 13, scaled(30), voice)
         forums = self.channel("forums", 4)
-        self._posts(self.channel("forum", 15, 0, forums, available_tags=self._tags(["bug", "feature", "question", "🎉 party"])), 8, scaled(30), scaled(15))
+        self._posts(
+            self.channel("forum", 15, 0, forums, available_tags=self._tags(["bug", "feature", "question", "🎉 party"])),
+            8,
+            scaled(30),
+            scaled(15),
+        )
         self._posts(self.channel("media", 16, 0, forums, available_tags=self._tags(["art", "photo"])), 5, 5, scaled(5))
 
     def _archived_many(self, channel: Channel, scale: float, scaled) -> None:
         for number in range(max(ARCHIVED_MANY_MIN, round(125 * scale))):
             self.thread(channel, f"archived-public-{number}", 3, archived=True)
         for number in range(6):
-            self.thread(channel, f"archived-private-{number}", 2, archived=True, private=True, bot_joined=number % 2 == 0)
+            self.thread(
+                channel, f"archived-private-{number}", 2, archived=True, private=True, bot_joined=number % 2 == 0
+            )
 
     def _threads_hub(self, hub: Channel, scaled) -> None:
         self.thread(hub, "active-public-thread", scaled(40))

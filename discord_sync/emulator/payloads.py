@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .channel import Channel
 from .guild import Guild
@@ -179,7 +180,13 @@ def channel(model: Guild, record: Channel) -> dict[str, Any]:
     if record.type in (15, 16):
         payload.update(
             available_tags=[
-                {"id": str(t.id), "name": t.name, "moderated": t.moderated, "emoji_id": None, "emoji_name": t.emoji_name}
+                {
+                    "id": str(t.id),
+                    "name": t.name,
+                    "moderated": t.moderated,
+                    "emoji_id": None,
+                    "emoji_name": t.emoji_name,
+                }
                 for t in record.available_tags
             ],
             default_reaction_emoji=None,
@@ -210,7 +217,8 @@ def message(
     users = model.users
     author = users.get(record.author_id)
     author_payload = (
-        _cached_user(author) if author is not None
+        _cached_user(author)
+        if author is not None
         else user(User(id=record.author_id, username="unknown", global_name=None))
     )
     channel_id = str(record.channel_id)

@@ -20,10 +20,15 @@ from .spec import GuildSpec
 START_TIMEOUT_SECONDS = 120
 
 
-def _serve(specs: list[dict], token: str, latency_ms: float, bucket: tuple[int, float], global_limit: int, ready: Any) -> None:
+def _serve(
+    specs: list[dict], token: str, latency_ms: float, bucket: tuple[int, float], global_limit: int, ready: Any
+) -> None:
     emulator = Emulator(
-        [GuildSpec.from_dict(s) for s in specs], token=token, latency_ms=latency_ms,
-        message_bucket=bucket, global_limit=global_limit,
+        [GuildSpec.from_dict(s) for s in specs],
+        token=token,
+        latency_ms=latency_ms,
+        message_bucket=bucket,
+        global_limit=global_limit,
     )
     emulator.start()
     ready.send((emulator.base_url, emulator.guild_ids))
@@ -47,16 +52,20 @@ class EmulatorProcess:
         latency_ms: float = 50,
         bucket: tuple[int, float] = (50, 1.0),
         global_limit: int = 50,
-    ) -> "EmulatorProcess":
+    ) -> EmulatorProcess:
         context = multiprocessing.get_context("spawn")
         receive, send = context.Pipe(duplex=False)
         process = context.Process(
-            target=_serve, args=([s.to_dict() for s in specs], token, latency_ms, bucket, global_limit, send), daemon=True
+            target=_serve,
+            args=([s.to_dict() for s in specs], token, latency_ms, bucket, global_limit, send),
+            daemon=True,
         )
         process.start()
         if not receive.poll(START_TIMEOUT_SECONDS):
             process.kill()
-            raise RuntimeError(f"the emulator process did not start within {START_TIMEOUT_SECONDS} s (exit code {process.exitcode})")
+            raise RuntimeError(
+                f"the emulator process did not start within {START_TIMEOUT_SECONDS} s (exit code {process.exitcode})"
+            )
         base_url, guild_ids = receive.recv()
         return cls(process, base_url, guild_ids)
 
@@ -76,7 +85,7 @@ class EmulatorProcess:
             self.process.terminate()
             self.process.join(10)
 
-    def __enter__(self) -> "EmulatorProcess":
+    def __enter__(self) -> EmulatorProcess:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -59,7 +59,11 @@ class RateLimiter:
             retry_after = max(0.001, recent[0] + 1.0 - now)
             return Verdict(
                 headers={"X-RateLimit-Global": "true", "X-RateLimit-Scope": "global", **_retry_headers(retry_after)},
-                refusal={"message": "You are being rate limited.", "retry_after": round(retry_after, 3), "global": True},
+                refusal={
+                    "message": "You are being rate limited.",
+                    "retry_after": round(retry_after, 3),
+                    "global": True,
+                },
             )
         key = f"{token}:{bucket}:{major}"
         window = self._windows.get(key)
@@ -76,7 +80,11 @@ class RateLimiter:
             headers.update(_retry_headers(reset_after), **{"X-RateLimit-Remaining": "0", "X-RateLimit-Scope": "user"})
             return Verdict(
                 headers=headers,
-                refusal={"message": "You are being rate limited.", "retry_after": round(reset_after, 3), "global": False},
+                refusal={
+                    "message": "You are being rate limited.",
+                    "retry_after": round(reset_after, 3),
+                    "global": False,
+                },
             )
         window.count += 1
         recent.append(now)

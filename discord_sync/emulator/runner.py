@@ -70,7 +70,7 @@ class Emulator:
         """A control handle on this emulator."""
         return EmulatorClient(self.root_url)
 
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         """Start serving; returns once the port is bound."""
         ready = threading.Event()
         failure: list[BaseException] = []
@@ -109,8 +109,10 @@ class Emulator:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.stop()

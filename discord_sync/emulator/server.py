@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -21,7 +21,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def _route_of(request: web.Request) -> tuple[str, str]:
     info = request.match_info
     resource = info.route.resource
-    template = resource.canonical[len(API_PREFIX):] if resource is not None else "unknown"
+    template = resource.canonical[len(API_PREFIX) :] if resource is not None else "unknown"
     major = info.get("channel_id") or info.get("guild_id") or ""
     return template, major
 

@@ -37,7 +37,7 @@ def iso_timestamp(unix_ms: int) -> str:
         minute, rest = divmod(rest, 60_000)
         second, millis = divmod(rest, 1000)
         return _date_prefix(day) + _HOURS_MINUTES[minute] + _SECONDS[second] + _MILLIS[millis]
-    return dt.datetime.fromtimestamp(unix_ms / 1000, dt.timezone.utc).isoformat(timespec="microseconds")
+    return dt.datetime.fromtimestamp(unix_ms / 1000, dt.UTC).isoformat(timespec="microseconds")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -49,10 +49,10 @@ def parse_iso_ms(text: str) -> int:
     """Unix milliseconds of an ISO 8601 timestamp (a missing zone means UTC)."""
     parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     return int(parsed.timestamp() * 1000)
 
 
 def unix_ms(year: int, month: int = 1, day: int = 1) -> int:
     """Unix milliseconds at midnight UTC of a date; the generator anchors its timelines with it."""
-    return int(dt.datetime(year, month, day, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    return int(dt.datetime(year, month, day, tzinfo=dt.UTC).timestamp() * 1000)

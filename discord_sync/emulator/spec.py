@@ -32,6 +32,6 @@ class GuildSpec:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GuildSpec":
+    def from_dict(cls, data: dict[str, Any]) -> GuildSpec:
         """Inverse of `to_dict`; unknown keys are an error so typos do not pass silently."""
         return cls(**data)

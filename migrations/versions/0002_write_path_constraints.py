@@ -12,26 +12,32 @@ replies, so the `(tenant_id, reply_to_id)` index only holds the rows that are.
 
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-TENANT_FK_TABLES = ('messages', 'message_emoji_reactions', 'message_attachments')
-REPLY_INDEX = 'ix_messages_tenant_id_reply_to_id'
+TENANT_FK_TABLES = ("messages", "message_emoji_reactions", "message_attachments")
+REPLY_INDEX = "ix_messages_tenant_id_reply_to_id"
 
 
 def upgrade() -> None:
     for table in TENANT_FK_TABLES:
-        op.drop_constraint(op.f(f'fk_{table}_tenant_id_tenants'), table, type_='foreignkey')
-    op.drop_index(op.f(REPLY_INDEX), table_name='messages')
-    op.create_index(op.f(REPLY_INDEX), 'messages', ['tenant_id', 'reply_to_id'], unique=False,
-                    postgresql_where='reply_to_id IS NOT NULL')
+        op.drop_constraint(op.f(f"fk_{table}_tenant_id_tenants"), table, type_="foreignkey")
+    op.drop_index(op.f(REPLY_INDEX), table_name="messages")
+    op.create_index(
+        op.f(REPLY_INDEX),
+        "messages",
+        ["tenant_id", "reply_to_id"],
+        unique=False,
+        postgresql_where="reply_to_id IS NOT NULL",
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f(REPLY_INDEX), table_name='messages')
-    op.create_index(op.f(REPLY_INDEX), 'messages', ['tenant_id', 'reply_to_id'], unique=False)
+    op.drop_index(op.f(REPLY_INDEX), table_name="messages")
+    op.create_index(op.f(REPLY_INDEX), "messages", ["tenant_id", "reply_to_id"], unique=False)
     for table in TENANT_FK_TABLES:
-        op.create_foreign_key(op.f(f'fk_{table}_tenant_id_tenants'), table, 'tenants', ['tenant_id'], ['id'],
-                              ondelete='CASCADE')
+        op.create_foreign_key(
+            op.f(f"fk_{table}_tenant_id_tenants"), table, "tenants", ["tenant_id"], ["id"], ondelete="CASCADE"
+        )

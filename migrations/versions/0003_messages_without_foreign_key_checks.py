@@ -18,17 +18,33 @@ reactions and attachments with its messages.
 
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
 FOREIGN_KEYS = (
-    ('fk_messages_tenant_id_channel_id_channels', 'messages', 'channels', ['tenant_id', 'channel_id'], ['tenant_id', 'id']),
-    ('fk_message_emoji_reactions_tenant_id_message_id_messages', 'message_emoji_reactions', 'messages',
-     ['tenant_id', 'message_id'], ['tenant_id', 'id']),
-    ('fk_message_attachments_tenant_id_message_id_messages', 'message_attachments', 'messages',
-     ['tenant_id', 'message_id'], ['tenant_id', 'id']),
+    (
+        "fk_messages_tenant_id_channel_id_channels",
+        "messages",
+        "channels",
+        ["tenant_id", "channel_id"],
+        ["tenant_id", "id"],
+    ),
+    (
+        "fk_message_emoji_reactions_tenant_id_message_id_messages",
+        "message_emoji_reactions",
+        "messages",
+        ["tenant_id", "message_id"],
+        ["tenant_id", "id"],
+    ),
+    (
+        "fk_message_attachments_tenant_id_message_id_messages",
+        "message_attachments",
+        "messages",
+        ["tenant_id", "message_id"],
+        ["tenant_id", "id"],
+    ),
 )
 
 REMOVE_TENANT_MESSAGES = """
@@ -46,11 +62,11 @@ CREATE TRIGGER tenants_remove_messages AFTER DELETE ON tenants
 
 def upgrade() -> None:
     for name, table, _, _, _ in FOREIGN_KEYS:
-        op.drop_constraint(name, table, type_='foreignkey')
+        op.drop_constraint(name, table, type_="foreignkey")
     op.execute(REMOVE_TENANT_MESSAGES)
 
 
 def downgrade() -> None:
     op.execute("DROP TRIGGER tenants_remove_messages ON tenants; DROP FUNCTION remove_tenant_messages();")
     for name, table, referred, local, remote in FOREIGN_KEYS:
-        op.create_foreign_key(name, table, referred, local, remote, ondelete='CASCADE')
+        op.create_foreign_key(name, table, referred, local, remote, ondelete="CASCADE")

@@ -18,13 +18,12 @@ import asyncio
 import random
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
-from discord_sync.rows import MessageRows, shape_messages
-from discord_sync.anonymize import Anonymizer
-from discord_sync.discord_client import RateLimitTooLong, TransientFailure
-from discord_sync.sources import ChannelUnavailable, CommunitySource
+from discord_sync.shaping.anonymize import Anonymizer
+from discord_sync.shaping.rows import MessageRows, shape_messages
+from discord_sync.source.protocol import ChannelUnavailable, CommunitySource, RateLimitTooLong, TransientFailure
 
 IDLE_POLL_SECONDS = 0.05
 
@@ -64,7 +63,7 @@ class ChannelOutcome:
 class Window:
     """Part of one channel's history: messages with start < id <= end (end None: up to the newest)."""
 
-    channel: "ChannelState"
+    channel: ChannelState
     start: int
     end: int | None
     cursor: int
@@ -89,7 +88,7 @@ class ChannelState:
     windows: list[Window] = field(default_factory=list)
     stopped: bool = False
 
-    def contiguous_checkpoint(self, including: tuple["Window", int] | None = None) -> int:
+    def contiguous_checkpoint(self, including: tuple[Window, int] | None = None) -> int:
         """The end of the stored prefix: windows in order, each flushed part extending the last.
 
         `including` counts one window as flushed up to a point, for the transaction that is about to store it.
@@ -222,7 +221,7 @@ class ChannelSyncer:
                 full = len(page) >= self.fetch_size
                 ids = [_id(m) for m in page]
                 end = window.end
-                in_range = [m for m, i in zip(page, ids) if end is None or i <= end]
+                in_range = [m for m, i in zip(page, ids, strict=True) if end is None or i <= end]
                 # The newest message discovery saw ends an open window without asking for an empty page; anything
                 # newer is the next sync's (its ids are greater than the checkpoint this one leaves).
                 reached_end = (
@@ -230,7 +229,7 @@ class ChannelSyncer:
                     or len(in_range) < len(page)
                     or (end is None and max(ids, default=0) >= outcome.plan.last_message_id)
                 )
-                top = max((i for m, i in zip(page, ids) if end is None or i <= end), default=window.cursor)
+                top = max((i for m, i in zip(page, ids, strict=True) if end is None or i <= end), default=window.cursor)
                 if top <= window.cursor and in_range and not reached_end:
                     raise TransientFailure(f"Discord returned no message after {window.cursor} in a full page")
                 pending.extend(shape_messages(self.tenant_id, channel_id, in_range, self.anonymizer))

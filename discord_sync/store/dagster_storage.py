@@ -7,12 +7,13 @@ the schema `dagster`, away from the analysts' tables.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 
-from discord_sync.database import dagster_storage_url, ensure_dagster_schema, resolve_database_url
+from discord_sync.store.database import dagster_storage_url, ensure_dagster_schema, resolve_database_url
 
 
 class DiscordSyncDagsterStorage(DagsterPostgresStorage):
@@ -25,7 +26,7 @@ class DiscordSyncDagsterStorage(DagsterPostgresStorage):
     @classmethod
     def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> "DiscordSyncDagsterStorage":
+    ) -> DiscordSyncDagsterStorage:
         url = resolve_database_url()
         ensure_dagster_schema(url)
         return cls(postgres_url=dagster_storage_url(url), inst_data=inst_data)

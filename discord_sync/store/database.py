@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
-from discord_sync.embedded_postgres import embedded_database_url
 from discord_sync.settings import Settings
+from discord_sync.store.embedded_postgres import embedded_database_url
 
 DAGSTER_SCHEMA = "dagster"
 

@@ -12,30 +12,29 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import discord
 import discord.http
 
-from discord_sync.discovery import discover_channels
-from discord_sync.rate_limiter import PostgresRateLimiter
-from discord_sync.route_buckets import RouteBuckets
-from discord_sync.sources import ChannelListing, ChannelUnavailable, SourceError
+from discord_sync.source.discord.discovery import discover_channels
+from discord_sync.source.discord.route_buckets import RouteBuckets
+from discord_sync.source.protocol import (
+    ChannelListing,
+    ChannelUnavailable,
+    RateLimitTooLong,
+    SourceError,
+    TransientFailure,
+)
+from discord_sync.source.rate_limiter import PostgresRateLimiter
 
 log = logging.getLogger("discord_sync.discord")
 
 INVALID_STATUSES = frozenset({401, 403, 429})
 TRANSIENT_ERRORS = (discord.DiscordServerError, aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
-
-
-class RateLimitTooLong(Exception):
-    """Discord asked to wait longer than `SYNC_MAX_RATE_LIMIT_WAIT`: end this channel now, resume next sync."""
-
-
-class TransientFailure(Exception):
-    """Discord kept failing (5xx, timeouts, dropped connections) after every retry."""
 
 
 @dataclass
@@ -94,7 +93,7 @@ class DiscordSource:
     def __repr__(self) -> str:
         return f"DiscordSource(api_base_url={self._api_base_url!r})"
 
-    async def __aenter__(self) -> "DiscordSource":
+    async def __aenter__(self) -> DiscordSource:
         discord.http.Route.BASE = self._api_base_url
         trace = aiohttp.TraceConfig()
         trace.on_request_start.append(self._before_request)
@@ -145,7 +144,9 @@ class DiscordSource:
             self.stats.invalid_requests += 1
         headers = params.response.headers
         self._buckets.learn(
-            f"{params.method} {params.url.path}", headers.get("X-RateLimit-Limit"), headers.get("X-RateLimit-Reset-After")
+            f"{params.method} {params.url.path}",
+            headers.get("X-RateLimit-Limit"),
+            headers.get("X-RateLimit-Reset-After"),
         )
         if status == 429:
             self.stats.rate_limited += 1
@@ -154,9 +155,14 @@ class DiscordSource:
         if self._debug:
             log.warning(
                 "rate limit: %s %s -> %s bucket=%s remaining=%s reset_after=%s scope=%s retry_after=%s",
-                params.method, params.url.path, status, headers.get("X-RateLimit-Bucket"),
-                headers.get("X-RateLimit-Remaining"), headers.get("X-RateLimit-Reset-After"),
-                headers.get("X-RateLimit-Scope"), headers.get("Retry-After"),
+                params.method,
+                params.url.path,
+                status,
+                headers.get("X-RateLimit-Bucket"),
+                headers.get("X-RateLimit-Remaining"),
+                headers.get("X-RateLimit-Reset-After"),
+                headers.get("X-RateLimit-Scope"),
+                headers.get("Retry-After"),
             )
 
     async def _call(self, request: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:

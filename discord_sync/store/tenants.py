@@ -12,7 +12,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from discord_sync.schema import TENANT_ID_PATTERN, tenants
+from discord_sync.store.schema import TENANT_ID_PATTERN, tenants
 
 PLATFORMS = ("discord",)
 
@@ -46,7 +46,9 @@ def validate_guild_id(guild_id: str | int) -> int:
     """A Discord guild id is a positive snowflake (digits only)."""
     text = str(guild_id).strip()
     if not text.isdigit() or not 0 < int(text) < 2**63:
-        raise TenantError(f"guild id {guild_id!r} is not a Discord snowflake: expected digits such as 81384788765712384")
+        raise TenantError(
+            f"guild id {guild_id!r} is not a Discord snowflake: expected digits such as 81384788765712384"
+        )
     return int(text)
 
 
@@ -60,8 +62,10 @@ def add_tenant(conn: sa.Connection, tenant_id: str, guild_id: str | int, name: s
     )
     existing = conn.execute(
         sa.select(tenants.c.id).where(
-            sa.or_(tenants.c.id == tenant.id,
-                   sa.and_(tenants.c.platform == tenant.platform, tenants.c.guild_id == tenant.guild_id))
+            sa.or_(
+                tenants.c.id == tenant.id,
+                sa.and_(tenants.c.platform == tenant.platform, tenants.c.guild_id == tenant.guild_id),
+            )
         )
     ).scalar()
     if existing is not None:

@@ -6,23 +6,21 @@ Discord produces all three: it streams batches into PostgreSQL as it fetches (bo
 reports what it wrote in each asset's materialization metadata.
 """
 
-
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from discord_sync.anonymize import Anonymizer
-from discord_sync.jobs import RESET_CHANNEL_TAG, RESET_TAG
-from discord_sync.partitions import tenant_partitions
-from discord_sync.resources import DiscordResource, PostgresResource, SyncResource
-from discord_sync.rows import CHANNEL_COLUMNS, channel_row
-from discord_sync.schema import channels as channels_table
-from discord_sync.sources import ChannelListing, SourceError
-from discord_sync.tenant_sync import TenantSync
-from discord_sync.tenants import TenantError, get_tenant
+from discord_sync.defs.jobs import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.defs.partitions import tenant_partitions
+from discord_sync.defs.resources import DiscordResource, PostgresResource, SyncResource
+from discord_sync.shaping.anonymize import Anonymizer
+from discord_sync.source.protocol import ChannelListing, SourceError
+from discord_sync.store.tenants import TenantError, get_tenant
+from discord_sync.sync.catalog import catalog_frame, previous_catalog
+from discord_sync.sync.tenant_run import TenantSync
 
 SYNC_RETRY = dg.RetryPolicy(max_retries=3, delay=1, backoff=dg.Backoff.EXPONENTIAL)
 
@@ -33,36 +31,6 @@ def _tenant(engine: sa.Engine, tenant_id: str):
             return get_tenant(conn, tenant_id)
     except TenantError as error:
         raise dg.Failure(str(error), allow_retries=False) from None
-
-
-def _previous_catalog(engine: sa.Engine, tenant_id: str) -> pd.DataFrame:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(*[channels_table.c[c] for c in CHANNEL_COLUMNS]).where(
-                channels_table.c.tenant_id == tenant_id, channels_table.c.deleted_at.is_(None)
-            )
-        ).all()
-    return pd.DataFrame(rows, columns=list(CHANNEL_COLUMNS), dtype=object)
-
-
-def catalog_frame(
-    tenant_id: str, listing: ChannelListing, previous: pd.DataFrame, anonymizer: Anonymizer, now: datetime
-) -> tuple[pd.DataFrame, int]:
-    """The catalog to upsert: every channel seen now, plus previously known ones that disappeared, marked deleted.
-
-    Threads under a parent whose archived listing was refused are not marked: unseen is not the same as gone.
-    """
-    rows = [channel_row(tenant_id, payload, anonymizer, now) for payload in listing.channels]
-    seen = {row["id"] for row in rows}
-    gone = previous[
-        ~previous["id"].isin(seen) & ~previous["parent_id"].isin(listing.unlisted_parents)
-    ].copy() if len(previous) else previous
-    if len(gone):
-        gone["deleted_at"] = now
-    frame = pd.DataFrame(rows, columns=list(CHANNEL_COLUMNS), dtype=object)
-    if len(gone):
-        frame = pd.concat([frame, gone[list(CHANNEL_COLUMNS)]], ignore_index=True)
-    return frame, len(gone)
 
 
 @dg.asset(
@@ -93,8 +61,8 @@ def channels(
         raise dg.Failure(f"tenant {tenant_id}: {error}", allow_retries=False) from None
     for problem in listing.errors:
         context.log.warning(f"tenant {tenant_id}: {problem}")
-    now = datetime.now(timezone.utc)
-    previous = _previous_catalog(engine, tenant_id)
+    now = datetime.now(UTC)
+    previous = previous_catalog(engine, tenant_id)
     frame, disappeared = catalog_frame(tenant_id, listing, previous, Anonymizer(sync.anonymization_key), now)
     threads = int(frame["is_thread"].sum()) if len(frame) else 0
     context.log.info(
@@ -116,9 +84,27 @@ def channels(
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("messages", deps=["channels"], description="Messages with anonymized authors and mentions, replies linked.", group_name="discord", kinds={"discord", "postgres"}),
-        dg.AssetSpec("reactions", deps=["channels"], description="Emoji reaction counts per message (Unicode and custom emoji).", group_name="discord", kinds={"discord", "postgres"}),
-        dg.AssetSpec("attachments", deps=["channels"], description="Attachment metadata and URLs per message.", group_name="discord", kinds={"discord", "postgres"}),
+        dg.AssetSpec(
+            "messages",
+            deps=["channels"],
+            description="Messages with anonymized authors and mentions, replies linked.",
+            group_name="discord",
+            kinds={"discord", "postgres"},
+        ),
+        dg.AssetSpec(
+            "reactions",
+            deps=["channels"],
+            description="Emoji reaction counts per message (Unicode and custom emoji).",
+            group_name="discord",
+            kinds={"discord", "postgres"},
+        ),
+        dg.AssetSpec(
+            "attachments",
+            deps=["channels"],
+            description="Attachment metadata and URLs per message.",
+            group_name="discord",
+            kinds={"discord", "postgres"},
+        ),
     ],
     partitions_def=tenant_partitions,
     retry_policy=SYNC_RETRY,
@@ -138,7 +124,9 @@ def messages(
     reset = tags.get(RESET_TAG, "").lower() == "true"
     reset_channel = tags.get(RESET_CHANNEL_TAG)
     if reset_channel is not None and not reset_channel.isdigit():
-        raise dg.Failure(f"tag {RESET_CHANNEL_TAG} must be a channel id (digits), got {reset_channel!r}", allow_retries=False)
+        raise dg.Failure(
+            f"tag {RESET_CHANNEL_TAG} must be a channel id (digits), got {reset_channel!r}", allow_retries=False
+        )
     sync_run = TenantSync(
         engine=engine,
         tenant_id=tenant_id,

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from discord_sync.database import shared_engine
+from discord_sync.store.database import shared_engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 # Serializes concurrent `migrate` calls (the webserver, the daemon and a test may start at once).
 _MIGRATION_LOCK_KEY = 0x6473796E63  # "dsync"

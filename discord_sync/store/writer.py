@@ -1,4 +1,4 @@
-"""The one write path into the product's tables: `COPY`, falling back to staging + `INSERT ... ON CONFLICT`.
+"""How rows reach the product's tables: `COPY`, falling back to staging + `INSERT ... ON CONFLICT`.
 
 A batch of messages is first copied straight into `messages` under a savepoint: new messages (the common case,
 a sync reads forward from its checkpoint) cost one `COPY`, and their reactions and attachments, which cannot exist
@@ -13,7 +13,7 @@ over the schema's own table and column names; values only ever travel through `C
 from __future__ import annotations
 
 import operator
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 import psycopg
@@ -22,8 +22,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from sqlalchemy.dialects.postgresql import JSONB
 
-from discord_sync.rows import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS, REACTION_COLUMNS, MessageRows
-from discord_sync.schema import message_attachments, message_emoji_reactions, messages
+from discord_sync.shaping.rows import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS, REACTION_COLUMNS, MessageRows
+from discord_sync.store.progress import store_checkpoint
+from discord_sync.store.schema import message_attachments, message_emoji_reactions, messages
 
 
 def staging_name(table: sa.Table) -> str:
@@ -49,8 +50,7 @@ def upsert_sql(table: sa.Table, columns: Sequence[str], *, skip_unchanged: bool 
     updates = [c for c in columns if c not in keys]
     column_list = sql.SQL(", ").join(map(sql.Identifier, columns))
     statement = sql.SQL(
-        "INSERT INTO {table} ({columns}) SELECT DISTINCT ON ({keys}) {columns} FROM {stage} "
-        "ON CONFLICT ({keys}) DO "
+        "INSERT INTO {table} ({columns}) SELECT DISTINCT ON ({keys}) {columns} FROM {stage} ON CONFLICT ({keys}) DO "
     ).format(
         table=sql.Identifier(table.name),
         columns=column_list,
@@ -59,15 +59,15 @@ def upsert_sql(table: sa.Table, columns: Sequence[str], *, skip_unchanged: bool 
     )
     if not updates:
         return statement + sql.SQL("NOTHING")
-    assignments = [
-        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates
-    ]
+    assignments = [sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates]
     if "synced_at" in table.c and "synced_at" not in columns:
         assignments.append(sql.SQL("synced_at = now()"))
     statement += sql.SQL("UPDATE SET ") + sql.SQL(", ").join(assignments)
     if skip_unchanged:
         statement += sql.SQL(" WHERE ({current}) IS DISTINCT FROM ({incoming})").format(
-            current=sql.SQL(", ").join(sql.SQL("{t}.{c}").format(t=sql.Identifier(table.name), c=sql.Identifier(c)) for c in updates),
+            current=sql.SQL(", ").join(
+                sql.SQL("{t}.{c}").format(t=sql.Identifier(table.name), c=sql.Identifier(c)) for c in updates
+            ),
             incoming=sql.SQL(", ").join(sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates),
         )
     return statement
@@ -84,7 +84,9 @@ def _json_columns(table: sa.Table, columns: Sequence[str]) -> list[int]:
     return [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSONB)]
 
 
-def _copy_rows(raw: psycopg.Connection, target: str, table: sa.Table, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+def _copy_rows(
+    raw: psycopg.Connection, target: str, table: sa.Table, columns: Sequence[str], rows: Iterable[tuple]
+) -> None:
     json_positions = _json_columns(table, columns)
     with raw.cursor() as cursor, cursor.copy(copy_sql(target, columns)) as copy:
         for row in rows:
@@ -107,9 +109,12 @@ def upsert_rows(
         _copy_rows(raw, staging_name(table), table, columns, rows)
         # Emptied in the same round trip, for a second upsert of this table in this transaction (commit empties it
         # too); a DELETE of a temporary table's rows, unlike TRUNCATE, does not replace its file.
-        cursor.execute(sql.SQL("{upsert}; DELETE FROM {stage}").format(
-            upsert=upsert_sql(table, columns, skip_unchanged=skip_unchanged), stage=sql.Identifier(staging_name(table))
-        ))
+        cursor.execute(
+            sql.SQL("{upsert}; DELETE FROM {stage}").format(
+                upsert=upsert_sql(table, columns, skip_unchanged=skip_unchanged),
+                stage=sql.Identifier(staging_name(table)),
+            )
+        )
     return len(rows)
 
 
@@ -135,7 +140,12 @@ def unique_by_key(table: sa.Table, columns: Sequence[str], rows: Sequence[tuple]
 
 
 def replace_children(
-    conn: sa.Connection, table: sa.Table, columns: Sequence[str], tenant_id: str, message_ids: list[int], rows: Sequence[tuple]
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    tenant_id: str,
+    message_ids: list[int],
+    rows: Sequence[tuple],
 ) -> int:
     """Make a batch's reactions or attachments exactly `rows`: delete the stored ones, copy the new ones."""
     if not message_ids:
@@ -174,21 +184,6 @@ def copy_new_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], 
 # of batches *and* their checkpoints: the next sync fetches them again. The commit need not wait for the WAL flush.
 BATCH_SETTINGS_SQL = sql.SQL("SET LOCAL synchronous_commit = off")
 
-CHECKPOINT_SQL = sa.text(
-    """
-    INSERT INTO sync_progress (tenant_id, channel_id, last_message_id, status, messages_synced, last_synced_at,
-                               last_error, updated_at)
-    VALUES (:tenant_id, :channel_id, :last_message_id, :status, :messages, now(), NULL, now())
-    ON CONFLICT (tenant_id, channel_id) DO UPDATE SET
-        last_message_id = GREATEST(sync_progress.last_message_id, EXCLUDED.last_message_id),
-        status = EXCLUDED.status,
-        messages_synced = sync_progress.messages_synced + EXCLUDED.messages_synced,
-        last_synced_at = now(),
-        last_error = NULL,
-        updated_at = now()
-    """
-)
-
 
 def write_message_batch(
     conn: sa.Connection,
@@ -212,8 +207,10 @@ def write_message_batch(
     new = bool(batch) and copy_new_rows(conn, messages, MESSAGE_COLUMNS, batch)
     if new:
         # The messages did not exist a moment ago, so neither did any reaction or attachment of theirs.
-        for table, columns, children in ((message_emoji_reactions, REACTION_COLUMNS, rows.reactions),
-                                         (message_attachments, ATTACHMENT_COLUMNS, rows.attachments)):
+        for table, columns, children in (
+            (message_emoji_reactions, REACTION_COLUMNS, rows.reactions),
+            (message_attachments, ATTACHMENT_COLUMNS, rows.attachments),
+        ):
             if children:
                 _copy_rows(raw, table.name, table, columns, unique_by_key(table, columns, children))
     elif batch:
@@ -221,10 +218,5 @@ def write_message_batch(
         message_ids = [row[1] for row in batch]
         replace_children(conn, message_emoji_reactions, REACTION_COLUMNS, tenant_id, message_ids, rows.reactions)
         replace_children(conn, message_attachments, ATTACHMENT_COLUMNS, tenant_id, message_ids, rows.attachments)
-    # GREATEST ignores NULL: a batch that does not extend the contiguous prefix leaves the checkpoint as it is.
-    conn.execute(
-        CHECKPOINT_SQL,
-        {"tenant_id": tenant_id, "channel_id": channel_id, "last_message_id": checkpoint,
-         "status": status, "messages": len(rows.messages)},
-    )
+    store_checkpoint(conn, tenant_id, channel_id, checkpoint, status, messages_written=len(rows.messages))
     return new

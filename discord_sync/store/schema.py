@@ -30,9 +30,7 @@ def _now() -> sa.TextClause:
 
 
 def _tenant_fk() -> sa.Column:
-    return sa.Column(
-        "tenant_id", sa.Text, sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
+    return sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
 
 
 def _tenant_key() -> sa.Column:
@@ -167,9 +165,7 @@ sync_progress = sa.Table(
     sa.Column("last_synced_at", sa.DateTime(timezone=True)),
     sa.Column("last_error", sa.Text),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-    sa.CheckConstraint(
-        "status IN (" + ", ".join(f"'{s}'" for s in SYNC_STATUSES) + ")", name="known_status"
-    ),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in SYNC_STATUSES) + ")", name="known_status"),
 )
 
 channel_sync_jobs = sa.Table(
@@ -187,9 +183,7 @@ channel_sync_jobs = sa.Table(
     sa.Column("messages_per_second", sa.Float),
     sa.Column("rate_limit_waits", sa.Integer, nullable=False, server_default="0"),
     sa.Column("error", sa.Text),
-    sa.CheckConstraint(
-        "status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="known_status"
-    ),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="known_status"),
     sa.Index(None, "tenant_id", "channel_id", "started_at"),
     sa.Index(None, "run_id"),
     sa.Index(None, "finished_at"),

@@ -14,14 +14,14 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from discord_sync.database import libpq_url, resolve_database_url, shared_engine
-from discord_sync.discord_client import DiscordSource
-from discord_sync.migrate import migrate
-from discord_sync.rate_limiter import PostgresRateLimiter
-from discord_sync.schema import metadata
 from discord_sync.settings import DEFAULT_API_BASE_URL, Settings
-from discord_sync.tenant_sync import SyncOptions
-from discord_sync.writer import upsert_frame
+from discord_sync.source.discord.client import DiscordSource
+from discord_sync.source.rate_limiter import PostgresRateLimiter
+from discord_sync.store.database import libpq_url, resolve_database_url, shared_engine
+from discord_sync.store.migrate import migrate
+from discord_sync.store.schema import metadata
+from discord_sync.store.writer import upsert_frame
+from discord_sync.sync.report import SyncOptions
 
 GLOBAL_LIMITER_BUCKET = "discord:global"
 

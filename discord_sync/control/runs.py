@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from dagster._core.errors import DagsterUserCodeProcessError
@@ -21,10 +21,10 @@ from dagster._core.utils import make_new_run_id
 from dagster._core.workspace.context import BaseWorkspaceRequestContext, WorkspaceProcessContext
 from dagster._core.workspace.load_target import WorkspaceFileTarget
 
-from discord_sync.jobs import sync_tenant_job
-from discord_sync.partitions import tenant_partitions
+from discord_sync.defs.jobs import sync_tenant_job
+from discord_sync.defs.partitions import tenant_partitions
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
 CODE_LOCATION = "discord_sync"
 SYNC_JOB = sync_tenant_job.name
@@ -127,7 +127,11 @@ def _user_code_reason(message: str) -> str:
 
 
 def tenant_runs(
-    instance: DagsterInstance, tenant_id: str, *, statuses: Sequence[DagsterRunStatus] | None = None, limit: int | None = None
+    instance: DagsterInstance,
+    tenant_id: str,
+    *,
+    statuses: Sequence[DagsterRunStatus] | None = None,
+    limit: int | None = None,
 ) -> Sequence[DagsterRun]:
     """The runs of the tenant's partition, newest first.
 

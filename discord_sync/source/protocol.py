@@ -34,6 +34,14 @@ class ChannelUnavailable(Exception):
         self.reason = reason
 
 
+class RateLimitTooLong(Exception):
+    """The platform asked to wait longer than `SYNC_MAX_RATE_LIMIT_WAIT`: end this channel now, resume next sync."""
+
+
+class TransientFailure(Exception):
+    """The platform kept failing (5xx, timeouts, dropped connections) after every retry."""
+
+
 class CommunitySource(Protocol):
     """What the sync needs from a platform."""
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import dagster as dg
 
-from discord_sync.jobs import sync_tenant_job
-from discord_sync.partitions import tenant_partitions
+from discord_sync.defs.jobs import sync_tenant_job
+from discord_sync.defs.partitions import tenant_partitions
 
 HOURLY_SYNC_TAG = "discord_sync/hourly"
 

@@ -7,11 +7,12 @@ id instead of failing the batch.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
-from discord_sync.anonymize import Anonymizer
+from discord_sync.shaping.anonymize import Anonymizer
 
 DISCORD_EPOCH_MS = 1420070400000
 THREAD_TYPES = frozenset({10, 11, 12})
@@ -19,22 +20,70 @@ THREAD_TYPES = frozenset({10, 11, 12})
 MESSAGE_BEARING_TYPES = frozenset({0, 2, 5, 13, 10, 11, 12})
 
 MESSAGE_COLUMNS = (
-    "tenant_id", "id", "channel_id", "author_hash", "author_is_bot", "is_webhook", "type", "content",
-    "created_at", "edited_at", "reply_to_id", "reply_to_channel_id", "thread_id", "pinned",
-    "mention_everyone", "mentioned_user_hashes", "mentioned_role_ids", "flags",
+    "tenant_id",
+    "id",
+    "channel_id",
+    "author_hash",
+    "author_is_bot",
+    "is_webhook",
+    "type",
+    "content",
+    "created_at",
+    "edited_at",
+    "reply_to_id",
+    "reply_to_channel_id",
+    "thread_id",
+    "pinned",
+    "mention_everyone",
+    "mentioned_user_hashes",
+    "mentioned_role_ids",
+    "flags",
 )
 REACTION_COLUMNS = (
-    "tenant_id", "message_id", "emoji_key", "emoji_id", "emoji_name", "emoji_animated", "count",
-    "normal_count", "burst_count",
+    "tenant_id",
+    "message_id",
+    "emoji_key",
+    "emoji_id",
+    "emoji_name",
+    "emoji_animated",
+    "count",
+    "normal_count",
+    "burst_count",
 )
 ATTACHMENT_COLUMNS = (
-    "tenant_id", "id", "message_id", "filename", "url", "proxy_url", "size", "content_type", "width",
-    "height", "description",
+    "tenant_id",
+    "id",
+    "message_id",
+    "filename",
+    "url",
+    "proxy_url",
+    "size",
+    "content_type",
+    "width",
+    "height",
+    "description",
 )
 CHANNEL_COLUMNS = (
-    "tenant_id", "id", "parent_id", "name", "type", "is_thread", "position", "topic", "nsfw", "owner_hash",
-    "archived", "locked", "archived_at", "available_tags", "applied_tag_ids", "message_count",
-    "last_message_id", "created_at", "last_seen_at", "deleted_at",
+    "tenant_id",
+    "id",
+    "parent_id",
+    "name",
+    "type",
+    "is_thread",
+    "position",
+    "topic",
+    "nsfw",
+    "owner_hash",
+    "archived",
+    "locked",
+    "archived_at",
+    "available_tags",
+    "applied_tag_ids",
+    "message_count",
+    "last_message_id",
+    "created_at",
+    "last_seen_at",
+    "deleted_at",
 )
 
 
@@ -55,7 +104,7 @@ class MessageRows:
     attachments: list[tuple] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
 
-    def extend(self, other: "MessageRows") -> None:
+    def extend(self, other: MessageRows) -> None:
         self.messages.extend(other.messages)
         self.reactions.extend(other.reactions)
         self.attachments.extend(other.attachments)
@@ -64,7 +113,7 @@ class MessageRows:
 
 def snowflake_time(snowflake: int) -> datetime:
     """When a snowflake was minted: its top 42 bits are milliseconds since Discord's epoch."""
-    return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, tz=UTC)
 
 
 def snowflake_at(moment_ms: int) -> int:
@@ -158,40 +207,42 @@ def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: An
     for reaction in payload.get("reactions") or ():
         emoji = reaction.get("emoji") or {}
         details = reaction.get("count_details") or {}
-        reactions.append((
-            tenant_id,
-            message_id,
-            _emoji_key(emoji),
-            snowflake(emoji.get("id")),
-            optional_text(emoji.get("name")),
-            bool(emoji.get("animated", False)),
-            column_int(reaction.get("count") or 0, 32),
-            column_int(details.get("normal", reaction.get("count") or 0), 32),
-            column_int(details.get("burst", 0), 32),
-        ))
+        reactions.append(
+            (
+                tenant_id,
+                message_id,
+                _emoji_key(emoji),
+                snowflake(emoji.get("id")),
+                optional_text(emoji.get("name")),
+                bool(emoji.get("animated", False)),
+                column_int(reaction.get("count") or 0, 32),
+                column_int(details.get("normal", reaction.get("count") or 0), 32),
+                column_int(details.get("burst", 0), 32),
+            )
+        )
     attachments = []
     for attachment in payload.get("attachments") or ():
-        attachments.append((
-            tenant_id,
-            snowflake(attachment["id"]),
-            message_id,
-            clean_text(attachment.get("filename")),
-            clean_text(attachment.get("url")),
-            optional_text(attachment.get("proxy_url")),
-            column_int(attachment.get("size") or 0, 64),
-            optional_text(attachment.get("content_type")),
-            optional_int(attachment.get("width"), 32),
-            optional_int(attachment.get("height"), 32),
-            optional_text(attachment.get("description")),
-        ))
+        attachments.append(
+            (
+                tenant_id,
+                snowflake(attachment["id"]),
+                message_id,
+                clean_text(attachment.get("filename")),
+                clean_text(attachment.get("url")),
+                optional_text(attachment.get("proxy_url")),
+                column_int(attachment.get("size") or 0, 64),
+                optional_text(attachment.get("content_type")),
+                optional_int(attachment.get("width"), 32),
+                optional_int(attachment.get("height"), 32),
+                optional_text(attachment.get("description")),
+            )
+        )
     rows.messages.append(message)
     rows.reactions.extend(reactions)
     rows.attachments.extend(attachments)
 
 
-def shape_messages(
-    tenant_id: str, channel_id: int, payloads: Iterable[dict], anonymizer: Anonymizer
-) -> MessageRows:
+def shape_messages(tenant_id: str, channel_id: int, payloads: Iterable[dict], anonymizer: Anonymizer) -> MessageRows:
     """Rows for a page of message payloads; malformed messages are reported, not raised."""
     rows = MessageRows()
     for payload in payloads:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from discord_sync.schema import channel_sync_jobs
+from discord_sync.store.schema import channel_sync_jobs
 
 
 def delete_old_sync_jobs(conn: sa.Connection, *, older_than: timedelta = timedelta(days=7)) -> int:

@@ -11,10 +11,10 @@
 import dagster as dg
 import sqlalchemy as sa
 
-from discord_sync.anonymize import HASH_HEX_CHARS
-from discord_sync.partitions import tenant_partitions
-from discord_sync.resources import PostgresResource
-from discord_sync.rows import MESSAGE_BEARING_TYPES
+from discord_sync.defs.partitions import tenant_partitions
+from discord_sync.defs.resources import PostgresResource
+from discord_sync.shaping.anonymize import HASH_HEX_CHARS
+from discord_sync.shaping.rows import MESSAGE_BEARING_TYPES
 
 SAMPLE_SIZE = 20
 

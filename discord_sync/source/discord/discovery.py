@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from discord_sync.sources import ChannelListing
+from discord_sync.source.protocol import ChannelListing
 
 if TYPE_CHECKING:
-    from discord_sync.discord_client import DiscordSource
+    from discord_sync.source.discord.client import DiscordSource
 
 # Channels that can hold threads: text, announcement, forum, media.
 THREAD_PARENT_TYPES = frozenset({0, 5, 15, 16})
@@ -26,7 +26,7 @@ ARCHIVED_PAGE_SIZE = 100
 PARALLEL_LISTINGS = 10
 
 
-async def _archived(source: "DiscordSource", channel_id: int, kind: str) -> list[dict]:
+async def _archived(source: DiscordSource, channel_id: int, kind: str) -> list[dict]:
     threads: list[dict] = []
     before: str | None = None
     while True:
@@ -37,14 +37,13 @@ async def _archived(source: "DiscordSource", channel_id: int, kind: str) -> list
             return threads
         last = batch[-1]
         before = (
-            last["id"] if kind == "joined_private"
-            else (last.get("thread_metadata") or {}).get("archive_timestamp")
+            last["id"] if kind == "joined_private" else (last.get("thread_metadata") or {}).get("archive_timestamp")
         )
         if not before:
             return threads
 
 
-async def discover_channels(source: "DiscordSource", guild_id: int) -> ChannelListing:
+async def discover_channels(source: DiscordSource, guild_id: int) -> ChannelListing:
     """List everything readable in the guild; a refused listing is an error entry, not a failure."""
     listing = ChannelListing(channels=[])
     seen: dict[int, dict] = {}

@@ -6,7 +6,7 @@ attachments. Tags on the run (or on a backfill, whose runs inherit them) turn it
 
 import dagster as dg
 
-from discord_sync.partitions import tenant_partitions
+from discord_sync.defs.partitions import tenant_partitions
 
 SYNC_ASSET_KEYS = ["channels", "messages", "reactions", "attachments"]
 

@@ -7,16 +7,16 @@ it handled, so each tick reads only what changed since, never the whole `tenants
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import dagster as dg
 import sqlalchemy as sa
 
-from discord_sync.database import resolve_database_url, shared_engine
-from discord_sync.jobs import sync_tenant_job
-from discord_sync.partitions import tenant_partitions
-from discord_sync.schema import TENANT_ID_PATTERN, tenant_changes
+from discord_sync.defs.jobs import sync_tenant_job
+from discord_sync.defs.partitions import tenant_partitions
+from discord_sync.store.database import resolve_database_url, shared_engine
+from discord_sync.store.schema import TENANT_ID_PATTERN, tenant_changes
 
 # Bounds one tick's work; a backlog (say a bulk insert of tenants) drains over the following ticks.
 MAX_CHANGES_PER_TICK = 500
@@ -42,7 +42,9 @@ class PartitionPlan:
     invalid: list[str]
 
 
-def read_tenant_changes(conn: sa.Connection, *, after_seq: int, limit: int = MAX_CHANGES_PER_TICK) -> list[TenantChange]:
+def read_tenant_changes(
+    conn: sa.Connection, *, after_seq: int, limit: int = MAX_CHANGES_PER_TICK
+) -> list[TenantChange]:
     """The changes recorded after `after_seq`, oldest first."""
     rows = conn.execute(
         sa.select(tenant_changes.c.seq, tenant_changes.c.tenant_id, tenant_changes.c.change)

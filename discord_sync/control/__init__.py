@@ -1,0 +1,1 @@
+"""Operating syncs on the Dagster instance: launch, find and cancel tenant runs."""

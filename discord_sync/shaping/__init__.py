@@ -1,0 +1,1 @@
+"""Pure transforms from platform payloads to table rows: rows, anonymization, channel types."""

@@ -1,0 +1,1 @@
+"""Discord's REST API through discord.py: the client, channel discovery, per-route bucket pacing."""

@@ -1,0 +1,173 @@
+"""Every write to a channel's sync state: checkpoints (`sync_progress`) and per-run attempts (`channel_sync_jobs`).
+
+A `channel_sync_jobs` row records one attempt at one channel inside one Dagster run ("attempt" in the code, so that
+"job" keeps meaning the Dagster job). The checkpoint of a written batch is stored by `writer.write_message_batch`,
+in the batch's own transaction, through `store_checkpoint` below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from discord_sync.store.schema import (
+    channel_sync_jobs,
+    channels,
+    message_attachments,
+    message_emoji_reactions,
+    messages,
+    sync_progress,
+)
+
+
+def channels_with_checkpoints(conn: sa.Connection, tenant_id: str, channel_types: Iterable[int]) -> list[Any]:
+    """The tenant's live channels of the given types, each with its checkpoint and status (None: never synced)."""
+    return conn.execute(
+        sa.select(
+            channels.c.id,
+            channels.c.name,
+            channels.c.last_message_id,
+            sync_progress.c.last_message_id.label("checkpoint"),
+            sync_progress.c.status,
+        )
+        .select_from(
+            channels.outerjoin(
+                sync_progress,
+                (sync_progress.c.tenant_id == channels.c.tenant_id) & (sync_progress.c.channel_id == channels.c.id),
+            )
+        )
+        .where(
+            channels.c.tenant_id == tenant_id,
+            channels.c.deleted_at.is_(None),
+            channels.c.type.in_(list(channel_types)),
+        )
+        .order_by(channels.c.id)
+    ).all()
+
+
+def mark_complete(conn: sa.Connection, tenant_id: str, channel_ids: list[int]) -> None:
+    """Give channels that never needed a request a `complete` row, so every visible channel is accounted for."""
+    if not channel_ids:
+        return
+    conn.execute(
+        pg_insert(sync_progress)
+        .values(
+            [
+                {"tenant_id": tenant_id, "channel_id": c, "status": "complete", "last_synced_at": sa.func.now()}
+                for c in channel_ids
+            ]
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+CHECKPOINT_SQL = sa.text(
+    """
+    INSERT INTO sync_progress (tenant_id, channel_id, last_message_id, status, messages_synced, last_synced_at,
+                               last_error, updated_at)
+    VALUES (:tenant_id, :channel_id, :last_message_id, :status, :messages, now(), NULL, now())
+    ON CONFLICT (tenant_id, channel_id) DO UPDATE SET
+        last_message_id = GREATEST(sync_progress.last_message_id, EXCLUDED.last_message_id),
+        status = EXCLUDED.status,
+        messages_synced = sync_progress.messages_synced + EXCLUDED.messages_synced,
+        last_synced_at = now(),
+        last_error = NULL,
+        updated_at = now()
+    """
+)
+
+
+def store_checkpoint(
+    conn: sa.Connection, tenant_id: str, channel_id: int, checkpoint: int | None, status: str, *, messages_written: int
+) -> None:
+    """Move a channel's checkpoint forward with the batch being committed, in the batch's transaction.
+
+    GREATEST ignores NULL: a batch that does not extend the contiguous prefix leaves the checkpoint as it is.
+    """
+    conn.execute(
+        CHECKPOINT_SQL,
+        {
+            "tenant_id": tenant_id,
+            "channel_id": channel_id,
+            "last_message_id": checkpoint,
+            "status": status,
+            "messages": messages_written,
+        },
+    )
+
+
+def start_attempt(conn: sa.Connection, tenant_id: str, channel_id: int, run_id: str | None) -> int:
+    """Record that a run starts syncing a channel; returns the attempt's id."""
+    attempt_id = conn.execute(
+        channel_sync_jobs.insert()
+        .values(tenant_id=tenant_id, channel_id=channel_id, run_id=run_id, status="running")
+        .returning(channel_sync_jobs.c.id)
+    ).scalar_one()
+    conn.execute(
+        pg_insert(sync_progress)
+        .values(tenant_id=tenant_id, channel_id=channel_id, status="running")
+        .on_conflict_do_update(
+            index_elements=["tenant_id", "channel_id"], set_={"status": "running", "updated_at": sa.func.now()}
+        )
+    )
+    return attempt_id
+
+
+def finish_attempt(
+    conn: sa.Connection,
+    tenant_id: str,
+    channel_id: int,
+    attempt_id: int | None,
+    *,
+    status: str,
+    error: str | None,
+    messages_written: int,
+    requests: int,
+    messages_per_second: float,
+    checkpoint: int,
+) -> None:
+    """Record how a channel's attempt ended; its checkpoint catches up with everything the attempt committed."""
+    conn.execute(
+        channel_sync_jobs.update()
+        .where(channel_sync_jobs.c.id == attempt_id)
+        .values(
+            status=status,
+            finished_at=sa.func.now(),
+            messages=messages_written,
+            requests=requests,
+            messages_per_second=messages_per_second,
+            error=error,
+        )
+    )
+    conn.execute(
+        sync_progress.update()
+        .where(sync_progress.c.tenant_id == tenant_id, sync_progress.c.channel_id == channel_id)
+        .values(
+            status=status,
+            last_error=error,
+            updated_at=sa.func.now(),
+            last_synced_at=sa.func.now(),
+            last_message_id=sa.func.greatest(sync_progress.c.last_message_id, checkpoint or None),
+        )
+    )
+
+
+def reset_tenant(conn: sa.Connection, tenant_id: str, channel_id: int | None = None) -> int:
+    """Forget stored messages and checkpoints (of one channel, or of the whole tenant) so they sync again."""
+    where_messages = messages.c.tenant_id == tenant_id
+    where_progress = sync_progress.c.tenant_id == tenant_id
+    if channel_id is not None:
+        where_messages &= messages.c.channel_id == channel_id
+        where_progress &= sync_progress.c.channel_id == channel_id
+    # Reactions and attachments hang on their message without a foreign key (schema.py): they go first.
+    for child in (message_emoji_reactions, message_attachments):
+        where_child = child.c.tenant_id == tenant_id
+        if channel_id is not None:
+            where_child &= child.c.message_id.in_(sa.select(messages.c.id).where(where_messages))
+        conn.execute(child.delete().where(where_child))
+    deleted = conn.execute(messages.delete().where(where_messages)).rowcount
+    conn.execute(sync_progress.delete().where(where_progress))
+    return deleted

@@ -1,0 +1,1 @@
+"""One tenant's sync: planning, the parallel channel windows, the catalog."""

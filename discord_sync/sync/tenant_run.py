@@ -1,0 +1,143 @@
+"""One tenant's message sync: plan the changed channels, run them in parallel, record every outcome.
+
+Runs under a per-tenant PostgreSQL advisory lock, so two syncs of one tenant (a queued run and a CLI
+`materialize`, an hourly tick during a long backfill) never write at once: the second waits for the first.
+A channel whose newest message (from discovery) is not newer than its checkpoint costs no request at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from discord_sync.shaping.anonymize import Anonymizer
+from discord_sync.shaping.rows import MessageRows
+from discord_sync.store.progress import finish_attempt, reset_tenant, start_attempt
+from discord_sync.store.retention import delete_old_sync_jobs
+from discord_sync.store.writer import write_message_batch
+from discord_sync.sync.channel_windows import ChannelOutcome, ChannelPlan, ChannelSyncer
+from discord_sync.sync.lock import tenant_lock
+from discord_sync.sync.planning import plan_channels
+from discord_sync.sync.quiet_gc import quiet_garbage_collector
+from discord_sync.sync.report import SyncOptions, TenantSyncReport
+
+
+class TenantSync:
+    """Syncs one tenant's changed channels with a `ChannelSyncer`, writing every batch through `writer`."""
+
+    def __init__(
+        self,
+        *,
+        engine: sa.Engine,
+        tenant_id: str,
+        run_id: str | None,
+        anonymizer: Anonymizer,
+        options: SyncOptions,
+        log: logging.Logger | Any,
+    ) -> None:
+        self.engine = engine
+        self.tenant_id = tenant_id
+        self.run_id = run_id
+        self.anonymizer = anonymizer
+        self.options = options
+        self.log = log
+        self._attempt_ids: dict[int, int] = {}
+
+    def _write_batch_now(self, channel_id: int, rows: MessageRows, checkpoint: int, status: str) -> None:
+        with self.engine.begin() as conn:
+            write_message_batch(conn, self.tenant_id, channel_id, rows, checkpoint=checkpoint, status=status)
+
+    async def _write_batch(self, channel_id: int, rows: MessageRows, checkpoint: int, status: str) -> None:
+        await asyncio.to_thread(self._write_batch_now, channel_id, rows, checkpoint, status)
+
+    def _start_attempt(self, outcome: ChannelOutcome) -> None:
+        channel_id = outcome.plan.channel_id
+        with self.engine.begin() as conn:
+            self._attempt_ids[channel_id] = start_attempt(conn, self.tenant_id, channel_id, self.run_id)
+
+    def _finish_attempt(self, outcome: ChannelOutcome) -> None:
+        channel_id = outcome.plan.channel_id
+        errors = "; ".join(f"message {item}: {text}" for item, text in outcome.item_errors[:20])
+        with self.engine.begin() as conn:
+            finish_attempt(
+                conn,
+                self.tenant_id,
+                channel_id,
+                self._attempt_ids.get(channel_id),
+                status=outcome.status,
+                error="; ".join(filter(None, [outcome.error, errors])) or None,
+                messages_written=outcome.messages,
+                requests=outcome.requests,
+                messages_per_second=outcome.messages / outcome.seconds,
+                # Every batch has committed by now: the checkpoint may catch up with the stored prefix.
+                checkpoint=outcome.checkpoint,
+            )
+
+    async def _on_start(self, outcome: ChannelOutcome) -> None:
+        await asyncio.to_thread(self._start_attempt, outcome)
+        self.log.info(
+            f"channel_sync_started tenant={self.tenant_id} channel={outcome.plan.channel_id} "
+            f"name={outcome.plan.name!r} after={outcome.plan.checkpoint}"
+        )
+
+    async def _on_done(self, outcome: ChannelOutcome) -> None:
+        await asyncio.to_thread(self._finish_attempt, outcome)
+        self.log.info(
+            f"channel_sync_finished tenant={self.tenant_id} channel={outcome.plan.channel_id} "
+            f"name={outcome.plan.name!r} status={outcome.status} messages={outcome.messages} "
+            f"requests={outcome.requests} seconds={outcome.seconds:.2f} "
+            f"messages_per_second={outcome.messages / outcome.seconds:.0f}"
+            + (f" error={outcome.error!r}" if outcome.error else "")
+        )
+
+    def run(
+        self, source_factory: Callable[[], Any], *, reset: bool = False, reset_channel: int | None = None
+    ) -> TenantSyncReport:
+        """Sync the tenant's changed channels (after a reset, if asked) and report what happened."""
+        report = TenantSyncReport()
+        started = time.monotonic()
+        with tenant_lock(self.engine, self.tenant_id, self.log):
+            if reset or reset_channel is not None:
+                with self.engine.begin() as conn:
+                    deleted = reset_tenant(conn, self.tenant_id, reset_channel)
+                scope = f"channel {reset_channel}" if reset_channel is not None else "all channels"
+                self.log.info(f"tenant {self.tenant_id}: reset {scope}; {deleted} stored messages will be synced again")
+            with self.engine.begin() as conn:
+                plans, report.channels_unchanged = plan_channels(conn, self.tenant_id)
+            report.channels_planned = len(plans)
+            self.log.info(
+                f"tenant {self.tenant_id}: {len(plans)} channels have new messages, "
+                f"{report.channels_unchanged} unchanged (no request needed)"
+            )
+            if plans:
+                with quiet_garbage_collector():
+                    report.outcomes, report.peak_concurrent_channels, report.request_stats = asyncio.run(
+                        self._run_async(source_factory, plans)
+                    )
+            report.seconds = time.monotonic() - started
+            if not report.all_failed:
+                with self.engine.begin() as conn:
+                    delete_old_sync_jobs(conn)
+        return report
+
+    async def _run_async(self, source_factory: Callable[[], Any], plans: list[ChannelPlan]) -> tuple:
+        async with source_factory() as source:
+            syncer = ChannelSyncer(
+                tenant_id=self.tenant_id,
+                source=source,
+                anonymizer=self.anonymizer,
+                write_batch=self._write_batch,
+                max_workers=self.options.max_channel_workers,
+                max_windows_per_channel=self.options.max_windows_per_channel,
+                fetch_size=self.options.message_fetch_size,
+                batch_messages=self.options.write_batch_messages,
+                on_channel_done=self._on_done,
+                on_channel_start=self._on_start,
+            )
+            outcomes = await syncer.run(plans)
+            return outcomes, syncer.peak_concurrent_channels, source.stats.as_metadata()
