@@ -30,8 +30,8 @@ from bench.initial_sync import SyncMeasurement, measure_initial_sync
 from bench.steady_state import measure_steady_state
 from bench.write_path import measure_write_path
 from discord_sync.emulator import GuildSpec
+from discord_sync.settings import DEFAULTS
 from discord_sync.source.rate_limiter import DISCORD_GLOBAL_LIMIT
-from discord_sync.sync.report import SyncOptions
 
 GLOBAL_CEILING = 5000.0  # 50 requests/s per bot token x 100 messages per request
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -217,7 +217,7 @@ def steady_state(server: Server, sizes: Sizes, latency: float, table: Table) -> 
 def write_path(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
     """Benchmark 4: the product's write path beside a bare COPY."""
     spec = GuildSpec(seed=5, layout="uniform", channels=1, messages_per_channel=sizes.write_messages)
-    batch = int(os.environ.get("SYNC_WRITE_BATCH_MESSAGES", str(SyncOptions().write_batch_messages)))
+    batch = int(os.environ.get("SYNC_WRITE_BATCH_MESSAGES", str(DEFAULTS.write_batch_messages)))
     with EmulatorProcess.start([spec], latency_ms=latency) as emulator:
         channel_id = next(int(c) for c in emulator.client.ground_truth_counts(emulator.guild_ids[0]))
         m = measure_write_path(server, emulator, channel_id, "bench_write_path", batch)

@@ -10,6 +10,7 @@ from discord_sync.defs.schedules import hourly_sync_schedule
 from discord_sync.defs.sensors import new_tenant_sensor
 from discord_sync.settings import Settings
 
+# The environment is read once, here, when a Dagster process loads the code location; resources hand it down.
 settings = Settings.from_env()
 
 defs = dg.Definitions(

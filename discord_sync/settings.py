@@ -7,12 +7,14 @@ Discord or the database. The bot token is held in a `Secret` whose repr and str 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
 DISCORD_MAX_FETCH_SIZE = 100
+# The old name of SYNC_MAX_WINDOWS_PER_CHANNEL, still read (with a warning) so existing deployments keep working.
+DEPRECATED_WINDOWS_VARIABLE = "SYNC_CHANNEL_BATCH_SIZE"
 
 
 class SettingsError(ValueError):
@@ -88,15 +90,40 @@ def _database_url(env: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
+def _windows_variable(env: Mapping[str, str]) -> str:
+    """Which variable sets the windows per channel: the new name, else the deprecated one (with a warning)."""
+    if env.get(DEPRECATED_WINDOWS_VARIABLE, "").strip() == "":
+        return "SYNC_MAX_WINDOWS_PER_CHANNEL"
+    if env.get("SYNC_MAX_WINDOWS_PER_CHANNEL", "").strip() != "":
+        warnings.warn(
+            f"{DEPRECATED_WINDOWS_VARIABLE} is deprecated and ignored because SYNC_MAX_WINDOWS_PER_CHANNEL is set: "
+            f"remove {DEPRECATED_WINDOWS_VARIABLE}",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return "SYNC_MAX_WINDOWS_PER_CHANNEL"
+    # FutureWarning, not DeprecationWarning: Python shows it to operators by default.
+    warnings.warn(
+        f"{DEPRECATED_WINDOWS_VARIABLE} is deprecated: rename it to SYNC_MAX_WINDOWS_PER_CHANNEL",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return DEPRECATED_WINDOWS_VARIABLE
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything the product reads from its environment, already validated."""
+    """Everything the product reads from its environment, already validated.
+
+    The field defaults here are the product's only defaults: the Dagster resources take theirs from `DEFAULTS`.
+    Each field is named like its variable (`max_windows_per_channel` <- `SYNC_MAX_WINDOWS_PER_CHANNEL`).
+    """
 
     database_url: str | None = None
     discord_bot_token: Secret = field(default_factory=lambda: Secret(""))
-    discord_api_base_url: str = DEFAULT_API_BASE_URL
+    discord_api_base_url: str = "https://discord.com/api/v10"
     max_channel_workers: int = 10
-    channel_batch_size: int = 5
+    max_windows_per_channel: int = 5
     message_fetch_size: int = DISCORD_MAX_FETCH_SIZE
     write_batch_messages: int = 2000
     global_requests_per_second: float = 47.0
@@ -104,6 +131,8 @@ class Settings:
     request_timeout: float = 30.0
     debug_rate_limits: bool = False
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
+    dagster_webserver_url: str = "http://127.0.0.1:3000"
+    discord_sync_home: str = ".discord-sync"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -112,20 +141,41 @@ class Settings:
         key = env.get("ANONYMIZATION_KEY", "")
         if key and len(key) < 16:
             raise SettingsError("ANONYMIZATION_KEY must be at least 16 characters (a random secret)")
+        default = DEFAULTS
         return cls(
             database_url=_database_url(env, "DATABASE_URL"),
             discord_bot_token=Secret(env.get("DISCORD_BOT_TOKEN", "").strip()),
-            discord_api_base_url=_http_url(env, "DISCORD_API_BASE_URL", DEFAULT_API_BASE_URL),
-            max_channel_workers=_int(env, "SYNC_MAX_CHANNEL_WORKERS", 10, 1, 200),
-            channel_batch_size=_int(env, "SYNC_CHANNEL_BATCH_SIZE", 5, 1, 100),
-            message_fetch_size=_int(env, "SYNC_MESSAGE_FETCH_SIZE", 100, 1, DISCORD_MAX_FETCH_SIZE),
-            write_batch_messages=_int(env, "SYNC_WRITE_BATCH_MESSAGES", 2000, 1, 100_000),
-            global_requests_per_second=_float(env, "SYNC_GLOBAL_REQUESTS_PER_SECOND", 47.0, 0.1, 50.0),
-            max_rate_limit_wait=_float(env, "SYNC_MAX_RATE_LIMIT_WAIT", 60.0, 0.0, 3600.0),
-            request_timeout=_float(env, "SYNC_REQUEST_TIMEOUT", 30.0, 0.1, 600.0),
+            discord_api_base_url=_http_url(env, "DISCORD_API_BASE_URL", default.discord_api_base_url),
+            max_channel_workers=_int(env, "SYNC_MAX_CHANNEL_WORKERS", default.max_channel_workers, 1, 200),
+            max_windows_per_channel=_int(env, _windows_variable(env), default.max_windows_per_channel, 1, 100),
+            message_fetch_size=_int(
+                env, "SYNC_MESSAGE_FETCH_SIZE", default.message_fetch_size, 1, DISCORD_MAX_FETCH_SIZE
+            ),
+            write_batch_messages=_int(env, "SYNC_WRITE_BATCH_MESSAGES", default.write_batch_messages, 1, 100_000),
+            global_requests_per_second=_float(
+                env, "SYNC_GLOBAL_REQUESTS_PER_SECOND", default.global_requests_per_second, 0.1, 50.0
+            ),
+            max_rate_limit_wait=_float(env, "SYNC_MAX_RATE_LIMIT_WAIT", default.max_rate_limit_wait, 0.0, 3600.0),
+            request_timeout=_float(env, "SYNC_REQUEST_TIMEOUT", default.request_timeout, 0.1, 600.0),
             debug_rate_limits=_bool(env, "DEBUG_RATE_LIMITS"),
             anonymization_key=Secret(key),
+            dagster_webserver_url=_http_url(env, "DAGSTER_WEBSERVER_URL", default.dagster_webserver_url),
+            discord_sync_home=env.get("DISCORD_SYNC_HOME", "").strip() or default.discord_sync_home,
         )
+
+    def require_database_url(self) -> str:
+        """`DATABASE_URL`, or a `SettingsError` saying how to set it: no process guesses a database of its own.
+
+        Every process (webserver, daemon, run workers, the CLI) must use the same database; a default here would
+        let each one quietly start its own.
+        """
+        if not self.database_url:
+            raise SettingsError(
+                "DATABASE_URL is not set: point it at the PostgreSQL database that holds the product's tables and "
+                "Dagster's storage, e.g. postgresql://user:password@host:5432/discord_sync "
+                "(only `discord-sync demo` starts an embedded database of its own)"
+            )
+        return self.database_url
 
     def require_sync_secrets(self) -> None:
         """Refuse to sync without the secrets a sync needs, naming each missing variable."""
@@ -135,3 +185,7 @@ class Settings:
             raise SettingsError(
                 "ANONYMIZATION_KEY is not set: a random secret of 16+ characters that keys the user-id hashes"
             )
+
+
+# The defaults of every setting, for code that needs one without an environment (the resources' field defaults).
+DEFAULTS = Settings()

@@ -27,7 +27,7 @@ def sync_graph_definitions(**extra: object) -> dg.Definitions:
     return dg.Definitions(
         assets=[_placeholder_asset(key) for key in SYNC_ASSET_KEYS],
         jobs=[sync_tenant_job],
-        resources={"postgres": PostgresResource()},
+        resources={"postgres": PostgresResource(database_url=dg.EnvVar("DATABASE_URL"))},
         **extra,  # type: ignore[arg-type]
     )
 

@@ -6,11 +6,13 @@ import dagster as dg
 import pytest
 
 TOKEN = "a-real-looking-token.abcdefghijklmnopqrstuvwxyz"
+DATABASE_PASSWORD = "a-database-password-0123456789"
 
 
 @pytest.fixture
 def defs(monkeypatch):
     monkeypatch.setenv("DISCORD_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://sync:{DATABASE_PASSWORD}@db.invalid:5432/discord_sync")
     monkeypatch.setenv("ANONYMIZATION_KEY", "test-anonymization-key-0123456789")
     import discord_sync.definitions as module
 
@@ -44,9 +46,21 @@ def test_secrets_reach_dagster_as_env_vars_not_values(defs):
     assert isinstance(discord.bot_token, dg.EnvVar) or "DISCORD_BOT_TOKEN" in repr(discord.bot_token)
     assert TOKEN not in repr(defs.resources)
     assert TOKEN not in repr(discord) and TOKEN not in repr(sync)
+    postgres = defs.resources["postgres"]
+    assert isinstance(postgres.database_url, dg.EnvVar) and postgres.database_url.env_var_name == "DATABASE_URL"
+    assert DATABASE_PASSWORD not in repr(defs.resources)
+
+
+def test_loading_the_code_location_without_database_url_names_it(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    import discord_sync.definitions as module
+
+    with pytest.raises(Exception, match="DATABASE_URL is not set"):
+        importlib.reload(module)
 
 
 def test_a_malformed_setting_stops_loading_the_code_location(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://sync@db.invalid/discord_sync")
     monkeypatch.setenv("SYNC_MAX_CHANNEL_WORKERS", "lots")
     import discord_sync.definitions as module
 

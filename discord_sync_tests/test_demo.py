@@ -16,7 +16,7 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
-from discord_sync.control.runs import REPO_ROOT
+from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 
 
 def free_port() -> int:

@@ -27,7 +27,11 @@ BAD_SETTINGS = [
 
 def _load_definitions(env_overrides: dict[str, str]) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNC_", "DISCORD_", "DATABASE_URL"))}
-    env.update(DISCORD_BOT_TOKEN="token-for-start-up-test", ANONYMIZATION_KEY="test-anonymization-key-0123456789")
+    env.update(
+        DISCORD_BOT_TOKEN="token-for-start-up-test",
+        ANONYMIZATION_KEY="test-anonymization-key-0123456789",
+        DATABASE_URL="postgresql://sync@db.invalid:5432/discord_sync",
+    )
     env.update(env_overrides)
     return subprocess.Popen(
         [sys.executable, "-c", "import discord_sync.definitions"],
@@ -37,6 +41,23 @@ def _load_definitions(env_overrides: dict[str, str]) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def test_start_up_without_database_url_stops_with_one_message_and_starts_no_database(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNC_", "DISCORD_", "DATABASE_URL"))}
+    env.update(DISCORD_BOT_TOKEN="token-for-start-up-test", ANONYMIZATION_KEY="test-anonymization-key-0123456789")
+    result = subprocess.run(
+        [sys.executable, "-c", "import discord_sync.definitions"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert "SettingsError: DATABASE_URL is not set" in last_line, result.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == [], "no embedded database (or anything else) was started here"
 
 
 def test_start_up_refuses_every_bad_setting_naming_the_variable():

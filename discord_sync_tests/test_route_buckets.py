@@ -52,7 +52,7 @@ def test_a_known_bucket_spaces_requests_and_an_unknown_route_goes_at_once():
 def test_parallel_windows_of_one_channel_stay_inside_a_small_bucket(engine, monkeypatch):
     spec = GuildSpec(seed=21, layout="uniform", channels=1, messages_per_channel=3000)
     with Emulator(guilds=[spec], token=TEST_TOKEN, message_bucket=(10, 1.0)) as emulator:
-        sync_env(monkeypatch, emulator, SYNC_CHANNEL_BATCH_SIZE="5", SYNC_MAX_CHANNEL_WORKERS="5")
+        sync_env(monkeypatch, emulator, SYNC_MAX_WINDOWS_PER_CHANNEL="5", SYNC_MAX_CHANNEL_WORKERS="5")
         create_tenant(engine, "small-bucket", emulator.guild_ids[0])
         result = materialize_tenant("small-bucket")
         assert result.success

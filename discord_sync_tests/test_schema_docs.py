@@ -7,8 +7,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from discord_sync.control.runs import REPO_ROOT
 from discord_sync.store.schema import metadata
+from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 
 DOC = (REPO_ROOT / "docs" / "schema.md").read_text()
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import sqlalchemy as sa
-from dagster._serdes import serialize_value
+from dagster import serialize_value
+from sqlalchemy.engine import make_url
 
 from discord_sync.defs.assets import channels, messages
 from discord_sync.defs.resources import resources_from_settings
@@ -21,12 +22,17 @@ from discord_sync_tests.fault_harness import REPO, completeness_problems, guild_
 from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, materialize_tenant, sync_env
 
 WRONG_TOKEN = "wrong-token.ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"
+# The test server trusts local connections, so a password in DATABASE_URL is accepted and ignored: enough to see
+# whether it leaks anywhere.
+DATABASE_PASSWORD = "database-password-QQQQQQQQQQQQQQQQ"
 HOSTILE_NAME = 'x\'); DROP TABLE messages; -- "quoted" $$dollar$$ \\backslash'
 
 
 @pytest.fixture
 def dagster_instance(database_url, tmp_path, monkeypatch):
-    """A real Dagster instance whose runs and events live in the product's PostgreSQL (schema `dagster`)."""
+    """A real Dagster instance whose runs and events live in the product's PostgreSQL (schema `dagster`), reached
+    through a DATABASE_URL that carries a password."""
+    monkeypatch.setenv("DATABASE_URL", make_url(database_url).set(password=DATABASE_PASSWORD).render_as_string(False))
     (tmp_path / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with dg.DagsterInstance.get() as instance:
@@ -56,7 +62,9 @@ def _dagster_storage_text(engine: sa.Engine) -> str:
         )
 
 
-def test_the_bot_token_appears_in_no_log_event_run_config_tag_or_error(engine, dagster_instance, monkeypatch, caplog):
+def test_the_bot_token_and_database_password_appear_in_no_log_event_run_config_tag_or_error(
+    engine, dagster_instance, monkeypatch, caplog
+):
     caplog.set_level(logging.DEBUG)
     guild = GuildSpec(seed=3, layout="uniform", channels=3, threads_per_channel=1, messages_per_channel=150)
     with Emulator(guilds=[guild], token=TEST_TOKEN) as emulator:
@@ -73,10 +81,12 @@ def test_the_bot_token_appears_in_no_log_event_run_config_tag_or_error(engine, d
         results["wrong token (401)"] = _materialize(dagster_instance, "good")
     assert [r.success for r in results.values()] == [True, False, False]
 
-    for token in (TEST_TOKEN, WRONG_TOKEN):
+    for token in (TEST_TOKEN, WRONG_TOKEN, DATABASE_PASSWORD):
         for name, result in results.items():
             run = dagster_instance.get_run_by_id(result.run_id)
             assert token not in serialize_value(run.run_config) and token not in str(run.tags), name
+            # Stored compressed, so the text scan below cannot see into it: resource config defaults live here.
+            assert token not in serialize_value(dagster_instance.get_job_snapshot(run.job_snapshot_id)), name
             for record in dagster_instance.all_logs(result.run_id):
                 assert token not in serialize_value(record), f"{name}: {record.dagster_event_type}"
         assert token not in _dagster_storage_text(engine)

@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from discord_sync.defs.resources import PostgresResource
 from discord_sync.defs.sensors import TenantChange, new_tenant_sensor, plan_partitions
 from discord_sync.store.tenants import add_tenant, remove_tenant
 from discord_sync_tests.sync_graph import apply_partition_requests, sync_graph_definitions
@@ -24,6 +25,7 @@ def tick(instance: dg.DagsterInstance, cursor: str | None):
         instance_ref=instance.get_ref(),  # as in the daemon: lets run requests see the partitions just added
         cursor=cursor,
         definitions=sync_graph_definitions(sensors=[new_tenant_sensor]),
+        resources={"postgres": PostgresResource(database_url=dg.EnvVar("DATABASE_URL"))},
     )
     data = new_tenant_sensor.evaluate_tick(context)
     apply_partition_requests(instance, list(data.dynamic_partitions_requests or []))

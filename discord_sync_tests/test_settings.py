@@ -1,6 +1,10 @@
+import warnings
+
 import pytest
 
-from discord_sync.settings import Settings, SettingsError
+from discord_sync.settings import DEFAULTS, Settings, SettingsError
+
+pytestmark = pytest.mark.unit
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.Gabcde.super-secret-token-value"
 
@@ -9,7 +13,8 @@ def test_defaults_when_nothing_is_set():
     settings = Settings.from_env({})
     assert settings.discord_api_base_url == "https://discord.com/api/v10"
     assert settings.max_channel_workers == 10
-    assert settings.channel_batch_size == 5
+    assert settings.max_windows_per_channel == 5
+    assert settings.dagster_webserver_url == "http://127.0.0.1:3000"
     assert settings.message_fetch_size == 100
     assert settings.database_url is None
     assert settings.debug_rate_limits is False
@@ -22,7 +27,8 @@ def test_defaults_when_nothing_is_set():
         ("SYNC_MAX_CHANNEL_WORKERS", "0", "between 1 and"),
         ("SYNC_MESSAGE_FETCH_SIZE", "0", "between 1 and 100"),
         ("SYNC_MESSAGE_FETCH_SIZE", "500", "between 1 and 100"),
-        ("SYNC_CHANNEL_BATCH_SIZE", "-3", "between 1 and"),
+        ("SYNC_MAX_WINDOWS_PER_CHANNEL", "-3", "between 1 and"),
+        ("DAGSTER_WEBSERVER_URL", "localhost:3000", "http(s) URL"),
         ("DISCORD_API_BASE_URL", "discord.com/api", "http(s) URL"),
         ("DISCORD_API_BASE_URL", "ftp://x", "http(s) URL"),
         ("DATABASE_URL", "mysql://root@localhost/db", "PostgreSQL URL"),
@@ -50,3 +56,41 @@ def test_sync_refuses_to_start_without_token_or_key():
         Settings.from_env({"ANONYMIZATION_KEY": "k" * 16}).require_sync_secrets()
     with pytest.raises(SettingsError, match="ANONYMIZATION_KEY"):
         Settings.from_env({"DISCORD_BOT_TOKEN": TOKEN}).require_sync_secrets()
+
+
+def test_the_old_windows_variable_still_works_with_a_warning_naming_the_new_one():
+    with pytest.warns(FutureWarning, match="SYNC_CHANNEL_BATCH_SIZE is deprecated: rename it to SYNC_MAX_WINDOWS_PER"):
+        settings = Settings.from_env({"SYNC_CHANNEL_BATCH_SIZE": "3"})
+    assert settings.max_windows_per_channel == 3
+    with pytest.raises(SettingsError, match="SYNC_CHANNEL_BATCH_SIZE must be between"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Settings.from_env({"SYNC_CHANNEL_BATCH_SIZE": "0"})
+
+
+def test_the_new_windows_variable_wins_over_the_old_one_and_says_so():
+    with pytest.warns(FutureWarning, match="ignored because SYNC_MAX_WINDOWS_PER_CHANNEL is set"):
+        settings = Settings.from_env({"SYNC_CHANNEL_BATCH_SIZE": "3", "SYNC_MAX_WINDOWS_PER_CHANNEL": "7"})
+    assert settings.max_windows_per_channel == 7
+
+
+def test_the_new_windows_variable_alone_warns_nothing():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Settings.from_env({"SYNC_MAX_WINDOWS_PER_CHANNEL": "2"}).max_windows_per_channel == 2
+
+
+def test_a_missing_database_url_is_refused_with_one_clear_message():
+    with pytest.raises(SettingsError, match="DATABASE_URL is not set: point it at the PostgreSQL database"):
+        Settings.from_env({}).require_database_url()
+    url = "postgresql://u:p@h/db"
+    assert Settings.from_env({"DATABASE_URL": url}).require_database_url() == url
+
+
+def test_every_default_lives_on_the_settings_object():
+    from discord_sync.defs.resources import DiscordResource, SyncResource
+
+    for resource in (DiscordResource, SyncResource):
+        for name, field in resource.model_fields.items():
+            if not field.is_required():
+                assert field.default == getattr(DEFAULTS, name), f"{resource.__name__}.{name}"

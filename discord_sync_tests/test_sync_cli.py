@@ -1,27 +1,119 @@
-"""`discord-sync sync ...` against a real database and a real Dagster instance stored in it (no daemon)."""
+"""`discord-sync sync ...` against a real database, a real Dagster instance stored in it, and a real webserver.
+
+The webserver (`dagster-webserver -m discord_sync.definitions`, one per module: it takes seconds to start) is what
+the commands launch, back-fill and cancel through; no daemon runs, so runs stay queued and backfills requested.
+"""
 
 from __future__ import annotations
 
 import json
-import shutil
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance, DagsterRunStatus
+from sqlalchemy.engine import make_url
 
 from discord_sync.cli import main
-from discord_sync.control.runs import REPO_ROOT, tenant_runs
+from discord_sync.control.runs import tenant_runs
 from discord_sync.defs.jobs import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.store.database import create_db_engine, shared_engine
 from discord_sync.store.tenants import add_tenant
+from discord_sync_tests.conftest import TEMPLATE_DB, TEST_ANONYMIZATION_KEY
+from discord_sync_tests.fault_harness import REPO
+
+pytestmark = pytest.mark.e2e
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def module_database(pg_server_url: str, template_database: str) -> Iterator[str]:
+    """One migrated database for the module's webserver and every test in it (each test empties it after)."""
+    name = f"discord_sync_test_cli_{uuid.uuid4().hex[:12]}"
+    admin = create_db_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"'))
+    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    shared_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def webserver(module_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A Dagster webserver on a free port, loading the code location by module; the environment to reach it."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    port = free_port()
+    env = {
+        "DATABASE_URL": module_database,
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_WEBSERVER_URL": f"http://127.0.0.1:{port}",
+    }
+    log = open(home / "webserver.log", "w")
+    process = subprocess.Popen(
+        [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-m", "discord_sync.definitions"],
+        env={**os.environ, **env, "DISCORD_BOT_TOKEN": "test-token", "ANONYMIZATION_KEY": TEST_ANONYMIZATION_KEY},
+        cwd=home,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, f"the webserver exited; see {home / 'webserver.log'}"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, f"the webserver did not answer; see {home / 'webserver.log'}"
+                time.sleep(0.5)
+        yield env
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
 
 
 @pytest.fixture
-def instance(database_url, tmp_path, monkeypatch):
-    """The deployment's own instance settings (`dagster.yaml`), in a home of the test's, on the test's database."""
-    shutil.copy(REPO_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+def instance(webserver: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[DagsterInstance]:
+    """The deployment's instance, with this process's environment pointed at the deployment; emptied after."""
+    for key, value in webserver.items():
+        monkeypatch.setenv(key, value)
     with DagsterInstance.get() as instance:
         yield instance
+        for run in instance.get_runs():
+            instance.delete_run(run.run_id)
+        for tenant in instance.get_dynamic_partitions("tenants"):
+            instance.delete_dynamic_partition("tenants", tenant)
+    with shared_engine(webserver["DATABASE_URL"]).begin() as conn:
+        conn.execute(sa.text("TRUNCATE tenants, tenant_changes CASCADE"))
+
+
+@pytest.fixture
+def engine(instance: DagsterInstance, webserver: dict[str, str]) -> sa.Engine:
+    return shared_engine(webserver["DATABASE_URL"])
 
 
 @pytest.fixture
@@ -38,48 +130,59 @@ def tenants(engine):
     return ["acme", "globex"]
 
 
-def statuses(instance: DagsterInstance, tenant: str) -> list[DagsterRunStatus]:
-    return [run.status for run in tenant_runs(instance, tenant)]
+def statuses(tenant: str) -> list[DagsterRunStatus]:
+    return [run.status for run in tenant_runs(tenant)]
 
 
-def test_start_reset_and_cancel_go_through_the_run_queue(instance, tenants, capsys, monkeypatch):
-    monkeypatch.setenv("DISCORD_BOT_TOKEN", "test-token")
+def test_start_queues_one_run_per_tenant_and_a_second_start_returns_the_queued_run(instance, tenants, capsys):
     assert main(["sync", "start"]) == 0
     out = capsys.readouterr().out
-    [acme_run] = tenant_runs(instance, "acme")
-    [globex_run] = tenant_runs(instance, "globex")
-    assert acme_run.run_id in out and globex_run.run_id in out
+    [acme_run] = tenant_runs("acme")
+    [globex_run] = tenant_runs("globex")
+    assert f"acme: run {acme_run.run_id} queued" in out and f"globex: run {globex_run.run_id} queued" in out
     assert acme_run.status == globex_run.status == DagsterRunStatus.QUEUED
     assert acme_run.job_name == "sync_tenant" and acme_run.tags["dagster/partition"] == "acme"
     assert sorted(instance.get_dynamic_partitions("tenants")) == ["acme", "globex"]
+    assert "no Dagster daemon is running" in out
 
+    assert main(["sync", "start", "--tenant", "acme"]) == 0
+    assert f"acme: run {acme_run.run_id} already queued; not starting a second" in capsys.readouterr().out
+    assert [run.run_id for run in tenant_runs("acme")] == [acme_run.run_id]
+
+
+def test_reset_launches_a_backfill_of_the_tenant_carrying_the_reset_tag(instance, tenants, capsys):
     assert main(["sync", "reset", "--tenant", "acme", "--channel", "501", "--yes"]) == 0
-    reset_run = tenant_runs(instance, "acme")[0]
-    assert reset_run.tags[RESET_CHANNEL_TAG] == "501" and RESET_TAG not in reset_run.tags
-    assert "waits for run" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    backfill_id = out.split("launched as backfill ")[1].split(":")[0]
+    backfill = instance.get_backfill(backfill_id)
+    assert backfill is not None and list(backfill.partition_names) == ["acme"]
+    assert backfill.tags[RESET_CHANNEL_TAG] == "501" and RESET_TAG not in backfill.tags
+
+    assert main(["sync", "reset", "--tenant", "globex", "--yes"]) == 0
+    backfill_id = capsys.readouterr().out.split("launched as backfill ")[1].split(":")[0]
+    assert instance.get_backfill(backfill_id).tags[RESET_TAG] == "true"
+
+
+def test_cancel_takes_queued_runs_out_of_the_queue_through_the_webserver(instance, tenants, capsys):
+    assert main(["sync", "start"]) == 0
+    [globex_run] = tenant_runs("globex")
+    capsys.readouterr()
 
     assert main(["sync", "cancel", "--tenant", "acme"]) == 0
-    assert statuses(instance, "acme") == [DagsterRunStatus.CANCELED, DagsterRunStatus.CANCELED]
-    assert statuses(instance, "globex") == [DagsterRunStatus.QUEUED]
+    assert "(queued) canceled" in capsys.readouterr().out
+    assert statuses("acme") == [DagsterRunStatus.CANCELED]
+    assert statuses("globex") == [DagsterRunStatus.QUEUED]
 
     assert main(["sync", "cancel", "--run-id", globex_run.run_id]) == 0
-    assert statuses(instance, "globex") == [DagsterRunStatus.CANCELED]
+    assert statuses("globex") == [DagsterRunStatus.CANCELED]
     assert main(["sync", "cancel", "--run-id", globex_run.run_id]) == 1
     assert "already ended (canceled)" in capsys.readouterr().err
-
-
-def test_start_without_the_bot_token_names_the_missing_variable(instance, tenants, capsys, monkeypatch):
-    monkeypatch.delenv("DISCORD_BOT_TOKEN", raising=False)
-    assert main(["sync", "start", "--tenant", "acme"]) == 1
-    err = capsys.readouterr().err
-    assert "DISCORD_BOT_TOKEN is not set" in err and err.count("\n") == 1
-    assert tenant_runs(instance, "acme") == []
 
 
 def test_reset_refuses_without_a_tty_and_without_yes(instance, tenants, capsys):
     assert main(["sync", "reset", "--tenant", "acme"]) == 1
     assert "pass --yes" in capsys.readouterr().err
-    assert tenant_runs(instance, "acme") == []
+    assert tenant_runs("acme") == []
 
 
 @pytest.mark.parametrize(
@@ -97,6 +200,30 @@ def test_errors_are_one_line_and_a_non_zero_exit(instance, tenants, capsys, argv
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_an_unreachable_webserver_is_one_clear_error_naming_the_setting(instance, tenants, capsys, monkeypatch):
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("DAGSTER_WEBSERVER_URL", url)
+    assert main(["sync", "start", "--tenant", "acme"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot reach the Dagster webserver at {url} (DAGSTER_WEBSERVER_URL)" in err and err.count("\n") == 1
+    assert tenant_runs("acme") == []
+
+
+def test_a_database_behind_this_version_is_refused_with_the_command_to_run(instance, tenants, engine, capsys):
+    with engine.begin() as conn:
+        head = conn.execute(sa.text("SELECT version_num FROM discord_sync_schema_version")).scalar_one()
+        conn.execute(sa.text("UPDATE discord_sync_schema_version SET version_num = '0002'"))
+    try:
+        assert main(["sync", "start", "--tenant", "acme"]) == 1
+        err = capsys.readouterr().err
+        assert f"the database schema is at revision 0002; this version of discord-sync needs revision {head}" in err
+        assert "run `discord-sync migrate`" in err and err.count("\n") == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE discord_sync_schema_version SET version_num = :head"), {"head": head})
+    assert tenant_runs("acme") == []
 
 
 def test_start_without_tenants_says_how_to_add_one(instance, capsys):

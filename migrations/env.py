@@ -2,9 +2,8 @@
 
 from alembic import context
 
+from discord_sync.store.migrate import VERSION_TABLE
 from discord_sync.store.schema import metadata
-
-VERSION_TABLE = "discord_sync_schema_version"
 
 connection = context.config.attributes["connection"]
 context.configure(

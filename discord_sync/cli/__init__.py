@@ -7,7 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from discord_sync.cli import db_commands, demo_command, emulator_command, sync_commands, tenant_commands
+from discord_sync.control.runs import RunControlError
 from discord_sync.settings import SettingsError
+from discord_sync.store.migrate import SchemaVersionError
 from discord_sync.store.tenants import TenantError
 
 COMMAND_MODULES = [db_commands, tenant_commands, sync_commands, demo_command, emulator_command]
@@ -30,10 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `discord-sync` console command."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Known-args parsing lets a command hand its options on untouched (`emulator --port 8765`); every other
+    # command still refuses what it does not know, as `parse_args` would.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "passes_on_options", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.passed_on = unknown
     try:
         return int(args.handler(args) or 0)
-    except (SettingsError, TenantError, CommandError) as error:
+    except (SettingsError, TenantError, CommandError, RunControlError, SchemaVersionError) as error:
         print(f"discord-sync: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,7 +1,9 @@
 """`discord-sync demo`: the whole product on one machine, against the bundled Discord emulator.
 
-Embedded PostgreSQL (unless `DATABASE_URL` is set), the emulator with one generated guild, a `demo` tenant for it,
-and `dagster dev` (webserver and daemon) on 127.0.0.1, where the new-tenant sensor launches the initial sync.
+Embedded PostgreSQL (unless `DATABASE_URL` is set; the only place the product starts one), the emulator with one
+generated guild, a `demo` tenant for it, and `dagster dev` (webserver and daemon) on 127.0.0.1, where the
+new-tenant sensor launches the initial sync. Without `DAGSTER_HOME` the demo writes its own instance settings
+under `$DISCORD_SYNC_HOME/dagster_home`. Every child process gets the database through `DATABASE_URL`.
 Ctrl-C stops everything it started: `dagster dev` runs in its own process group, which is interrupted, then
 killed if it lingers; the embedded server is stopped only if the demo started it.
 """
@@ -15,15 +17,35 @@ import subprocess
 import sys
 from pathlib import Path
 
-from discord_sync.control.runs import REPO_ROOT, WORKSPACE_FILE, ensure_dagster_home
-from discord_sync.store.database import resolve_database_url
-from discord_sync.store.embedded_postgres import discord_sync_home, stop_embedded_server
+from discord_sync.settings import Settings
+from discord_sync.store.database import dagster_storage_url, ensure_dagster_schema
+from discord_sync.store.embedded_postgres import embedded_database_url, embedded_server_running, stop_embedded_server
 from discord_sync.store.migrate import migrate
 
 DEMO_TENANT = "demo"
 # Keys the user hashes of the demo only; a real deployment sets its own secret.
 DEMO_ANONYMIZATION_KEY = "demo-only-anonymization-key-do-not-use-in-production"
 SHUTDOWN_GRACE_SECONDS = 30
+# Handed from the demo to its children only: Dagster's storage URL (schema `dagster`), read by the demo's
+# dagster.yaml as an environment variable so that no password is ever written to that file.
+DEMO_STORAGE_URL_VARIABLE = "DISCORD_SYNC_DEMO_DAGSTER_STORAGE_URL"
+DEMO_DAGSTER_YAML = f"""\
+# Written by `discord-sync demo` because DAGSTER_HOME was unset: Dagster's state lives in the demo's PostgreSQL.
+storage:
+  postgres:
+    postgres_url:
+      env: {DEMO_STORAGE_URL_VARIABLE}
+concurrency:
+  runs:
+    max_concurrent_runs: 4
+    tag_concurrency_limits:
+      - key: "dagster/partition"
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
+telemetry:
+  enabled: false
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,13 +55,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_demo)
 
 
-def _embedded_server_running() -> bool:
-    return (discord_sync_home() / "pgdata" / "postmaster.pid").exists()
+def _demo_dagster_home(settings: Settings, database_url: str) -> None:
+    """Without `DAGSTER_HOME`, write the demo's own instance settings and point every child process at them."""
+    ensure_dagster_schema(database_url)
+    os.environ[DEMO_STORAGE_URL_VARIABLE] = dagster_storage_url(database_url)
+    if os.environ.get("DAGSTER_HOME"):
+        return
+    home = Path(settings.discord_sync_home).resolve() / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(DEMO_DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    print(f"Dagster instance settings of the demo: {home / 'dagster.yaml'}", flush=True)
 
 
 def _demo_environment() -> None:
     """Fill in the settings a demo needs, without overriding what the operator set."""
-    ensure_dagster_home()
     if not os.environ.get("ANONYMIZATION_KEY"):
         os.environ["ANONYMIZATION_KEY"] = DEMO_ANONYMIZATION_KEY
         print(
@@ -96,8 +126,9 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    started_postgres = not os.environ.get("DATABASE_URL") and not _embedded_server_running()
-    database_url = resolve_database_url()
+    settings = Settings.from_env()
+    started_postgres = not settings.database_url and not embedded_server_running(settings)
+    database_url = settings.database_url or embedded_database_url(settings)
     # Every child process (webserver, daemon, code server, run workers) uses this one server.
     os.environ["DATABASE_URL"] = database_url
     # Ctrl-C and a plain `kill` both stop everything; SIGINT is re-armed because a shell that starts the demo in
@@ -106,6 +137,7 @@ def run_demo(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         _demo_environment()
+        _demo_dagster_home(settings, database_url)
         migrate(database_url)
         print("database schema is up to date", flush=True)
         from discord_sync.emulator import Emulator, GuildSpec
@@ -122,13 +154,14 @@ def run_demo(args: argparse.Namespace) -> int:
     finally:
         if started_postgres:
             print("stopping the embedded PostgreSQL the demo started", flush=True)
-            stop_embedded_server()
+            stop_embedded_server(settings)
 
 
 def _run_dagster_dev(port: int) -> int:
     dagster = Path(sys.executable).with_name("dagster")
-    command = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(WORKSPACE_FILE)]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True)
+    # The code location by module, not a workspace.yaml beside the package: an installed product has none.
+    command = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port), "-m", "discord_sync.definitions"]
+    process = subprocess.Popen(command, start_new_session=True)
     print(
         f"\nDagster UI: http://127.0.0.1:{port}  (tenant {DEMO_TENANT}: the new-tenant sensor starts its first sync "
         f"within ~30 s; watch it under Runs)\nStop everything with Ctrl-C.\n",

@@ -1,33 +1,39 @@
-"""`discord-sync sync start|status|reset|cancel`: drive tenant syncs on the same Dagster instance as the UI."""
+"""`discord-sync sync start|status|reset|cancel`: drive tenant syncs on the running Dagster deployment.
+
+Starting, resetting and canceling go through the Dagster webserver (`DAGSTER_WEBSERVER_URL`), as the UI does;
+status reads the product's tables and the runs of `DAGSTER_HOME`'s instance.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 
 import sqlalchemy as sa
-from dagster import DagsterInstance, DagsterRun
+from dagster import DagsterRun
 
 from discord_sync.control.runs import (
     UNFINISHED_STATUSES,
-    RunSubmissionError,
-    cancel_run,
-    code_location_workspace,
+    cancel_tenant_run,
     daemon_is_alive,
-    dagster_instance,
-    ensure_tenant_partitions,
+    find_run,
     run_tenant,
-    submit_tenant_sync,
+    start_backfill,
+    start_tenant_sync,
     tenant_runs,
 )
 from discord_sync.defs.jobs import RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.store.database import resolve_database_url, shared_engine
-from discord_sync.store.migrate import migrate
+from discord_sync.store.migrate import require_current_schema
 from discord_sync.store.schema import channels
 from discord_sync.store.status import ChannelState, TenantState, channel_states, tenant_states
 from discord_sync.store.tenants import get_tenant, list_tenants, validate_tenant_id
+
+DAEMON_NOTE = (
+    "note: no Dagster daemon is running; runs and backfills stay queued until `dagster dev` or "
+    "`dagster-daemon run` starts"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,7 +72,7 @@ def _command_error(message: str) -> Exception:
 
 def _engine() -> sa.Engine:
     url = resolve_database_url()
-    migrate(url)
+    require_current_schema(url)
     return shared_engine(url)
 
 
@@ -77,33 +83,23 @@ def _tenant_ids(engine: sa.Engine, tenant_id: str | None) -> list[str]:
         return [tenant.id for tenant in list_tenants(conn)]
 
 
-def _submit(instance: DagsterInstance, tenant_ids: Sequence[str], tags: dict[str, str]) -> list[DagsterRun]:
-    added = ensure_tenant_partitions(instance, tenant_ids)
-    if added:
-        print(f"added tenant partition(s): {', '.join(added)}")
-    print("loading the discord_sync code location (workspace.yaml) ...", flush=True)
-    runs = []
-    try:
-        with code_location_workspace(instance) as workspace:
-            for tenant_id in tenant_ids:
-                waiting = tenant_runs(instance, tenant_id, statuses=UNFINISHED_STATUSES, limit=1)
-                run = submit_tenant_sync(instance, workspace, tenant_id, tags)
-                runs.append(run)
-                note = f" (waits for run {waiting[0].run_id}, already queued or running)" if waiting else ""
-                print(f"{tenant_id}: run {run.run_id} {run.status.value.lower()}{note}", flush=True)
-    except RunSubmissionError as error:
-        raise _command_error(str(error)) from None
-    if not daemon_is_alive(instance):
-        print("note: no Dagster daemon is running; runs stay queued until `dagster dev` or `dagster-daemon run` starts")
-    return runs
+def _note_if_no_daemon() -> None:
+    if not daemon_is_alive():
+        print(DAEMON_NOTE)
 
 
 def run_start(args: argparse.Namespace) -> int:
     tenant_ids = _tenant_ids(_engine(), args.tenant)
     if not tenant_ids:
         raise _command_error("no tenants to sync: add one with `discord-sync tenant add TENANT --guild GUILD_ID`")
-    with dagster_instance() as instance:
-        _submit(instance, tenant_ids, {})
+    for tenant_id in tenant_ids:
+        waiting = tenant_runs(tenant_id, statuses=UNFINISHED_STATUSES, limit=1)
+        run_id = start_tenant_sync(tenant_id)
+        if waiting and waiting[0].run_id == run_id:
+            print(f"{tenant_id}: run {run_id} already {waiting[0].status.value.lower()}; not starting a second")
+        else:
+            print(f"{tenant_id}: run {run_id} queued", flush=True)
+    _note_if_no_daemon()
     return 0
 
 
@@ -122,9 +118,12 @@ def run_reset(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("not reset")
             return 1
-    with dagster_instance() as instance:
-        _submit(instance, [tenant_id], tags)
-    print(f"reset of {what} queued: the run clears its checkpoints and rows, then syncs it again")
+    backfill_id = start_backfill([tenant_id], tags=tags)
+    print(
+        f"reset of {what} launched as backfill {backfill_id}: its run clears the checkpoints and rows, then syncs "
+        "them again (after any run of the tenant already queued or running)"
+    )
+    _note_if_no_daemon()
     return 0
 
 
@@ -144,48 +143,43 @@ def _known_channel(engine: sa.Engine, tenant_id: str, channel: str) -> int:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    with dagster_instance() as instance:
-        if args.run_id:
-            run = instance.get_run_by_id(args.run_id)
-            if run is None:
-                raise _command_error(f"no run {args.run_id}")
-            if run.is_finished:
-                raise _command_error(f"run {run.run_id} already ended ({run.status.value.lower()})")
-            runs = [run]
+    if args.run_id:
+        run = find_run(args.run_id)
+        if run is None:
+            raise _command_error(f"no run {args.run_id}")
+        if run.is_finished:
+            raise _command_error(f"run {run.run_id} already ended ({run.status.value.lower()})")
+        runs = [run]
+    else:
+        validate_tenant_id(args.tenant)
+        runs = list(tenant_runs(args.tenant, statuses=UNFINISHED_STATUSES))
+        if not runs:
+            print(f"no queued or running sync of tenant {args.tenant}")
+            return 0
+    for run in runs:
+        was = run.status.value.lower()
+        if cancel_tenant_run(run.run_id):
+            print(f"{run_tenant(run)}: run {run.run_id} ({was}) canceled", flush=True)
         else:
-            validate_tenant_id(args.tenant)
-            runs = list(tenant_runs(instance, args.tenant, statuses=UNFINISHED_STATUSES))
-            if not runs:
-                print(f"no queued or running sync of tenant {args.tenant}")
-                return 0
-        failed = []
-        for run in runs:
-            was = run.status.value.lower()
-            if cancel_run(instance, run):
-                print(f"{run_tenant(run)}: run {run.run_id} ({was}) canceled", flush=True)
-            else:
-                failed.append(run.run_id)
-        if failed:
-            raise _command_error(f"could not cancel run(s) {', '.join(failed)}: their run worker did not answer")
+            print(f"{run_tenant(run)}: run {run.run_id} had already ended", flush=True)
     return 0
 
 
 def run_status(args: argparse.Namespace) -> int:
     engine = _engine()
-    with dagster_instance() as instance:
-        run = None
-        tenant_id = args.tenant
-        if args.run_id:
-            run = instance.get_run_by_id(args.run_id)
-            if run is None:
-                raise _command_error(f"no run {args.run_id}")
-            tenant_id = run_tenant(run)
-        with engine.connect() as conn:
-            if tenant_id is not None:
-                get_tenant(conn, tenant_id)
-            tenants = tenant_states(conn, tenant_id)
-            channel_rows = channel_states(conn, tenant_id, args.run_id) if tenant_id else []
-        last_runs = {t.tenant_id: run or _latest_run(instance, t.tenant_id) for t in tenants}
+    run = None
+    tenant_id = args.tenant
+    if args.run_id:
+        run = find_run(args.run_id)
+        if run is None:
+            raise _command_error(f"no run {args.run_id}")
+        tenant_id = run_tenant(run)
+    with engine.connect() as conn:
+        if tenant_id is not None:
+            get_tenant(conn, tenant_id)
+        tenants = tenant_states(conn, tenant_id)
+        channel_rows = channel_states(conn, tenant_id, args.run_id) if tenant_id else []
+    last_runs = {t.tenant_id: run or _latest_run(t.tenant_id) for t in tenants}
     if args.json:
         print(json.dumps(_status_json(tenants, last_runs, channel_rows, tenant_id is not None), indent=2))
     else:
@@ -196,8 +190,8 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _latest_run(instance: DagsterInstance, tenant_id: str) -> DagsterRun | None:
-    runs = tenant_runs(instance, tenant_id, limit=1)
+def _latest_run(tenant_id: str) -> DagsterRun | None:
+    runs = tenant_runs(tenant_id, limit=1)
     return runs[0] if runs else None
 
 

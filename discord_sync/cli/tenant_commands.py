@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from discord_sync.store.database import resolve_database_url, shared_engine
-from discord_sync.store.migrate import migrate
+from discord_sync.store.migrate import require_current_schema
 from discord_sync.store.tenants import add_tenant, get_tenant, list_tenants, remove_tenant
 
 
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _engine():
     url = resolve_database_url()
-    migrate(url)
+    require_current_schema(url)
     return shared_engine(url)
 
 

@@ -1,163 +1,246 @@
-"""Tenant sync runs on the Dagster instance: submit them through the run queue, find them, cancel them.
+"""Tenant sync runs on the Dagster deployment: start them, back-fill them, find them, cancel them.
 
-The ops CLI submits runs the way the UI's "Materialize" button does, without needing a webserver: it loads the
-code location from `workspace.yaml` (a code server subprocess, as `dagster job launch` does), snapshots the
-`sync_tenant` job, creates the run with the tenant's partition tag and hands it to the instance's run
-coordinator. The run queue (`dagster.yaml`) then decides when the daemon launches it.
+The only module that talks to Dagster about runs, through public interfaces only: launches, backfills and
+cancellations go to the webserver's GraphQL API (`DAGSTER_WEBSERVER_URL`), as the UI's own buttons do, so the
+webserver plans the run from the code location it already has loaded and the run queue (`dagster.yaml`) decides
+when the daemon starts it. Reading runs, partitions and daemon heartbeats uses the public `DagsterInstance`
+methods on `DAGSTER_HOME`'s instance. The CLI and the HTTP API call these keyword-only functions.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from urllib.parse import urlsplit
 
+import requests
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
-from dagster._core.errors import DagsterUserCodeProcessError
-from dagster._core.storage.tags import PARTITION_NAME_TAG
-from dagster._core.utils import make_new_run_id
-from dagster._core.workspace.context import BaseWorkspaceRequestContext, WorkspaceProcessContext
-from dagster._core.workspace.load_target import WorkspaceFileTarget
+from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from discord_sync.defs.jobs import sync_tenant_job
-from discord_sync.defs.partitions import tenant_partitions
+from discord_sync.settings import Settings
+from discord_sync.store.database import resolve_database_url
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
-CODE_LOCATION = "discord_sync"
-SYNC_JOB = sync_tenant_job.name
+SYNC_JOB = "sync_tenant"
+TENANT_PARTITIONS = "tenants"
+# Dagster tags every run of a partition with this tag (the tenant id); the run queue limits it to one per tenant.
+PARTITION_TAG = "dagster/partition"
+# A job's partition backfill is launched through its partition set, named by Dagster after the job.
+SYNC_PARTITION_SET = f"{SYNC_JOB}_partition_set"
+DAEMON_HEARTBEAT_SECONDS = 120.0
+GRAPHQL_TIMEOUT_SECONDS = 60
 
 UNFINISHED_STATUSES = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
     DagsterRunStatus.STARTING,
     DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
 ]
 
+_REPOSITORIES_QUERY = """
+query {
+  repositoriesOrError {
+    __typename
+    ... on RepositoryConnection { nodes { name location { name } pipelines { name } } }
+    ... on Error { message }
+  }
+}
+"""
 
-class RunSubmissionError(RuntimeError):
-    """The code location could not be loaded or the run could not be created; the message says why."""
+_LAUNCH_BACKFILL_MUTATION = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on Error { message }
+  }
+}
+"""
 
 
-def ensure_dagster_home() -> Path:
-    """`DAGSTER_HOME` as set, else the repository root (where `dagster.yaml` lives); exported for child processes."""
-    home = os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT))
-    return Path(home)
+class RunControlError(RuntimeError):
+    """A run could not be started, found or canceled; the message says why and what to do."""
 
 
-@contextmanager
-def dagster_instance() -> Iterator[DagsterInstance]:
-    """The instance every Dagster process of this deployment shares (its storage is the product's Postgres)."""
-    ensure_dagster_home()
-    with DagsterInstance.get() as instance:
-        yield instance
+@dataclass(frozen=True)
+class _Repository:
+    """Where the sync job lives on the webserver: its code location and repository."""
+
+    location: str
+    name: str
 
 
-def ensure_tenant_partitions(instance: DagsterInstance, tenant_ids: Sequence[str]) -> list[str]:
-    """Add the tenants that are not partitions yet (the sensor may not have ticked); return those added."""
-    existing = set(instance.get_dynamic_partitions(tenant_partitions.name))
+def _webserver_url() -> str:
+    return Settings.from_env().dagster_webserver_url
+
+
+def _unreachable(url: str) -> RunControlError:
+    return RunControlError(
+        f"cannot reach the Dagster webserver at {url} (DAGSTER_WEBSERVER_URL): start it (`dagster dev` or "
+        "`dagster-webserver`) or point DAGSTER_WEBSERVER_URL at it"
+    )
+
+
+def _graphql(query: str, variables: Mapping[str, object] | None = None) -> dict:
+    """POST one GraphQL document to the webserver; the `data` of the answer, or a `RunControlError`."""
+    url = _webserver_url()
+    try:
+        response = requests.post(
+            f"{url}/graphql", json={"query": query, "variables": dict(variables or {})}, timeout=GRAPHQL_TIMEOUT_SECONDS
+        )
+    except requests.ConnectionError:
+        raise _unreachable(url) from None
+    except requests.RequestException as error:
+        raise RunControlError(f"the Dagster webserver at {url} did not answer: {error}") from None
+    if response.status_code != 200:
+        raise RunControlError(f"the Dagster webserver at {url} answered HTTP {response.status_code}")
+    body = response.json()
+    if body.get("errors"):
+        raise RunControlError(f"the Dagster webserver refused the request: {body['errors'][0].get('message')}")
+    return body["data"]
+
+
+def _client() -> DagsterGraphQLClient:
+    """Dagster's typed GraphQL client on `DAGSTER_WEBSERVER_URL`."""
+    parts = urlsplit(_webserver_url())
+    return DagsterGraphQLClient(
+        parts.hostname or "127.0.0.1",
+        port_number=parts.port,
+        use_https=parts.scheme == "https",
+        path_prefix=parts.path.rstrip("/"),
+        timeout=GRAPHQL_TIMEOUT_SECONDS,
+    )
+
+
+def _client_error(error: DagsterGraphQLClientError) -> RunControlError:
+    if isinstance(error.__cause__, requests.ConnectionError):
+        return _unreachable(_webserver_url())
+    return RunControlError(f"the Dagster webserver refused the request: {': '.join(map(str, error.args))}")
+
+
+def _sync_repository() -> _Repository:
+    """The code location and repository that define the sync job, as the webserver has them loaded."""
+    result = _graphql(_REPOSITORIES_QUERY)["repositoriesOrError"]
+    if result["__typename"] != "RepositoryConnection":
+        raise RunControlError(f"the Dagster webserver cannot list its code locations: {result.get('message')}")
+    for node in result["nodes"]:
+        if any(job["name"] == SYNC_JOB for job in node["pipelines"]):
+            return _Repository(location=node["location"]["name"], name=node["name"])
+    raise RunControlError(
+        f"the Dagster webserver has no job {SYNC_JOB}: is the discord_sync code location loaded "
+        "(see Deployment in the UI for its load error)?"
+    )
+
+
+@cache
+def _cached_instance(home: str, database_url: str) -> DagsterInstance:
+    # One instance per deployment per process: opening one connects its storage, too slow to repeat per call.
+    return DagsterInstance.get()
+
+
+def _instance() -> DagsterInstance:
+    """The instance of `DAGSTER_HOME` (its storage is the product's PostgreSQL)."""
+    home = os.environ.get("DAGSTER_HOME", "")
+    if not home:
+        raise RunControlError(
+            "DAGSTER_HOME is not set: set it to the folder holding the deployment's dagster.yaml, as for "
+            "the webserver and the daemon"
+        )
+    return _cached_instance(home, resolve_database_url())
+
+
+def _add_tenant_partitions(tenant_ids: Sequence[str]) -> None:
+    """Make the tenants partitions if the sensor has not yet (a run of a missing partition would fail)."""
+    instance = _instance()
+    existing = set(instance.get_dynamic_partitions(TENANT_PARTITIONS))
     missing = [tenant for tenant in tenant_ids if tenant not in existing]
     if missing:
-        instance.add_dynamic_partitions(tenant_partitions.name, missing)
-    return missing
-
-
-@contextmanager
-def code_location_workspace(instance: DagsterInstance) -> Iterator[BaseWorkspaceRequestContext]:
-    """Load the `discord_sync` code location from `workspace.yaml`, as the webserver and the daemon do."""
-    with WorkspaceProcessContext(
-        instance, WorkspaceFileTarget(paths=[str(WORKSPACE_FILE)]), version="", read_only=False
-    ) as process_context:
-        workspace = process_context.create_request_context()
-        error = workspace.get_code_location_error(CODE_LOCATION)
-        if error is not None:
-            first_line = (error.message or "").strip().splitlines()[-1:] or ["unknown error"]
-            raise RunSubmissionError(f"cannot load code location {CODE_LOCATION}: {first_line[0]}")
-        yield workspace
-
-
-def submit_tenant_sync(
-    instance: DagsterInstance,
-    workspace: BaseWorkspaceRequestContext,
-    tenant_id: str,
-    tags: Mapping[str, str] | None = None,
-) -> DagsterRun:
-    """Create a `sync_tenant` run for one tenant partition and submit it to the run queue."""
-    location = workspace.get_code_location(CODE_LOCATION)
-    repository = next(iter(location.get_repositories().values()))
-    remote_job = repository.get_full_job(SYNC_JOB)
-    try:
-        plan = location.get_execution_plan(
-            remote_job, run_config={}, step_keys_to_execute=None, known_state=None, instance=instance
-        )
-    except DagsterUserCodeProcessError as error:
-        raise RunSubmissionError(f"cannot plan a {SYNC_JOB} run: {_user_code_reason(str(error))}") from None
-    run = instance.create_run(
-        job_name=SYNC_JOB,
-        run_id=make_new_run_id(),
-        run_config={},
-        status=DagsterRunStatus.NOT_STARTED,
-        tags={**remote_job.tags, **(tags or {}), PARTITION_NAME_TAG: tenant_id},
-        root_run_id=None,
-        parent_run_id=None,
-        step_keys_to_execute=plan.execution_plan_snapshot.step_keys_to_execute,
-        execution_plan_snapshot=plan.execution_plan_snapshot,
-        job_snapshot=remote_job.job_snapshot,
-        parent_job_snapshot=remote_job.parent_job_snapshot,
-        asset_selection=None,
-        asset_check_selection=None,
-        resolved_op_selection=None,
-        op_selection=None,
-        remote_job_origin=remote_job.get_remote_origin(),
-        job_code_origin=remote_job.get_python_origin(),
-        asset_graph=repository.asset_graph,
-    )
-    return instance.submit_run(run.run_id, workspace)
-
-
-def _user_code_reason(message: str) -> str:
-    """One line out of a code server's error dump (usually a missing environment variable)."""
-    missing = re.search(r'environment variable "(\w+)" which is not set', message)
-    if missing:
-        return f"{missing.group(1)} is not set in this environment (the job's resources read it)"
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    return lines[0] if lines else "unknown error"
+        instance.add_dynamic_partitions(TENANT_PARTITIONS, missing)
 
 
 def tenant_runs(
-    instance: DagsterInstance,
-    tenant_id: str,
-    *,
-    statuses: Sequence[DagsterRunStatus] | None = None,
-    limit: int | None = None,
+    tenant_id: str, *, statuses: Sequence[DagsterRunStatus] | None = None, limit: int | None = None
 ) -> Sequence[DagsterRun]:
-    """The runs of the tenant's partition, newest first.
+    """The runs of the tenant's partition, newest first, optionally only those in `statuses`.
 
     Any job counts, not only `sync_tenant`: materializing the assets from the UI (or an asset backfill) runs
     Dagster's implicit asset job, with the same partition tag.
     """
-    return instance.get_runs(
-        filters=RunsFilter(tags={PARTITION_NAME_TAG: tenant_id}, statuses=list(statuses or [])), limit=limit
+    return _instance().get_runs(
+        filters=RunsFilter(tags={PARTITION_TAG: tenant_id}, statuses=list(statuses or [])), limit=limit
     )
+
+
+def find_run(run_id: str) -> DagsterRun | None:
+    """The run with this id, or None."""
+    return _instance().get_run_by_id(run_id)
 
 
 def run_tenant(run: DagsterRun) -> str | None:
     """The tenant a run syncs (its partition key)."""
-    return run.tags.get(PARTITION_NAME_TAG)
+    return run.tags.get(PARTITION_TAG)
 
 
-def cancel_run(instance: DagsterInstance, run: DagsterRun) -> bool:
+def start_tenant_sync(tenant_id: str, *, tags: Mapping[str, str] | None = None) -> str:
+    """Queue a `sync_tenant` run of the tenant and return its id; if one is already queued or running, return
+    that run's id instead of starting a second."""
+    waiting = tenant_runs(tenant_id, statuses=UNFINISHED_STATUSES, limit=1)
+    if waiting:
+        return waiting[0].run_id
+    repository = _sync_repository()
+    _add_tenant_partitions([tenant_id])
+    try:
+        return _client().submit_job_execution(
+            SYNC_JOB,
+            repository_location_name=repository.location,
+            repository_name=repository.name,
+            tags={**(tags or {}), PARTITION_TAG: tenant_id},
+        )
+    except DagsterGraphQLClientError as error:
+        raise _client_error(error) from None
+
+
+def start_backfill(tenant_ids: Sequence[str], *, tags: Mapping[str, str]) -> str:
+    """Launch a partition backfill of `sync_tenant` over the tenants, every run carrying `tags`; the backfill id.
+
+    The daemon turns it into one queued run per tenant; each waits for the tenant's current run, if any.
+    """
+    if not tenant_ids:
+        raise RunControlError("a backfill needs at least one tenant")
+    repository = _sync_repository()
+    _add_tenant_partitions(tenant_ids)
+    params = {
+        "selector": {
+            "partitionSetName": SYNC_PARTITION_SET,
+            "repositorySelector": {"repositoryLocationName": repository.location, "repositoryName": repository.name},
+        },
+        "partitionNames": list(tenant_ids),
+        "tags": [{"key": key, "value": value} for key, value in tags.items()],
+    }
+    result = _graphql(_LAUNCH_BACKFILL_MUTATION, {"params": params})["launchPartitionBackfill"]
+    if result["__typename"] != "LaunchBackfillSuccess":
+        raise RunControlError(f"the backfill was refused ({result['__typename']}): {result.get('message', '')}")
+    return result["backfillId"]
+
+
+def cancel_tenant_run(run_id: str) -> bool:
     """Take a queued run out of the queue, or ask a running one to stop; False if it had already ended."""
+    run = find_run(run_id)
+    if run is None:
+        raise RunControlError(f"no run {run_id}")
     if run.is_finished:
         return False
-    return bool(instance.run_coordinator.cancel_run(run.run_id))
+    try:
+        _client().terminate_run(run_id)
+    except DagsterGraphQLClientError as error:
+        raise _client_error(error) from None
+    return True
 
 
-def daemon_is_alive(instance: DagsterInstance, *, within_seconds: float = 120.0) -> bool:
-    """Whether a Dagster daemon (which launches queued runs) reported a heartbeat recently."""
-    import time
-
-    heartbeats = instance.get_daemon_heartbeats()
-    return any(time.time() - beat.timestamp < within_seconds for beat in heartbeats.values())
+def daemon_is_alive() -> bool:
+    """Whether a Dagster daemon (which launches queued runs and backfills) reported a heartbeat recently."""
+    heartbeats = _instance().get_daemon_heartbeats()
+    return any(time.time() - beat.timestamp < DAEMON_HEARTBEAT_SECONDS for beat in heartbeats.values())

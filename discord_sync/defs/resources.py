@@ -14,11 +14,11 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from discord_sync.settings import DEFAULT_API_BASE_URL, Settings
+from discord_sync.settings import DEFAULTS, Settings
 from discord_sync.source.discord.client import DiscordSource
 from discord_sync.source.rate_limiter import PostgresRateLimiter
-from discord_sync.store.database import libpq_url, resolve_database_url, shared_engine
-from discord_sync.store.migrate import migrate
+from discord_sync.store.database import libpq_url, shared_engine
+from discord_sync.store.migrate import require_current_schema
 from discord_sync.store.schema import metadata
 from discord_sync.store.writer import upsert_frame
 from discord_sync.sync.report import SyncOptions
@@ -30,21 +30,21 @@ class DiscordResource(dg.ConfigurableResource):
     """Discord's REST API through discord.py, paced by the request limiter shared through PostgreSQL."""
 
     bot_token: str
-    api_base_url: str = DEFAULT_API_BASE_URL
-    global_requests_per_second: float = 47.0
-    max_rate_limit_wait_seconds: float = 60.0
-    request_timeout_seconds: float = 30.0
-    debug_rate_limits: bool = False
+    discord_api_base_url: str = DEFAULTS.discord_api_base_url
+    global_requests_per_second: float = DEFAULTS.global_requests_per_second
+    max_rate_limit_wait: float = DEFAULTS.max_rate_limit_wait
+    request_timeout: float = DEFAULTS.request_timeout
+    debug_rate_limits: bool = DEFAULTS.debug_rate_limits
 
     def source(self, database_url: str) -> DiscordSource:
         """A new (not yet logged-in) session; use it as `async with resource.source(url) as source`."""
         limiter = PostgresRateLimiter(libpq_url(database_url), GLOBAL_LIMITER_BUCKET, self.global_requests_per_second)
         return DiscordSource(
             token=self.bot_token,
-            api_base_url=self.api_base_url,
+            api_base_url=self.discord_api_base_url,
             limiter=limiter,
-            request_timeout=self.request_timeout_seconds,
-            max_rate_limit_wait=self.max_rate_limit_wait_seconds,
+            request_timeout=self.request_timeout,
+            max_rate_limit_wait=self.max_rate_limit_wait,
             debug_rate_limits=self.debug_rate_limits,
         )
 
@@ -53,34 +53,37 @@ class SyncResource(dg.ConfigurableResource):
     """How a tenant sync runs: parallelism, page and batch sizes, and the anonymization key."""
 
     anonymization_key: str
-    max_channel_workers: int = 10
-    channel_batch_size: int = 5
-    message_fetch_size: int = 100
-    write_batch_messages: int = 2000
+    max_channel_workers: int = DEFAULTS.max_channel_workers
+    max_windows_per_channel: int = DEFAULTS.max_windows_per_channel
+    message_fetch_size: int = DEFAULTS.message_fetch_size
+    write_batch_messages: int = DEFAULTS.write_batch_messages
 
     def options(self) -> SyncOptions:
+        """The sync's tuning as the sync engine takes it."""
         return SyncOptions(
             max_channel_workers=self.max_channel_workers,
-            max_windows_per_channel=self.channel_batch_size,
+            max_windows_per_channel=self.max_windows_per_channel,
             message_fetch_size=self.message_fetch_size,
             write_batch_messages=self.write_batch_messages,
         )
 
 
 class PostgresResource(dg.ConfigurableResource):
-    """The product's PostgreSQL: `DATABASE_URL`, or the embedded server when it is unset."""
+    """The product's PostgreSQL (`DATABASE_URL`, passed as an `EnvVar` so the password never enters Dagster)."""
 
-    database_url: str | None = None
+    database_url: str
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # A run on a fresh database creates the tables first (idempotent, serialized by an advisory lock).
-        migrate(self.url())
+        # Migrating is a deploy step (`discord-sync migrate`); a run only refuses to touch a schema it does not know.
+        require_current_schema(self.database_url)
 
     def url(self) -> str:
-        return self.database_url or resolve_database_url()
+        """The database URL, for the parts that open their own connections (the request limiter)."""
+        return self.database_url
 
     def engine(self) -> sa.Engine:
-        return shared_engine(self.url())
+        """The process's shared engine on the product's tables."""
+        return shared_engine(self.database_url)
 
 
 class PostgresIOManager(dg.ConfigurableIOManager):
@@ -115,21 +118,23 @@ class PostgresIOManager(dg.ConfigurableIOManager):
 
 
 def resources_from_settings(settings: Settings) -> dict[str, Any]:
-    """The resources of a deployment: secrets through `EnvVar` (never in run config), the rest validated."""
-    postgres = PostgresResource(database_url=settings.database_url)
+    """The resources of a deployment, every field filled from `settings`; secrets (the bot token, the anonymization
+    key, the database URL with its password) go in as `EnvVar`, so Dagster stores and shows only their names."""
+    settings.require_database_url()
+    postgres = PostgresResource(database_url=dg.EnvVar("DATABASE_URL"))
     return {
         "discord": DiscordResource(
             bot_token=dg.EnvVar("DISCORD_BOT_TOKEN"),
-            api_base_url=settings.discord_api_base_url,
+            discord_api_base_url=settings.discord_api_base_url,
             global_requests_per_second=settings.global_requests_per_second,
-            max_rate_limit_wait_seconds=settings.max_rate_limit_wait,
-            request_timeout_seconds=settings.request_timeout,
+            max_rate_limit_wait=settings.max_rate_limit_wait,
+            request_timeout=settings.request_timeout,
             debug_rate_limits=settings.debug_rate_limits,
         ),
         "sync": SyncResource(
             anonymization_key=dg.EnvVar("ANONYMIZATION_KEY"),
             max_channel_workers=settings.max_channel_workers,
-            channel_batch_size=settings.channel_batch_size,
+            max_windows_per_channel=settings.max_windows_per_channel,
             message_fetch_size=settings.message_fetch_size,
             write_batch_messages=settings.write_batch_messages,
         ),

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from discord_sync.defs.jobs import sync_tenant_job
 from discord_sync.defs.partitions import tenant_partitions
-from discord_sync.store.database import resolve_database_url, shared_engine
+from discord_sync.defs.resources import PostgresResource
 from discord_sync.store.schema import TENANT_ID_PATTERN, tenant_changes
 
 # Bounds one tick's work; a backlog (say a bulk insert of tenants) drains over the following ticks.
@@ -86,10 +86,12 @@ def _cursor_seq(cursor: str | None) -> int:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Turns each new tenant into a partition and launches its initial full sync; removes removed ones.",
 )
-def new_tenant_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+def new_tenant_sensor(
+    context: dg.SensorEvaluationContext, postgres: PostgresResource
+) -> dg.SensorResult | dg.SkipReason:
     """Read `tenant_changes` after the cursor; add/delete tenant partitions and request each new tenant's sync."""
     after_seq = _cursor_seq(context.cursor)
-    with shared_engine(resolve_database_url()).connect() as conn:
+    with postgres.engine().connect() as conn:
         changes = read_tenant_changes(conn, after_seq=after_seq)
     if not changes:
         return dg.SkipReason(f"no tenant changes after seq {after_seq}")

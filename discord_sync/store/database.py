@@ -14,15 +14,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import sqlalchemy as sa
 
 from discord_sync.settings import Settings
-from discord_sync.store.embedded_postgres import embedded_database_url
 
 DAGSTER_SCHEMA = "dagster"
 
 
 def resolve_database_url(settings: Settings | None = None) -> str:
-    """`DATABASE_URL` when set, else the embedded server's URL (started on first use)."""
-    settings = settings or Settings.from_env()
-    return settings.database_url or embedded_database_url()
+    """`DATABASE_URL` for a process's start-up (a CLI command, Dagster's storage); `SettingsError` when unset.
+
+    Called once where a process starts; Dagster code gets the URL from the `postgres` resource instead. There is
+    no fallback database: `discord-sync demo` starts the embedded one and exports its URL to its children.
+    """
+    return (settings or Settings.from_env()).require_database_url()
 
 
 def with_driver(url: str, driver: str) -> str:

@@ -1,8 +1,9 @@
-"""The embedded PostgreSQL a fresh machine uses when `DATABASE_URL` is unset.
+"""The embedded PostgreSQL of the demo (and of the tests when they are given no server); never a deployment's.
 
-`pgserver` ships the server binaries; the server lives in `$DISCORD_SYNC_HOME/pgdata` (default
-`./.discord-sync/pgdata`) and keeps running between commands so that the Dagster daemon, the webserver and the
-run processes all share it. It listens on a Unix socket only, so it never clashes with another server's port.
+`pgserver` (the optional extra `demo`: `pip install "discord-sync[demo]"`, which scripts/setup.sh installs) ships
+the server binaries; the server lives in `$DISCORD_SYNC_HOME/pgdata` (default `./.discord-sync/pgdata`) and keeps
+running between demos. It listens on a Unix socket only, so it never clashes with another server's port.
+`discord-sync demo` exports its URL as `DATABASE_URL` to the processes it starts.
 """
 
 from __future__ import annotations
@@ -10,18 +11,36 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from types import ModuleType
+
+from discord_sync.settings import Settings, SettingsError
 
 
-def discord_sync_home() -> Path:
-    """The folder that holds the embedded server's data (only used without `DATABASE_URL`)."""
-    return Path(os.environ.get("DISCORD_SYNC_HOME", ".discord-sync")).resolve()
+def _pgserver() -> ModuleType:
+    try:
+        import pgserver
+    except ImportError:
+        raise SettingsError(
+            "DATABASE_URL is not set and the embedded PostgreSQL is not installed: set DATABASE_URL, or install "
+            "the demo extra (pip install 'discord-sync[demo]')"
+        ) from None
+    return pgserver
 
 
-def embedded_database_url() -> str:
+def pgdata_folder(settings: Settings) -> Path:
+    """The embedded server's data folder, `$DISCORD_SYNC_HOME/pgdata`."""
+    return Path(settings.discord_sync_home).resolve() / "pgdata"
+
+
+def embedded_server_running(settings: Settings) -> bool:
+    """Whether an embedded server already runs in this home (then the demo must not stop it)."""
+    return (pgdata_folder(settings) / "postmaster.pid").exists()
+
+
+def embedded_database_url(settings: Settings) -> str:
     """Start the embedded server if it is not running and return its connection URL."""
-    import pgserver
-
-    pgdata = discord_sync_home() / "pgdata"
+    pgserver = _pgserver()
+    pgdata = pgdata_folder(settings)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -29,11 +48,9 @@ def embedded_database_url() -> str:
     return server.get_uri()
 
 
-def stop_embedded_server() -> None:
-    """Stop the embedded server if one runs in this home (used by the demo's Ctrl-C and the tests)."""
-    import pgserver
-
-    pgdata = discord_sync_home() / "pgdata"
+def stop_embedded_server(settings: Settings) -> None:
+    """Stop the embedded server if one runs in this home (the demo's Ctrl-C)."""
+    pgdata = pgdata_folder(settings)
     if (pgdata / "postmaster.pid").exists():
         user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs the server as this user under root
-        pgserver.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=user)
+        _pgserver().pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=user)

@@ -1,27 +1,72 @@
-"""`discord-sync migrate`: bring the product's tables to the newest schema with Alembic (idempotent)."""
+"""`discord-sync migrate` and the check every run makes: the product's tables at the newest Alembic revision.
+
+The Alembic folder is `migrations/` at the top of the repository; the wheel ships it as the package
+`discord_sync.migrations` (pyproject.toml maps one onto the other), so it is found through `importlib.resources`
+wherever the product is installed. Migrating is a deploy step: runs only check the version (`require_current_schema`)
+and never issue DDL.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import lru_cache
+from importlib.resources import files
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from discord_sync.store.database import shared_engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# Alembic's bookkeeping table; not `alembic_version`, so it never meets Dagster's own (schema `dagster`).
+VERSION_TABLE = "discord_sync_schema_version"
 
-# Serializes concurrent `migrate` calls (the webserver, the daemon and a test may start at once).
+# Serializes concurrent `migrate` calls (two deploy jobs, or a test session's template and a demo, at once).
 _MIGRATION_LOCK_KEY = 0x6473796E63  # "dsync"
 
 
-def alembic_config(connection: sa.Connection) -> Config:
-    """An Alembic config bound to an open connection; no alembic.ini needed."""
+class SchemaVersionError(RuntimeError):
+    """The database's schema is not the one this version of the product needs; the message says what to run."""
+
+
+def migrations_dir() -> str:
+    """The Alembic script folder as shipped with the installed package."""
+    return str(files("discord_sync.migrations"))
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """An Alembic config on the shipped scripts, bound to an open connection when given; no alembic.ini needed."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", migrations_dir())
     config.attributes["connection"] = connection
     return config
+
+
+@lru_cache(maxsize=1)
+def required_revision() -> str:
+    """The newest revision this version of the product ships (Alembic's head)."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise SchemaVersionError("no migrations are shipped with this installation of discord-sync")
+    return head
+
+
+def current_revision(database_url: str) -> str | None:
+    """The revision the database is at, or None when it was never migrated."""
+    with shared_engine(database_url).connect() as connection:
+        return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+def require_current_schema(database_url: str) -> None:
+    """Refuse to work on a database whose schema is not at this version's revision, saying what to run."""
+    current, needed = current_revision(database_url), required_revision()
+    if current != needed:
+        at = f"at revision {current}" if current else "not created yet (no migration was ever applied)"
+        raise SchemaVersionError(
+            f"the database schema is {at}; this version of discord-sync needs revision {needed}: "
+            "run `discord-sync migrate`"
+        )
 
 
 def migrate(database_url: str) -> None:

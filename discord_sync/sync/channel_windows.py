@@ -3,7 +3,7 @@
 Every channel to sync starts as one window from its checkpoint to the newest message. At most
 `SYNC_MAX_CHANNEL_WORKERS` windows are fetched at once. When a worker has nothing queued, it splits the running
 window with the most estimated messages left (snowflakes encode time, so a window is a time range), up to
-`SYNC_CHANNEL_BATCH_SIZE` windows per channel: a guild of many channels runs channel-parallel, one huge channel
+`SYNC_MAX_WINDOWS_PER_CHANNEL` windows per channel: a guild of many channels runs channel-parallel, one huge channel
 runs window-parallel, and both are bounded by the shared request limiter.
 
 A window writes its messages in batches of about `SYNC_WRITE_BATCH_MESSAGES`, each batch with its channel's

@@ -73,8 +73,8 @@ class DiscordSource:
         token: str,
         api_base_url: str,
         limiter: PostgresRateLimiter | None,
-        request_timeout: float = 30.0,
-        max_rate_limit_wait: float = 60.0,
+        request_timeout: float,
+        max_rate_limit_wait: float,
         transient_retries: int = 4,
         debug_rate_limits: bool = False,
     ) -> None:

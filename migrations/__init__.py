@@ -1,0 +1,1 @@
+"""The Alembic migrations of the product's tables, shipped in the wheel as `discord_sync.migrations`."""
