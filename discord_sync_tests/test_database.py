@@ -1,4 +1,5 @@
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from discord_sync.store.database import DAGSTER_SCHEMA, dagster_storage_url, with_driver
@@ -47,3 +48,30 @@ def test_dagster_writes_run_events_through_the_real_postgres_storage(database_ur
             sa.text(f"SELECT count(*) FROM {DAGSTER_SCHEMA}.event_logs WHERE run_id = :r"), {"r": result.run_id}
         ).scalar()
     assert stored == len(events)
+
+
+@pytest.mark.integration
+def test_a_run_on_a_schema_behind_this_version_refuses_with_the_command_to_run_and_changes_nothing(
+    database_url, engine
+):
+    from discord_sync.defs.resources import PostgresResource
+    from discord_sync.store.migrate import required_revision
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE discord_sync_schema_version SET version_num = '0002'"))
+
+    @dg.asset
+    def probe(postgres: PostgresResource) -> None:
+        """Needs the product's database."""
+
+    result = dg.materialize(
+        [probe], resources={"postgres": PostgresResource(database_url=database_url)}, raise_on_error=False
+    )
+    assert not result.success
+    errors = " ".join(str(event.event_specific_data) for event in result.all_events if event.is_failure)
+    expected = (
+        f"the database schema is at revision 0002; this version of discord-sync needs revision {required_revision()}"
+    )
+    assert expected in errors and "run `discord-sync migrate`" in errors
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM discord_sync_schema_version")).scalar_one() == "0002"

@@ -34,6 +34,18 @@ from discord_sync.source.rate_limiter import PostgresRateLimiter
 log = logging.getLogger("discord_sync.discord")
 
 INVALID_STATUSES = frozenset({401, 403, 429})
+
+
+def point_discord_py_at(api_base_url: str) -> None:
+    """Send every discord.py REST call of this process to `api_base_url` (Discord's, or the emulator's).
+
+    discord.py builds each URL from the class attribute `Route.BASE`, so the setting is global to the process,
+    not per client: every session of one process talks to the same Discord. That is why it is set here only, from
+    the one `DISCORD_API_BASE_URL` setting, and why tests and benchmarks that need the emulator call this too.
+    """
+    discord.http.Route.BASE = api_base_url.rstrip("/")
+
+
 TRANSIENT_ERRORS = (discord.DiscordServerError, aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
 
 
@@ -94,7 +106,7 @@ class DiscordSource:
         return f"DiscordSource(api_base_url={self._api_base_url!r})"
 
     async def __aenter__(self) -> DiscordSource:
-        discord.http.Route.BASE = self._api_base_url
+        point_discord_py_at(self._api_base_url)
         trace = aiohttp.TraceConfig()
         trace.on_request_start.append(self._before_request)
         trace.on_request_end.append(self._after_response)
