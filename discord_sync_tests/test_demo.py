@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,8 +14,6 @@ from pathlib import Path
 import psutil
 import pytest
 import sqlalchemy as sa
-
-from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 
 
 def free_port() -> int:
@@ -40,11 +37,10 @@ def wait_for_ui(url: str, process: subprocess.Popen, timeout: float = 120) -> No
 
 @pytest.mark.slow
 def test_demo_serves_the_ui_on_localhost_with_a_demo_tenant_and_stops_cleanly(database_url, engine, tmp_path):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    # As scripts/demo.sh runs it: no DAGSTER_HOME, so the demo writes its own instance settings in its home.
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "DAGSTER_HOME": str(home)}
+    env = {**os.environ, "DATABASE_URL": database_url, "DISCORD_SYNC_HOME": str(tmp_path / "home")}
+    env.pop("DAGSTER_HOME", None)
     env.pop("DISCORD_BOT_TOKEN", None)
     env.pop("ANONYMIZATION_KEY", None)
     command = [str(Path(sys.executable).with_name("discord-sync")), "demo", "--port", str(port)]
@@ -59,7 +55,12 @@ def test_demo_serves_the_ui_on_localhost_with_a_demo_tenant_and_stops_cleanly(da
         assert listeners and all(c.laddr.ip == "127.0.0.1" for c in listeners)
         with engine.connect() as conn:
             guild = conn.execute(sa.text("SELECT guild_id FROM tenants WHERE id = 'demo'")).scalar()
+            dagster_tables = conn.execute(
+                sa.text("SELECT count(*) FROM pg_tables WHERE schemaname = 'dagster' AND tablename = 'runs'")
+            ).scalar()
         assert guild is not None
+        assert dagster_tables == 1, "Dagster's state is in the demo's PostgreSQL, schema dagster"
+        assert (tmp_path / "home" / "dagster_home" / "dagster.yaml").exists()
 
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=90)

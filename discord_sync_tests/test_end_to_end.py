@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import sqlalchemy as sa
 from dagster_graphql import DagsterGraphQLClient
 
@@ -91,8 +92,11 @@ class Deployment:
         raise AssertionError(f"webserver did not come up; see {self.logs}")
 
     def runs(self, tags: dict[str, str]) -> list[dict]:
-        data = self.client._execute(RUNS_QUERY, {"filter": {"tags": [{"key": k, "value": v} for k, v in tags.items()]}})
-        return data["runsOrError"]["results"]
+        """The runs with these tags, newest first, read from the GraphQL API as any HTTP client would."""
+        variables = {"filter": {"tags": [{"key": k, "value": v} for k, v in tags.items()]}}
+        response = requests.post(f"{self.url}/graphql", json={"query": RUNS_QUERY, "variables": variables}, timeout=30)
+        response.raise_for_status()
+        return response.json()["data"]["runsOrError"]["results"]
 
     def wait_for_run(self, tags: dict[str, str], timeout: float = RUN_TIMEOUT) -> dict:
         """The first run with these tags, once it has finished (found and followed through GraphQL)."""
@@ -125,15 +129,17 @@ def deployment(database_url, emulator, tmp_path) -> Iterator[Deployment]:
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "DAGSTER_HOME": str(home),
+        "DAGSTER_WEBSERVER_URL": f"http://127.0.0.1:{port}",
         "DISCORD_API_BASE_URL": emulator.base_url,
         "DISCORD_BOT_TOKEN": TEST_TOKEN,
         "ANONYMIZATION_KEY": TEST_ANONYMIZATION_KEY,
     }
-    deployment = Deployment(env, tmp_path, free_port())
+    deployment = Deployment(env, tmp_path, port)
     workspace = str(REPO_ROOT / "workspace.yaml")
     try:
         deployment.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace])
@@ -162,6 +168,12 @@ def cli(deployment: Deployment, *args: str) -> str:
 
 def submitted_run_id(output: str) -> str:
     match = re.search(r"run ([0-9a-f-]{36})", output)
+    assert match, output
+    return match.group(1)
+
+
+def launched_backfill_id(output: str) -> str:
+    match = re.search(r"launched as backfill (\w+)", output)
     assert match, output
     return match.group(1)
 
@@ -212,11 +224,13 @@ def test_a_tenant_added_by_sql_is_synced_updated_and_reset_through_the_running_p
     assert run_messages(engine, run_id) == len(new_ids)  # only the new messages were fetched and written
 
     before = channel_rows(engine, "acme", general)
-    reset_id = submitted_run_id(
+    backfill_id = launched_backfill_id(
         cli(deployment, "sync", "reset", "--tenant", "acme", "--channel", str(general), "--yes")
     )
-    assert deployment.wait_for_run_id(reset_id) == "SUCCESS"
-    assert run_messages(engine, reset_id) == len(before)
+    reset = deployment.wait_for_run({"dagster/backfill": backfill_id})
+    assert reset["status"] == "SUCCESS"
+    assert {"key": "discord_sync/reset_channel", "value": str(general)} in reset["tags"]
+    assert run_messages(engine, reset["runId"]) == len(before)
     assert channel_rows(engine, "acme", general) == before
 
     check_ui_in_chromium(deployment, tmp_path)
