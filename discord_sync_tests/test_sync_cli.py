@@ -15,6 +15,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,21 +57,14 @@ def module_database(pg_server_url: str, template_database: str) -> Iterator[str]
     admin.dispose()
 
 
-@pytest.fixture(scope="module")
-def webserver(module_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A Dagster webserver on a free port, loading the code location by module; the environment to reach it."""
-    home = tmp_path_factory.mktemp("dagster_home")
-    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+@contextmanager
+def running_webserver(home: Path, env: dict[str, str]) -> Iterator[str]:
+    """`dagster-webserver -m discord_sync.definitions` on a free port with `env`; yields its URL once it answers."""
     port = free_port()
-    env = {
-        "DATABASE_URL": module_database,
-        "DAGSTER_HOME": str(home),
-        "DAGSTER_WEBSERVER_URL": f"http://127.0.0.1:{port}",
-    }
     log = open(home / "webserver.log", "w")
     process = subprocess.Popen(
         [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-m", "discord_sync.definitions"],
-        env={**os.environ, **env, "DISCORD_BOT_TOKEN": "test-token", "ANONYMIZATION_KEY": TEST_ANONYMIZATION_KEY},
+        env={**os.environ, **env, "DAGSTER_HOME": str(home)},
         cwd=home,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -85,7 +79,7 @@ def webserver(module_database: str, tmp_path_factory: pytest.TempPathFactory) ->
             except OSError:
                 assert time.monotonic() < deadline, f"the webserver did not answer; see {home / 'webserver.log'}"
                 time.sleep(0.5)
-        yield env
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         try:
@@ -94,6 +88,16 @@ def webserver(module_database: str, tmp_path_factory: pytest.TempPathFactory) ->
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def webserver(module_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The deployment's webserver, loading the code location by module; the environment that reaches it."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    secrets = {"DISCORD_BOT_TOKEN": "test-token", "ANONYMIZATION_KEY": TEST_ANONYMIZATION_KEY}
+    with running_webserver(home, {"DATABASE_URL": module_database, **secrets}) as url:
+        yield {"DATABASE_URL": module_database, "DAGSTER_HOME": str(home), "DAGSTER_WEBSERVER_URL": url}
 
 
 @pytest.fixture
@@ -271,3 +275,16 @@ def test_status_reports_tenants_and_channels_as_table_and_json(instance, tenants
     assert main(["sync", "status", "--tenant", "acme"]) == 0
     table = capsys.readouterr().out
     assert "general" in table and "1234567890123456789" in table and "403 Missing Access" in table
+
+
+def test_a_code_location_that_failed_to_load_is_named_with_its_reason(tenants, monkeypatch, tmp_path, capsys):
+    # A webserver whose code location refuses its settings (its own storage is a plain local one).
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    broken = {"DATABASE_URL": os.environ["DATABASE_URL"], "SYNC_MAX_CHANNEL_WORKERS": "lots"}
+    with running_webserver(tmp_path, broken) as url:
+        monkeypatch.setenv("DAGSTER_WEBSERVER_URL", url)
+        monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+        assert main(["sync", "start", "--tenant", "acme"]) == 1
+    err = capsys.readouterr().err
+    assert "the Dagster webserver has no job sync_tenant: code location discord_sync.definitions failed to load" in err
+    assert "SYNC_MAX_CHANNEL_WORKERS must be a whole number" in err and err.count("\n") == 1

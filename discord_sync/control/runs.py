@@ -50,6 +50,17 @@ query {
 }
 """
 
+_LOAD_ERRORS_QUERY = """
+query {
+  workspaceOrError {
+    __typename
+    ... on Workspace {
+      locationEntries { name locationOrLoadError { __typename ... on PythonError { message causes { message } } } }
+    }
+  }
+}
+"""
+
 _LAUNCH_BACKFILL_MUTATION = """
 mutation($params: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $params) {
@@ -129,10 +140,21 @@ def _sync_repository() -> _Repository:
     for node in result["nodes"]:
         if any(job["name"] == SYNC_JOB for job in node["pipelines"]):
             return _Repository(location=node["location"]["name"], name=node["name"])
-    raise RunControlError(
-        f"the Dagster webserver has no job {SYNC_JOB}: is the discord_sync code location loaded "
-        "(see Deployment in the UI for its load error)?"
-    )
+    raise RunControlError(f"the Dagster webserver has no job {SYNC_JOB}: {_load_errors()}")
+
+
+def _load_errors() -> str:
+    """Why the webserver's code locations did not load: the last line of each error (the exception itself)."""
+    workspace = _graphql(_LOAD_ERRORS_QUERY)["workspaceOrError"]
+    reasons = []
+    for entry in workspace.get("locationEntries", []):
+        error = entry["locationOrLoadError"] or {}
+        if error.get("__typename") != "PythonError":
+            continue
+        # Dagster wraps the exception that stopped the load; the innermost cause is the one to act on.
+        root = ([error] + error.get("causes", []))[-1]["message"].strip() or "unknown error"
+        reasons.append(f"code location {entry['name']} failed to load: {root.splitlines()[0]}")
+    return "; ".join(reasons) or "is the discord_sync code location loaded (see Deployment in the UI)?"
 
 
 @cache
