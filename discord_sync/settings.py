@@ -115,8 +115,9 @@ def _windows_variable(env: Mapping[str, str]) -> str:
 class Settings:
     """Everything the product reads from its environment, already validated.
 
-    The field defaults here are the product's only defaults: the Dagster resources take theirs from `DEFAULTS`.
-    Each field is named like its variable (`max_windows_per_channel` <- `SYNC_MAX_WINDOWS_PER_CHANNEL`).
+    The field defaults here are the product's only defaults: the Dagster resources take theirs from `DEFAULTS`
+    and name their fields the same. Each field is named like its variable, less the `SYNC_` prefix
+    (`max_windows_per_channel` <- `SYNC_MAX_WINDOWS_PER_CHANNEL`).
     """
 
     database_url: str | None = None

@@ -96,7 +96,8 @@ def run_start(args: argparse.Namespace) -> int:
         waiting = tenant_runs(tenant_id, statuses=UNFINISHED_STATUSES, limit=1)
         run_id = start_tenant_sync(tenant_id)
         if waiting and waiting[0].run_id == run_id:
-            print(f"{tenant_id}: run {run_id} already {waiting[0].status.value.lower()}; not starting a second")
+            state = waiting[0].status.value.lower()
+            print(f"{tenant_id}: run {run_id} already {state}; not starting a second", flush=True)
         else:
             print(f"{tenant_id}: run {run_id} queued", flush=True)
     _note_if_no_daemon()

@@ -108,7 +108,10 @@ def _graphql(query: str, variables: Mapping[str, object] | None = None) -> dict:
         raise RunControlError(f"the Dagster webserver at {url} did not answer: {error}") from None
     if response.status_code != 200:
         raise RunControlError(f"the Dagster webserver at {url} answered HTTP {response.status_code}")
-    body = response.json()
+    try:
+        body = response.json()
+    except ValueError:
+        raise RunControlError(f"{url} answered, but not as a Dagster webserver (no GraphQL at /graphql)") from None
     if body.get("errors"):
         raise RunControlError(f"the Dagster webserver refused the request: {body['errors'][0].get('message')}")
     return body["data"]
