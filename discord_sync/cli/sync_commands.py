@@ -24,6 +24,7 @@ from discord_sync.control.runs import (
     tenant_runs,
 )
 from discord_sync.defs.jobs import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.settings import Settings
 from discord_sync.store.database import resolve_database_url, shared_engine
 from discord_sync.store.migrate import require_current_schema
 from discord_sync.store.schema import channels
@@ -70,8 +71,8 @@ def _command_error(message: str) -> Exception:
     return CommandError(message)
 
 
-def _engine() -> sa.Engine:
-    url = resolve_database_url()
+def _engine(settings: Settings) -> sa.Engine:
+    url = resolve_database_url(settings)
     require_current_schema(url)
     return shared_engine(url)
 
@@ -83,29 +84,31 @@ def _tenant_ids(engine: sa.Engine, tenant_id: str | None) -> list[str]:
         return [tenant.id for tenant in list_tenants(conn)]
 
 
-def _note_if_no_daemon() -> None:
-    if not daemon_is_alive():
+def _note_if_no_daemon(settings: Settings) -> None:
+    if not daemon_is_alive(settings=settings):
         print(DAEMON_NOTE)
 
 
 def run_start(args: argparse.Namespace) -> int:
-    tenant_ids = _tenant_ids(_engine(), args.tenant)
+    settings = Settings.from_env()
+    tenant_ids = _tenant_ids(_engine(settings), args.tenant)
     if not tenant_ids:
         raise _command_error("no tenants to sync: add one with `discord-sync tenant add TENANT --guild GUILD_ID`")
     for tenant_id in tenant_ids:
-        waiting = tenant_runs(tenant_id, statuses=UNFINISHED_STATUSES, limit=1)
-        run_id = start_tenant_sync(tenant_id)
+        waiting = tenant_runs(tenant_id, statuses=UNFINISHED_STATUSES, limit=1, settings=settings)
+        run_id = start_tenant_sync(tenant_id, settings=settings)
         if waiting and waiting[0].run_id == run_id:
             state = waiting[0].status.value.lower()
             print(f"{tenant_id}: run {run_id} already {state}; not starting a second", flush=True)
         else:
             print(f"{tenant_id}: run {run_id} queued", flush=True)
-    _note_if_no_daemon()
+    _note_if_no_daemon(settings)
     return 0
 
 
 def run_reset(args: argparse.Namespace) -> int:
-    engine = _engine()
+    settings = Settings.from_env()
+    engine = _engine(settings)
     [tenant_id] = _tenant_ids(engine, args.tenant)
     if args.channel is not None:
         channel_id = _known_channel(engine, tenant_id, args.channel)
@@ -119,12 +122,12 @@ def run_reset(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("not reset")
             return 1
-    backfill_id = start_backfill([tenant_id], tags=tags)
+    backfill_id = start_backfill([tenant_id], tags=tags, settings=settings)
     print(
         f"reset of {what} launched as backfill {backfill_id}: its run clears the checkpoints and rows, then syncs "
         "them again (after any run of the tenant already queued or running)"
     )
-    _note_if_no_daemon()
+    _note_if_no_daemon(settings)
     return 0
 
 
@@ -144,8 +147,9 @@ def _known_channel(engine: sa.Engine, tenant_id: str, channel: str) -> int:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
     if args.run_id:
-        run = find_run(args.run_id)
+        run = find_run(args.run_id, settings=settings)
         if run is None:
             raise _command_error(f"no run {args.run_id}")
         if run.is_finished:
@@ -153,13 +157,13 @@ def run_cancel(args: argparse.Namespace) -> int:
         runs = [run]
     else:
         validate_tenant_id(args.tenant)
-        runs = list(tenant_runs(args.tenant, statuses=UNFINISHED_STATUSES))
+        runs = list(tenant_runs(args.tenant, statuses=UNFINISHED_STATUSES, settings=settings))
         if not runs:
             print(f"no queued or running sync of tenant {args.tenant}")
             return 0
     for run in runs:
         was = run.status.value.lower()
-        if cancel_tenant_run(run.run_id):
+        if cancel_tenant_run(run.run_id, settings=settings):
             print(f"{run_tenant(run)}: run {run.run_id} ({was}) canceled", flush=True)
         else:
             print(f"{run_tenant(run)}: run {run.run_id} had already ended", flush=True)
@@ -167,11 +171,12 @@ def run_cancel(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    engine = _engine()
+    settings = Settings.from_env()
+    engine = _engine(settings)
     run = None
     tenant_id = args.tenant
     if args.run_id:
-        run = find_run(args.run_id)
+        run = find_run(args.run_id, settings=settings)
         if run is None:
             raise _command_error(f"no run {args.run_id}")
         tenant_id = run_tenant(run)
@@ -180,7 +185,7 @@ def run_status(args: argparse.Namespace) -> int:
             get_tenant(conn, tenant_id)
         tenants = tenant_states(conn, tenant_id)
         channel_rows = channel_states(conn, tenant_id, args.run_id) if tenant_id else []
-    last_runs = {t.tenant_id: run or _latest_run(t.tenant_id) for t in tenants}
+    last_runs = {t.tenant_id: run or _latest_run(t.tenant_id, settings) for t in tenants}
     if args.json:
         print(json.dumps(_status_json(tenants, last_runs, channel_rows, tenant_id is not None), indent=2))
     else:
@@ -191,8 +196,8 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _latest_run(tenant_id: str) -> DagsterRun | None:
-    runs = tenant_runs(tenant_id, limit=1)
+def _latest_run(tenant_id: str, settings: Settings) -> DagsterRun | None:
+    runs = tenant_runs(tenant_id, limit=1, settings=settings)
     return runs[0] if runs else None
 
 

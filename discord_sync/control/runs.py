@@ -4,7 +4,8 @@ The only module that talks to Dagster about runs, through public interfaces only
 cancellations go to the webserver's GraphQL API (`DAGSTER_WEBSERVER_URL`), as the UI's own buttons do, so the
 webserver plans the run from the code location it already has loaded and the run queue (`dagster.yaml`) decides
 when the daemon starts it. Reading runs, partitions and daemon heartbeats uses the public `DagsterInstance`
-methods on `DAGSTER_HOME`'s instance. The CLI and the HTTP API call these keyword-only functions.
+methods on `DAGSTER_HOME`'s instance. The CLI and the HTTP API call these keyword-only functions, handing down the
+`Settings` they read at start-up (without them, a call reads the environment once).
 """
 
 from __future__ import annotations
@@ -84,10 +85,6 @@ class _Repository:
     name: str
 
 
-def _webserver_url() -> str:
-    return Settings.from_env().dagster_webserver_url
-
-
 def _unreachable(url: str) -> RunControlError:
     return RunControlError(
         f"cannot reach the Dagster webserver at {url} (DAGSTER_WEBSERVER_URL): start it (`dagster dev` or "
@@ -95,9 +92,8 @@ def _unreachable(url: str) -> RunControlError:
     )
 
 
-def _graphql(query: str, variables: Mapping[str, object] | None = None) -> dict:
-    """POST one GraphQL document to the webserver; the `data` of the answer, or a `RunControlError`."""
-    url = _webserver_url()
+def _graphql(url: str, query: str, variables: Mapping[str, object] | None = None) -> dict:
+    """POST one GraphQL document to the webserver at `url`; the `data` of the answer, or a `RunControlError`."""
     try:
         response = requests.post(
             f"{url}/graphql", json={"query": query, "variables": dict(variables or {})}, timeout=GRAPHQL_TIMEOUT_SECONDS
@@ -117,9 +113,9 @@ def _graphql(query: str, variables: Mapping[str, object] | None = None) -> dict:
     return body["data"]
 
 
-def _client() -> DagsterGraphQLClient:
-    """Dagster's typed GraphQL client on `DAGSTER_WEBSERVER_URL`."""
-    parts = urlsplit(_webserver_url())
+def _client(url: str) -> DagsterGraphQLClient:
+    """Dagster's typed GraphQL client on the webserver at `url`."""
+    parts = urlsplit(url)
     return DagsterGraphQLClient(
         parts.hostname or "127.0.0.1",
         port_number=parts.port,
@@ -129,26 +125,26 @@ def _client() -> DagsterGraphQLClient:
     )
 
 
-def _client_error(error: DagsterGraphQLClientError) -> RunControlError:
+def _client_error(error: DagsterGraphQLClientError, url: str) -> RunControlError:
     if isinstance(error.__cause__, requests.ConnectionError):
-        return _unreachable(_webserver_url())
+        return _unreachable(url)
     return RunControlError(f"the Dagster webserver refused the request: {': '.join(map(str, error.args))}")
 
 
-def _sync_repository() -> _Repository:
+def _sync_repository(url: str) -> _Repository:
     """The code location and repository that define the sync job, as the webserver has them loaded."""
-    result = _graphql(_REPOSITORIES_QUERY)["repositoriesOrError"]
+    result = _graphql(url, _REPOSITORIES_QUERY)["repositoriesOrError"]
     if result["__typename"] != "RepositoryConnection":
         raise RunControlError(f"the Dagster webserver cannot list its code locations: {result.get('message')}")
     for node in result["nodes"]:
         if any(job["name"] == SYNC_JOB for job in node["pipelines"]):
             return _Repository(location=node["location"]["name"], name=node["name"])
-    raise RunControlError(f"the Dagster webserver has no job {SYNC_JOB}: {_load_errors()}")
+    raise RunControlError(f"the Dagster webserver has no job {SYNC_JOB}: {_load_errors(url)}")
 
 
-def _load_errors() -> str:
-    """Why the webserver's code locations did not load: the last line of each error (the exception itself)."""
-    workspace = _graphql(_LOAD_ERRORS_QUERY)["workspaceOrError"]
+def _load_errors(url: str) -> str:
+    """Why the webserver's code locations did not load: the exception that stopped each."""
+    workspace = _graphql(url, _LOAD_ERRORS_QUERY)["workspaceOrError"]
     reasons = []
     for entry in workspace.get("locationEntries", []):
         error = entry["locationOrLoadError"] or {}
@@ -166,7 +162,7 @@ def _cached_instance(home: str, database_url: str) -> DagsterInstance:
     return DagsterInstance.get()
 
 
-def _instance() -> DagsterInstance:
+def _instance(settings: Settings) -> DagsterInstance:
     """The instance of `DAGSTER_HOME` (its storage is the product's PostgreSQL)."""
     home = os.environ.get("DAGSTER_HOME", "")
     if not home:
@@ -174,12 +170,12 @@ def _instance() -> DagsterInstance:
             "DAGSTER_HOME is not set: set it to the folder holding the deployment's dagster.yaml, as for "
             "the webserver and the daemon"
         )
-    return _cached_instance(home, resolve_database_url())
+    return _cached_instance(home, resolve_database_url(settings))
 
 
-def _add_tenant_partitions(tenant_ids: Sequence[str]) -> None:
+def _add_tenant_partitions(tenant_ids: Sequence[str], settings: Settings) -> None:
     """Make the tenants partitions if the sensor has not yet (a run of a missing partition would fail)."""
-    instance = _instance()
+    instance = _instance(settings)
     existing = set(instance.get_dynamic_partitions(TENANT_PARTITIONS))
     missing = [tenant for tenant in tenant_ids if tenant not in existing]
     if missing:
@@ -187,21 +183,25 @@ def _add_tenant_partitions(tenant_ids: Sequence[str]) -> None:
 
 
 def tenant_runs(
-    tenant_id: str, *, statuses: Sequence[DagsterRunStatus] | None = None, limit: int | None = None
+    tenant_id: str,
+    *,
+    statuses: Sequence[DagsterRunStatus] | None = None,
+    limit: int | None = None,
+    settings: Settings | None = None,
 ) -> Sequence[DagsterRun]:
     """The runs of the tenant's partition, newest first, optionally only those in `statuses`.
 
     Any job counts, not only `sync_tenant`: materializing the assets from the UI (or an asset backfill) runs
     Dagster's implicit asset job, with the same partition tag.
     """
-    return _instance().get_runs(
+    return _instance(settings or Settings.from_env()).get_runs(
         filters=RunsFilter(tags={PARTITION_TAG: tenant_id}, statuses=list(statuses or [])), limit=limit
     )
 
 
-def find_run(run_id: str) -> DagsterRun | None:
+def find_run(run_id: str, *, settings: Settings | None = None) -> DagsterRun | None:
     """The run with this id, or None."""
-    return _instance().get_run_by_id(run_id)
+    return _instance(settings or Settings.from_env()).get_run_by_id(run_id)
 
 
 def run_tenant(run: DagsterRun) -> str | None:
@@ -209,34 +209,40 @@ def run_tenant(run: DagsterRun) -> str | None:
     return run.tags.get(PARTITION_TAG)
 
 
-def start_tenant_sync(tenant_id: str, *, tags: Mapping[str, str] | None = None) -> str:
+def start_tenant_sync(
+    tenant_id: str, *, tags: Mapping[str, str] | None = None, settings: Settings | None = None
+) -> str:
     """Queue a `sync_tenant` run of the tenant and return its id; if one is already queued or running, return
     that run's id instead of starting a second."""
-    waiting = tenant_runs(tenant_id, statuses=UNFINISHED_STATUSES, limit=1)
+    settings = settings or Settings.from_env()
+    waiting = tenant_runs(tenant_id, statuses=UNFINISHED_STATUSES, limit=1, settings=settings)
     if waiting:
         return waiting[0].run_id
-    repository = _sync_repository()
-    _add_tenant_partitions([tenant_id])
+    url = settings.dagster_webserver_url
+    repository = _sync_repository(url)
+    _add_tenant_partitions([tenant_id], settings)
     try:
-        return _client().submit_job_execution(
+        return _client(url).submit_job_execution(
             SYNC_JOB,
             repository_location_name=repository.location,
             repository_name=repository.name,
             tags={**(tags or {}), PARTITION_TAG: tenant_id},
         )
     except DagsterGraphQLClientError as error:
-        raise _client_error(error) from None
+        raise _client_error(error, url) from None
 
 
-def start_backfill(tenant_ids: Sequence[str], *, tags: Mapping[str, str]) -> str:
+def start_backfill(tenant_ids: Sequence[str], *, tags: Mapping[str, str], settings: Settings | None = None) -> str:
     """Launch a partition backfill of `sync_tenant` over the tenants, every run carrying `tags`; the backfill id.
 
     The daemon turns it into one queued run per tenant; each waits for the tenant's current run, if any.
     """
     if not tenant_ids:
         raise RunControlError("a backfill needs at least one tenant")
-    repository = _sync_repository()
-    _add_tenant_partitions(tenant_ids)
+    settings = settings or Settings.from_env()
+    url = settings.dagster_webserver_url
+    repository = _sync_repository(url)
+    _add_tenant_partitions(tenant_ids, settings)
     params = {
         "selector": {
             "partitionSetName": SYNC_PARTITION_SET,
@@ -245,27 +251,28 @@ def start_backfill(tenant_ids: Sequence[str], *, tags: Mapping[str, str]) -> str
         "partitionNames": list(tenant_ids),
         "tags": [{"key": key, "value": value} for key, value in tags.items()],
     }
-    result = _graphql(_LAUNCH_BACKFILL_MUTATION, {"params": params})["launchPartitionBackfill"]
+    result = _graphql(url, _LAUNCH_BACKFILL_MUTATION, {"params": params})["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":
         raise RunControlError(f"the backfill was refused ({result['__typename']}): {result.get('message', '')}")
     return result["backfillId"]
 
 
-def cancel_tenant_run(run_id: str) -> bool:
+def cancel_tenant_run(run_id: str, *, settings: Settings | None = None) -> bool:
     """Take a queued run out of the queue, or ask a running one to stop; False if it had already ended."""
-    run = find_run(run_id)
+    settings = settings or Settings.from_env()
+    run = find_run(run_id, settings=settings)
     if run is None:
         raise RunControlError(f"no run {run_id}")
     if run.is_finished:
         return False
     try:
-        _client().terminate_run(run_id)
+        _client(settings.dagster_webserver_url).terminate_run(run_id)
     except DagsterGraphQLClientError as error:
-        raise _client_error(error) from None
+        raise _client_error(error, settings.dagster_webserver_url) from None
     return True
 
 
-def daemon_is_alive() -> bool:
+def daemon_is_alive(*, settings: Settings | None = None) -> bool:
     """Whether a Dagster daemon (which launches queued runs and backfills) reported a heartbeat recently."""
-    heartbeats = _instance().get_daemon_heartbeats()
+    heartbeats = _instance(settings or Settings.from_env()).get_daemon_heartbeats()
     return any(time.time() - beat.timestamp < DAEMON_HEARTBEAT_SECONDS for beat in heartbeats.values())
