@@ -1,4 +1,4 @@
-"""The command lines the README documents, typed as a user types them: `discord-sync ...` and `dg ...`.
+"""The command lines the README documents, typed as a user types them: `discord-sync ...` and `dg check|list|launch`.
 
 Each runs as its own process from the installed console scripts, so argument parsing, entry points and the
 `[tool.dg]` project section are what is tested, not a Python call that skips them.
@@ -14,9 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg_sdk
 import pytest
 
+from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync_tests.fault_harness import REPO
+from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, expected_message_ids, stored_message_ids
 
 BIN = Path(sys.executable).parent
 README = (REPO / "README.md").read_text()
@@ -84,9 +87,10 @@ def test_every_command_without_database_url_stops_with_one_clear_message(tmp_pat
     assert list(tmp_path.iterdir()) == [], "no embedded database was started"
 
 
-def dg(*args: str, database_url: str) -> subprocess.CompletedProcess:
+def dg(*args: str, database_url: str, **extra_env: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": database_url, "VIRTUAL_ENV": str(BIN.parent)}
     env.pop("DAGSTER_HOME", None)
+    env.update(extra_env)
     return subprocess.run([str(BIN / "dg"), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -111,3 +115,30 @@ def test_dg_list_defs_lists_the_sync_assets_job_and_automation(database_url):
     assert [job["name"] for job in listed["jobs"]] == ["sync_tenant"]
     assert [sensor["name"] for sensor in listed["sensors"]] == ["new_tenant_sensor"]
     assert [schedule["name"] for schedule in listed["schedules"]] == ["hourly_sync_schedule"]
+
+
+@pytest.mark.e2e
+def test_dg_launch_syncs_a_tenant_partition(database_url, engine, tmp_path, monkeypatch):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    with Emulator(guilds=[GuildSpec(seed=2, scale=0.02)], token=TEST_TOKEN) as emulator:
+        guild = emulator.guild_ids[0]
+        create_tenant(engine, "acme", guild)
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        with dg_sdk.DagsterInstance.get() as instance:
+            instance.add_dynamic_partitions("tenants", ["acme"])  # what the sensor's first tick does
+        result = dg(
+            "launch",
+            "--assets",
+            "channels,messages,reactions,attachments",
+            "--partition",
+            "acme",
+            database_url=database_url,
+            DAGSTER_HOME=str(home),
+            DISCORD_BOT_TOKEN=TEST_TOKEN,
+            DISCORD_API_BASE_URL=emulator.base_url,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        truth = expected_message_ids(emulator.client.ground_truth(guild))
+    assert stored_message_ids(engine, "acme") == truth and truth
