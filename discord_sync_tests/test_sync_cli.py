@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from discord_sync.cli import main
 from discord_sync.control.runs import tenant_runs
-from discord_sync.defs.jobs import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.run_names import RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.store.database import create_db_engine, shared_engine
 from discord_sync.store.tenants import add_tenant
 from discord_sync_tests.conftest import TEMPLATE_DB, TEST_ANONYMIZATION_KEY

@@ -23,7 +23,7 @@ from discord_sync.control.runs import (
     start_tenant_sync,
     tenant_runs,
 )
-from discord_sync.defs.jobs import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.run_names import RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.settings import Settings
 from discord_sync.store.database import resolve_database_url, shared_engine
 from discord_sync.store.migrate import require_current_schema

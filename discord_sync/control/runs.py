@@ -21,15 +21,12 @@ import requests
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
+from discord_sync.run_names import PARTITION_TAG, SYNC_JOB_NAME, TENANT_PARTITIONS_NAME
 from discord_sync.settings import Settings
 from discord_sync.store.database import resolve_database_url
 
-SYNC_JOB = "sync_tenant"
-TENANT_PARTITIONS = "tenants"
-# Dagster tags every run of a partition with this tag (the tenant id); the run queue limits it to one per tenant.
-PARTITION_TAG = "dagster/partition"
 # A job's partition backfill is launched through its partition set, named by Dagster after the job.
-SYNC_PARTITION_SET = f"{SYNC_JOB}_partition_set"
+SYNC_PARTITION_SET = f"{SYNC_JOB_NAME}_partition_set"
 DAEMON_HEARTBEAT_SECONDS = 120.0
 GRAPHQL_TIMEOUT_SECONDS = 60
 
@@ -137,9 +134,9 @@ def _sync_repository(url: str) -> _Repository:
     if result["__typename"] != "RepositoryConnection":
         raise RunControlError(f"the Dagster webserver cannot list its code locations: {result.get('message')}")
     for node in result["nodes"]:
-        if any(job["name"] == SYNC_JOB for job in node["pipelines"]):
+        if any(job["name"] == SYNC_JOB_NAME for job in node["pipelines"]):
             return _Repository(location=node["location"]["name"], name=node["name"])
-    raise RunControlError(f"the Dagster webserver has no job {SYNC_JOB}: {_load_errors(url)}")
+    raise RunControlError(f"the Dagster webserver has no job {SYNC_JOB_NAME}: {_load_errors(url)}")
 
 
 def _load_errors(url: str) -> str:
@@ -176,10 +173,10 @@ def _instance(settings: Settings) -> DagsterInstance:
 def _add_tenant_partitions(tenant_ids: Sequence[str], settings: Settings) -> None:
     """Make the tenants partitions if the sensor has not yet (a run of a missing partition would fail)."""
     instance = _instance(settings)
-    existing = set(instance.get_dynamic_partitions(TENANT_PARTITIONS))
+    existing = set(instance.get_dynamic_partitions(TENANT_PARTITIONS_NAME))
     missing = [tenant for tenant in tenant_ids if tenant not in existing]
     if missing:
-        instance.add_dynamic_partitions(TENANT_PARTITIONS, missing)
+        instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, missing)
 
 
 def tenant_runs(
@@ -223,7 +220,7 @@ def start_tenant_sync(
     _add_tenant_partitions([tenant_id], settings)
     try:
         return _client(url).submit_job_execution(
-            SYNC_JOB,
+            SYNC_JOB_NAME,
             repository_location_name=repository.location,
             repository_name=repository.name,
             tags={**(tags or {}), PARTITION_TAG: tenant_id},

@@ -13,9 +13,9 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from discord_sync.defs.jobs import RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import DiscordResource, PostgresResource, SyncResource
+from discord_sync.run_names import RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.source.protocol import ChannelListing, SourceError
 from discord_sync.store.tenants import TenantError, get_tenant

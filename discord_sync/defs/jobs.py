@@ -1,22 +1,18 @@
-"""The tenant sync job and the run tags that steer it.
+"""The tenant sync job.
 
 A run of `sync_tenant` for partition T refreshes tenant T's channel catalog, then its messages, reactions and
-attachments. Tags on the run (or on a backfill, whose runs inherit them) turn it into a reset.
+attachments. Tags on the run (or on a backfill, whose runs inherit them; named in `run_names`) turn it into a reset.
 """
 
 import dagster as dg
 
 from discord_sync.defs.partitions import tenant_partitions
+from discord_sync.run_names import SYNC_JOB_NAME
 
 SYNC_ASSET_KEYS = ["channels", "messages", "reactions", "attachments"]
 
-# "true": forget the tenant's checkpoints and messages, then sync everything again from the beginning.
-RESET_TAG = "discord_sync/reset"
-# A channel or thread id: forget that one channel's checkpoint and messages, then sync it again.
-RESET_CHANNEL_TAG = "discord_sync/reset_channel"
-
 sync_tenant_job = dg.define_asset_job(
-    "sync_tenant",
+    SYNC_JOB_NAME,
     selection=SYNC_ASSET_KEYS,
     partitions_def=tenant_partitions,
     description="Sync one tenant: its channel catalog, then every changed channel's new messages.",

@@ -2,4 +2,6 @@
 
 import dagster as dg
 
-tenant_partitions = dg.DynamicPartitionsDefinition(name="tenants")
+from discord_sync.run_names import TENANT_PARTITIONS_NAME
+
+tenant_partitions = dg.DynamicPartitionsDefinition(name=TENANT_PARTITIONS_NAME)

@@ -1,0 +1,15 @@
+"""The names a tenant sync run is known by on Dagster: its job, its partitions and the tags that steer it.
+
+Shared by the definitions that declare them (`defs/`) and the code that starts and finds runs (`control/`, the
+CLI), which must not import the definitions; so they live here, importing nothing.
+"""
+
+SYNC_JOB_NAME = "sync_tenant"
+TENANT_PARTITIONS_NAME = "tenants"
+
+# Dagster tags every run of a partition with its key (here the tenant id); the run queue limits it to one per tenant.
+PARTITION_TAG = "dagster/partition"
+# "true": forget the tenant's checkpoints and messages, then sync everything again from the beginning.
+RESET_TAG = "discord_sync/reset"
+# A channel or thread id: forget that one channel's checkpoint and messages, then sync it again.
+RESET_CHANNEL_TAG = "discord_sync/reset_channel"
