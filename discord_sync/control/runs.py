@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -89,7 +90,7 @@ def _unreachable(url: str) -> RunControlError:
     )
 
 
-def _graphql(url: str, query: str, variables: Mapping[str, object] | None = None) -> dict:
+def _graphql(url: str, query: str, variables: Mapping[str, Any] | None = None) -> dict:
     """POST one GraphQL document to the webserver at `url`; the `data` of the answer, or a `RunControlError`."""
     try:
         response = requests.post(
