@@ -89,7 +89,8 @@ CHANNEL_COLUMNS = (
 
 @dataclass(frozen=True)
 class ItemError:
-    """A payload item that could not be stored, kept with its id so it can be found and retried."""
+    """A payload item that could not be stored, kept with its id so an operator can find it: it is
+    reported in the run's metadata and in `sync_progress.last_error`, and the batch is stored without it."""
 
     item_id: int | None
     error: str
@@ -114,11 +115,6 @@ class MessageRows:
 def snowflake_time(snowflake: int) -> datetime:
     """When a snowflake was minted: its top 42 bits are milliseconds since Discord's epoch."""
     return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, tz=UTC)
-
-
-def snowflake_at(moment_ms: int) -> int:
-    """The smallest snowflake minted at a Unix time in milliseconds."""
-    return max(0, moment_ms - DISCORD_EPOCH_MS) << 22
 
 
 def clean_text(value: Any) -> str:

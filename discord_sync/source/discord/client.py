@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -42,7 +41,6 @@ class RequestStats:
     """What this process asked of Discord and how Discord answered."""
 
     requests: int = 0
-    statuses: Counter = field(default_factory=Counter)
     rate_limited: int = 0
     global_rate_limited: int = 0
     invalid_requests: int = 0
@@ -139,7 +137,6 @@ class DiscordSource:
     async def _after_response(self, session: object, context: object, params: aiohttp.TraceRequestEndParams) -> None:
         status = params.response.status
         self.stats.requests += 1
-        self.stats.statuses[status] += 1
         if status in INVALID_STATUSES:
             self.stats.invalid_requests += 1
         headers = params.response.headers
