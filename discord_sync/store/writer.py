@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from discord_sync.shaping.rows import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS, REACTION_COLUMNS, MessageRows
 from discord_sync.store.progress import store_checkpoint
 from discord_sync.store.schema import message_attachments, message_emoji_reactions, messages
+from discord_sync.store.sync_status import ChannelSyncStatus
 
 
 def staging_name(table: sa.Table) -> str:
@@ -192,7 +193,7 @@ def write_message_batch(
     rows: MessageRows,
     *,
     checkpoint: int | None,
-    status: str = "running",
+    status: ChannelSyncStatus = ChannelSyncStatus.RUNNING,
 ) -> bool:
     """Write a batch's messages, reactions and attachments, and advance the channel's checkpoint, in the caller's
     transaction: either all of it is stored or none of it. The transaction commits without waiting for its WAL
@@ -218,5 +219,5 @@ def write_message_batch(
         message_ids = [row[1] for row in batch]
         replace_children(conn, message_emoji_reactions, REACTION_COLUMNS, tenant_id, message_ids, rows.reactions)
         replace_children(conn, message_attachments, ATTACHMENT_COLUMNS, tenant_id, message_ids, rows.attachments)
-    store_checkpoint(conn, tenant_id, channel_id, checkpoint, status, messages_written=len(rows.messages))
+    store_checkpoint(conn, tenant_id, channel_id, checkpoint, status, messages_written=len(batch))
     return new

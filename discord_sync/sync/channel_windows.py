@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.rows import MessageRows, shape_messages
 from discord_sync.source.protocol import ChannelUnavailable, CommunitySource, RateLimitTooLong, TransientFailure
+from discord_sync.store.sync_status import ChannelSyncStatus
 
 IDLE_POLL_SECONDS = 0.05
 
@@ -43,7 +44,7 @@ class ChannelOutcome:
     """How one channel's sync ended, for `sync_progress`, `channel_sync_jobs` and the run's metadata."""
 
     plan: ChannelPlan
-    status: str = "running"  # complete, failed or skipped (no access / gone)
+    status: ChannelSyncStatus = ChannelSyncStatus.RUNNING  # until it ends: complete, failed or skipped
     error: str | None = None
     messages: int = 0
     reactions: int = 0
@@ -63,7 +64,7 @@ class ChannelOutcome:
 class Window:
     """Part of one channel's history: messages with start < id <= end (end None: up to the newest)."""
 
-    channel: ChannelState
+    channel: ChannelInProgress
     start: int
     end: int | None
     cursor: int
@@ -81,7 +82,7 @@ class Window:
 
 
 @dataclass(eq=False)
-class ChannelState:
+class ChannelInProgress:
     """One channel during the run: its outcome so far and its windows."""
 
     outcome: ChannelOutcome
@@ -109,7 +110,7 @@ class ChannelState:
         return sum(1 for w in self.windows if w.running)
 
 
-WriteBatch = Callable[[int, MessageRows, int, str], Awaitable[None]]
+WriteBatch = Callable[[int, MessageRows, int, ChannelSyncStatus], Awaitable[None]]
 
 
 class ChannelSyncer:
@@ -140,18 +141,18 @@ class ChannelSyncer:
         self.on_channel_done = on_channel_done
         self.on_channel_start = on_channel_start
         self.queue: deque[Window] = deque()
-        self.states: list[ChannelState] = []
+        self.channels: list[ChannelInProgress] = []
         self.peak_concurrent_channels = 0
         self._active_channels: set[int] = set()
 
     async def run(self, plans: list[ChannelPlan]) -> list[ChannelOutcome]:
         """Sync every planned channel; returns one outcome per plan. A `SourceError` aborts all of them."""
         for plan in plans:
-            state = ChannelState(ChannelOutcome(plan=plan, checkpoint=plan.checkpoint))
-            window = Window(state, plan.checkpoint, None, plan.checkpoint, plan.checkpoint)
-            state.windows.append(window)
+            channel = ChannelInProgress(ChannelOutcome(plan=plan, checkpoint=plan.checkpoint))
+            window = Window(channel, plan.checkpoint, None, plan.checkpoint, plan.checkpoint)
+            channel.windows.append(window)
             self.queue.append(window)
-            self.states.append(state)
+            self.channels.append(channel)
         # Idle workers split running windows, so a few channels still use every worker: one channel up to
         # `max_windows_per_channel` of them.
         wanted = min(self.max_workers, max(1, len(plans) * self.max_windows_per_channel))
@@ -163,14 +164,14 @@ class ChannelSyncer:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             raise
-        return [state.outcome for state in self.states]
+        return [channel.outcome for channel in self.channels]
 
     def _split_largest(self) -> Window | None:
         candidates = [
             window
-            for state in self.states
-            if not state.stopped and 0 < state.active_windows() < self.max_windows_per_channel
-            for window in state.windows
+            for channel in self.channels
+            if not channel.stopped and 0 < channel.active_windows() < self.max_windows_per_channel
+            for window in channel.windows
             if window.running and not window.complete
         ]
         best = max(candidates, key=Window.estimated_remaining, default=None)
@@ -188,7 +189,7 @@ class ChannelSyncer:
         while True:
             window = self.queue.popleft() if self.queue else None
             if window is None:
-                if not any(state.active_windows() for state in self.states):
+                if not any(channel.active_windows() for channel in self.channels):
                     return
                 window = self._split_largest()
                 if window is None:
@@ -197,13 +198,13 @@ class ChannelSyncer:
             await self._run_window(window)
 
     async def _run_window(self, window: Window) -> None:
-        state = window.channel
-        outcome: ChannelOutcome = state.outcome
-        if state.stopped:
+        channel = window.channel
+        outcome: ChannelOutcome = channel.outcome
+        if channel.stopped:
             return
         window.running = True
         channel_id = outcome.plan.channel_id
-        if len(state.windows) == 1 and not outcome.requests:
+        if len(channel.windows) == 1 and not outcome.requests:
             await self.on_channel_start(outcome)
         self._active_channels.add(channel_id)
         self.peak_concurrent_channels = max(self.peak_concurrent_channels, len(self._active_channels))
@@ -215,7 +216,7 @@ class ChannelSyncer:
         # threads stalls the event loop's requests; a random first batch spreads the writes out.
         flush_at = max(1, int(self.batch_messages * random.uniform(0.3, 1.0)))
         try:
-            while not state.stopped:
+            while not channel.stopped:
                 page = await self.source.fetch_messages_after(channel_id, window.cursor, self.fetch_size)
                 outcome.requests += 1
                 full = len(page) >= self.fetch_size
@@ -252,19 +253,19 @@ class ChannelSyncer:
         except ChannelUnavailable as error:
             if writing is not None:
                 await writing
-            self._stop(state, "skipped", f"{error.status} {error.reason}")
+            self._stop(channel, ChannelSyncStatus.SKIPPED, f"{error.status} {error.reason}")
         except (TransientFailure, RateLimitTooLong) as error:
             if writing is not None:
                 await writing
             if pending.messages:
                 await self._flush(window, pending, window.cursor)
-            self._stop(state, "failed", str(error))
+            self._stop(channel, ChannelSyncStatus.FAILED, str(error))
         finally:
             window.running = False
             if writing is not None and not writing.done():
                 writing.cancel()
-        if not any(w.running for w in state.windows):
-            await self._finish_channel(state)
+        if not any(w.running for w in channel.windows):
+            await self._finish_channel(channel)
 
     async def _flush(self, window: Window, rows: MessageRows, upto: int) -> None:
         """Write `rows` (the window's messages up to id `upto`) with the channel's contiguous checkpoint.
@@ -273,10 +274,10 @@ class ChannelSyncer:
         progress plus its own batch, so a checkpoint never covers rows of a transaction that has not committed;
         a checkpoint left behind by that caution is caught up when the channel finishes.
         """
-        state = window.channel
-        outcome: ChannelOutcome = state.outcome
-        checkpoint = state.contiguous_checkpoint(including=(window, upto))
-        await self.write_batch(outcome.plan.channel_id, rows, checkpoint, "running")
+        channel = window.channel
+        outcome: ChannelOutcome = channel.outcome
+        checkpoint = channel.contiguous_checkpoint(including=(window, upto))
+        await self.write_batch(outcome.plan.channel_id, rows, checkpoint, ChannelSyncStatus.RUNNING)
         window.flushed = max(window.flushed, upto)
         outcome.checkpoint = max(outcome.checkpoint, checkpoint)
         outcome.messages += len(rows.messages)
@@ -284,22 +285,22 @@ class ChannelSyncer:
         outcome.attachments += len(rows.attachments)
         outcome.item_errors.extend((e.item_id, e.error) for e in rows.errors)
 
-    def _stop(self, state: ChannelState, status: str, error: str) -> None:
-        state.stopped = True
-        outcome: ChannelOutcome = state.outcome
-        if outcome.status == "running":
+    def _stop(self, channel: ChannelInProgress, status: ChannelSyncStatus, error: str) -> None:
+        channel.stopped = True
+        outcome: ChannelOutcome = channel.outcome
+        if outcome.status is ChannelSyncStatus.RUNNING:
             outcome.status, outcome.error = status, error
 
-    async def _finish_channel(self, state: ChannelState) -> None:
-        outcome: ChannelOutcome = state.outcome
+    async def _finish_channel(self, channel: ChannelInProgress) -> None:
+        outcome: ChannelOutcome = channel.outcome
         if outcome.finished is not None:
             return
-        if outcome.status == "running":
-            if not all(w.complete for w in state.windows):
+        if outcome.status is ChannelSyncStatus.RUNNING:
+            if not all(w.complete for w in channel.windows):
                 return
-            outcome.status = "complete"
+            outcome.status = ChannelSyncStatus.COMPLETE
         outcome.finished = time.monotonic()
-        outcome.checkpoint = max(outcome.checkpoint, state.contiguous_checkpoint())
+        outcome.checkpoint = max(outcome.checkpoint, channel.contiguous_checkpoint())
         self._active_channels.discard(outcome.plan.channel_id)
         await self.on_channel_done(outcome)
 
