@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from discord_sync.store.database import create_db_engine
+from discord_sync.store.embedded_postgres import start_server
 from discord_sync.store.migrate import migrate
 
 # One template per test session, so sessions sharing a server (DISCORD_SYNC_TEST_DATABASE_URL) never drop each
@@ -35,10 +36,7 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given:
         yield given
         return
-    import pgserver
-
-    pgdata = Path(tmp_path_factory.mktemp("pg")) / "pgdata"
-    server = pgserver.get_server(pgdata, cleanup_mode="delete")
+    server = start_server(Path(tmp_path_factory.mktemp("pg")) / "pgdata", throwaway=True)
     yield server.get_uri()
     server.cleanup()
 

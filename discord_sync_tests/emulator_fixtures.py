@@ -17,6 +17,7 @@ import discord
 from jsonschema import Draft202012Validator
 
 from discord_sync.emulator import Emulator
+from discord_sync.source.discord.api_base import use_api_base_url
 
 SPEC_PATH = Path("/work/shared/discord-api-spec/openapi.json")
 T = TypeVar("T")
@@ -55,7 +56,7 @@ def with_discord(
     """Run `work` with the product's real discord.py HTTP client logged in against the emulator."""
 
     async def run() -> T:
-        discord.http.Route.BASE = emulator.base_url
+        use_api_base_url(emulator.base_url)
         http = discord.http.HTTPClient(asyncio.get_running_loop())
         try:
             await http.static_login(token if token is not None else emulator.token)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import PostgresResource
 from discord_sync.shaping.anonymize import HASH_HEX_CHARS
-from discord_sync.shaping.rows import MESSAGE_BEARING_TYPES
+from discord_sync.shaping.channel_types import MESSAGE_BEARING_TYPES
 from discord_sync.store.sync_status import ChannelSyncStatus
 
 SAMPLE_SIZE = 20

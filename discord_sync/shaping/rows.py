@@ -13,11 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from discord_sync.shaping.anonymize import Anonymizer
+from discord_sync.shaping.channel_types import THREAD_TYPES
 
 DISCORD_EPOCH_MS = 1420070400000
-THREAD_TYPES = frozenset({10, 11, 12})
-# Channel types whose own message history is read: text, voice (text chat), announcement, stage, threads.
-MESSAGE_BEARING_TYPES = frozenset({0, 2, 5, 13, 10, 11, 12})
 
 MESSAGE_COLUMNS = (
     "tenant_id",

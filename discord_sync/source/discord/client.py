@@ -19,6 +19,7 @@ import aiohttp
 import discord
 import discord.http
 
+from discord_sync.source.discord.api_base import use_api_base_url
 from discord_sync.source.discord.discovery import discover_channels
 from discord_sync.source.discord.route_buckets import RouteBuckets
 from discord_sync.source.protocol import (
@@ -92,7 +93,7 @@ class DiscordSource:
         return f"DiscordSource(api_base_url={self._api_base_url!r})"
 
     async def __aenter__(self) -> DiscordSource:
-        discord.http.Route.BASE = self._api_base_url
+        use_api_base_url(self._api_base_url)
         trace = aiohttp.TraceConfig()
         trace.on_request_start.append(self._before_request)
         trace.on_request_end.append(self._after_response)
