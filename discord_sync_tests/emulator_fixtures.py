@@ -19,7 +19,8 @@ from jsonschema import Draft202012Validator
 from discord_sync.emulator import Emulator
 from discord_sync.source.discord.api_base import use_api_base_url
 
-SPEC_PATH = Path("/work/shared/discord-api-spec/openapi.json")
+# A subset of Discord's official spec, vendored with its licence (discord_openapi/README.md).
+SPEC_PATH = Path(__file__).parent / "discord_openapi" / "openapi.json"
 T = TypeVar("T")
 
 
