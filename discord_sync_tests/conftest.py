@@ -6,7 +6,10 @@ embedded server that `pgserver` starts in a temporary folder, so a fresh machine
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,15 +33,30 @@ def _database_on(server_url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     """URL of a database on a real PostgreSQL server the tests may create databases on."""
     given = os.environ.get("DISCORD_SYNC_TEST_DATABASE_URL")
     if given:
         yield given
         return
-    server = start_server(Path(tmp_path_factory.mktemp("pg")) / "pgdata", throwaway=True)
-    yield server.get_uri()
-    server.cleanup()
+    with embedded_server_folder() as folder:
+        server = start_server(folder / "pgdata", throwaway=True)
+        yield server.get_uri()
+        server.cleanup()
+
+
+@contextlib.contextmanager
+def embedded_server_folder() -> Iterator[Path]:
+    """A fresh folder for an embedded server's data, removed afterwards.
+
+    Not under pytest's `tmp_path`: pytest sets its folder back to mode 0700 whenever a session starts, and under
+    root the server runs as the `pgserver` user, who then could no longer reach its own data.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="discord-sync-test-pg-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ for the tenant lock.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -20,11 +19,16 @@ import sqlalchemy as sa
 from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync.store.schema import channel_sync_jobs
 from discord_sync.sync.lock import LOCK_CLASS
-from discord_sync_tests.fault_harness import SyncProcesses, completeness_problems, guild_truth, stored_state
+from discord_sync_tests.fault_harness import (
+    SyncProcesses,
+    completeness_problems,
+    guild_truth,
+    stored_state,
+    wait_until,
+)
 from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, sync_env
 
 GUILD = GuildSpec(seed=9, layout="uniform", channels=5, threads_per_channel=1, messages_per_channel=400)
-WAIT_SECONDS = 120  # a sync process starts in a few seconds; this only bounds a broken run
 
 # The tenant lock and attempt-table locks of this test's database: who holds them, who waits.
 _LOCKS = sa.text(
@@ -69,15 +73,9 @@ def _locks(engine) -> list:
         return conn.execute(_LOCKS, {"lock_class": LOCK_CLASS}).all()
 
 
-def _wait_for(engine, what: str, seen: Callable[[list], bool]) -> None:
+def _wait_for(engine, what: str, shown: Callable[[list], bool]) -> None:
     """Wait until the locks of other sessions show `what`; fail saying which locks were seen if they never do."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    locks = _locks(engine)
-    while not seen(locks):
-        if time.monotonic() > deadline:
-            pytest.fail(f"never saw {what} within {WAIT_SECONDS} s; locks seen last: {locks}")
-        time.sleep(0.05)
-        locks = _locks(engine)
+    wait_until(lambda: shown(_locks(engine)), what=what, seen=lambda: f"locks {_locks(engine)}")
 
 
 def _sync_holds_tenant_lock_and_waits_on_attempts(locks: list) -> bool:

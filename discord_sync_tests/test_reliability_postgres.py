@@ -19,12 +19,15 @@ from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync.store.database import shared_engine
 from discord_sync.store.embedded_postgres import stop_server
 from discord_sync.store.migrate import migrate
+from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY, embedded_server_folder
 from discord_sync_tests.fault_harness import (
     SyncProcesses,
     completeness_problems,
     consistency_problems,
     guild_truth,
+    process_state,
     stored_state,
+    wait_until,
 )
 from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, sync_env
 
@@ -44,15 +47,16 @@ def start_server_in_fresh_process(pgdata: Path) -> str:
 
 
 @pytest.fixture
-def own_postgres(tmp_path, monkeypatch):
-    pgdata = tmp_path / "pgdata"
-    url = start_server_in_fresh_process(pgdata)
-    migrate(url)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("ANONYMIZATION_KEY", "test-anonymization-key-0123456789")
-    yield pgdata, url
-    shared_engine(url).dispose()
-    stop_server(pgdata)
+def own_postgres(monkeypatch):
+    with embedded_server_folder() as folder:
+        pgdata = folder / "pgdata"
+        url = start_server_in_fresh_process(pgdata)
+        migrate(url)
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("ANONYMIZATION_KEY", TEST_ANONYMIZATION_KEY)
+        yield pgdata, url
+        shared_engine(url).dispose()
+        stop_server(pgdata)
 
 
 def test_postgres_stopped_mid_sync_leaves_no_half_written_batch_and_the_next_sync_completes(own_postgres, monkeypatch):
@@ -70,8 +74,14 @@ def test_postgres_stopped_mid_sync_leaves_no_half_written_batch_and_the_next_syn
         truth = guild_truth(emulator.client, emulator.guild_ids[0])
         with SyncProcesses() as processes:
             pid = processes.start("acme")
-            while not any("/messages" in e["path"] for e in emulator.client.request_log()):
-                time.sleep(0.05)
+            wait_until(
+                lambda: any("/messages" in e["path"] for e in emulator.client.request_log()),
+                what="the sync to read messages",
+                seen=lambda: (
+                    f"{process_state(pid)}; requests served: "
+                    f"{sorted({e['path'] for e in emulator.client.request_log()})[:10]}"
+                ),
+            )
             time.sleep(0.5)
             stop_server(pgdata)
             time.sleep(3)
