@@ -8,7 +8,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from discord_sync.defs.assets import channels, messages
-from discord_sync.defs.partitions import tenant_partitions
+from discord_sync.defs.partitions import TENANT_PARTITIONS_NAME
 from discord_sync.defs.resources import resources_from_settings
 from discord_sync.settings import Settings
 from discord_sync.store.schema import messages as messages_table
@@ -40,7 +40,7 @@ def materialize_tenant(
     """Run the tenant's sync (channels, then messages/reactions/attachments) in this process, with the resources
     the environment's settings give, on `instance` (default: an ephemeral one). The benchmarks use it too."""
     instance = instance if instance is not None else dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(tenant_partitions.name, [tenant_id])
+    instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, [tenant_id])
     return dg.materialize(
         [channels, messages],
         partition_key=tenant_id,

@@ -2,4 +2,5 @@
 
 import dagster as dg
 
-tenant_partitions = dg.DynamicPartitionsDefinition(name="tenants")
+TENANT_PARTITIONS_NAME = "tenants"
+tenant_partitions = dg.DynamicPartitionsDefinition(name=TENANT_PARTITIONS_NAME)

@@ -14,7 +14,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from discord_sync.defs.jobs import sync_tenant_job
-from discord_sync.defs.partitions import tenant_partitions
+from discord_sync.defs.partitions import TENANT_PARTITIONS_NAME, tenant_partitions
 from discord_sync.store.database import resolve_database_url, shared_engine
 from discord_sync.store.schema import TENANT_ID_PATTERN, tenant_changes
 
@@ -98,7 +98,7 @@ def new_tenant_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | 
     for tenant_id in plan.invalid:
         context.log.warning(f"ignoring tenant change for {tenant_id!r}: not a valid tenant slug")
 
-    existing = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
+    existing = set(context.instance.get_dynamic_partitions(TENANT_PARTITIONS_NAME))
     requests: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
     to_add = sorted(tenant for tenant in plan.added if tenant not in existing)
     if to_add:

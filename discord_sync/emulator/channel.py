@@ -157,7 +157,7 @@ class Channel:
 
 
 def _take(ids: Iterator[int], limit: int) -> list[int]:
-    taken = []
+    taken: list[int] = []
     for message_id in ids:
         if len(taken) >= limit:
             break

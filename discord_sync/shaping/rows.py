@@ -150,6 +150,14 @@ def snowflake(value: Any) -> int | None:
     return result
 
 
+def required_snowflake(value: Any) -> int:
+    """A snowflake field that must be present (an item's own id)."""
+    result = snowflake(value)
+    if result is None:
+        raise ValueError("id is missing")
+    return result
+
+
 def column_int(value: Any, bits: int) -> int:
     """An integer that fits a PostgreSQL column of `bits` bits (smallint 16, integer 32, bigint 64).
 
@@ -170,7 +178,7 @@ def _emoji_key(emoji: dict) -> str:
 
 
 def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: Anonymizer, rows: MessageRows) -> None:
-    message_id = snowflake(payload["id"])
+    message_id = required_snowflake(payload["id"])
     author = payload.get("author") or {}
     reference = payload.get("message_reference") or {}
     thread = payload.get("thread") or {}
@@ -254,7 +262,7 @@ def shape_messages(tenant_id: str, channel_id: int, payloads: Iterable[dict], an
 
 def channel_row(tenant_id: str, payload: dict, anonymizer: Anonymizer, seen_at: datetime) -> dict:
     """One row of the channel catalog for a channel, thread, forum post or media post payload."""
-    channel_id = snowflake(payload["id"])
+    channel_id = required_snowflake(payload["id"])
     channel_type = int(payload["type"])
     metadata = payload.get("thread_metadata") or {}
     tags = payload.get("available_tags")

@@ -7,7 +7,7 @@ in the batch's own transaction, through `store_checkpoint` below.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +24,7 @@ from discord_sync.store.schema import (
 from discord_sync.store.sync_status import ChannelSyncStatus
 
 
-def channels_with_checkpoints(conn: sa.Connection, tenant_id: str, channel_types: Iterable[int]) -> list[Any]:
+def channels_with_checkpoints(conn: sa.Connection, tenant_id: str, channel_types: Iterable[int]) -> Sequence[Any]:
     """The tenant's live channels of the given types, each with its checkpoint and status (None: never synced)."""
     return conn.execute(
         sa.select(

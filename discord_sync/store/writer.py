@@ -28,6 +28,13 @@ from discord_sync.store.schema import message_attachments, message_emoji_reactio
 from discord_sync.store.sync_status import ChannelSyncStatus
 
 
+def _driver_connection(conn: sa.Connection) -> psycopg.Connection:
+    """The psycopg connection under a SQLAlchemy one, for `COPY` (SQLAlchemy has no COPY of its own)."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection), "the writer needs a psycopg 3 connection (postgresql+psycopg://)"
+    return raw
+
+
 def staging_name(table: sa.Table) -> str:
     return f"_staging_{table.name}"
 
@@ -60,7 +67,7 @@ def upsert_sql(table: sa.Table, columns: Sequence[str], *, skip_unchanged: bool 
     )
     if not updates:
         return statement + sql.SQL("NOTHING")
-    assignments = [sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates]
+    assignments: list[sql.Composable] = [sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates]
     if "synced_at" in table.c and "synced_at" not in columns:
         assignments.append(sql.SQL("synced_at = now()"))
     statement += sql.SQL("UPDATE SET ") + sql.SQL(", ").join(assignments)
@@ -92,10 +99,12 @@ def _copy_rows(
     with raw.cursor() as cursor, cursor.copy(copy_sql(target, columns)) as copy:
         for row in rows:
             if json_positions:
-                row = list(row)
+                values = list(row)
                 for i in json_positions:
-                    row[i] = None if row[i] is None else Jsonb(row[i])
-            copy.write_row(row)
+                    values[i] = None if values[i] is None else Jsonb(values[i])
+                copy.write_row(values)
+            else:
+                copy.write_row(row)
 
 
 def upsert_rows(
@@ -104,7 +113,7 @@ def upsert_rows(
     """Upsert rows (tuples in `columns` order) into `table` inside the caller's transaction; returns rows staged."""
     if not rows:
         return 0
-    raw = conn.connection.driver_connection
+    raw = _driver_connection(conn)
     with raw.cursor() as cursor:
         cursor.execute(create_staging_sql(table))
         _copy_rows(raw, staging_name(table), table, columns, rows)
@@ -151,7 +160,7 @@ def replace_children(
     """Make a batch's reactions or attachments exactly `rows`: delete the stored ones, copy the new ones."""
     if not message_ids:
         return 0
-    raw = conn.connection.driver_connection
+    raw = _driver_connection(conn)
     with raw.cursor() as cursor:
         cursor.execute(delete_children_sql(table), (tenant_id, message_ids))
     if rows:
@@ -169,7 +178,7 @@ def copy_new_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], 
     rolled back to it, so the caller's transaction goes on and can upsert the rows instead. Any other error is
     raised as it is.
     """
-    raw = conn.connection.driver_connection
+    raw = _driver_connection(conn)
     with raw.cursor() as cursor:
         cursor.execute(sql.SQL("SAVEPOINT {}").format(FAST_PATH_SAVEPOINT))
         try:
@@ -201,7 +210,7 @@ def write_message_batch(
 
     Returns True when the batch took the fast path (all its messages were new), False when it was upserted.
     """
-    raw = conn.connection.driver_connection
+    raw = _driver_connection(conn)
     with raw.cursor() as cursor:
         cursor.execute(BATCH_SETTINGS_SQL)
     batch = unique_by_key(messages, MESSAGE_COLUMNS, rows.messages)

@@ -92,6 +92,13 @@ class DiscordSource:
     def __repr__(self) -> str:
         return f"DiscordSource(api_base_url={self._api_base_url!r})"
 
+    @property
+    def _session(self) -> discord.http.HTTPClient:
+        """discord.py's logged-in HTTP client; exists between `__aenter__` and `__aexit__`."""
+        if self._http is None:
+            raise RuntimeError("DiscordSource is used outside `async with`")
+        return self._http
+
     async def __aenter__(self) -> DiscordSource:
         use_api_base_url(self._api_base_url)
         trace = aiohttp.TraceConfig()
@@ -197,7 +204,7 @@ class DiscordSource:
 
     async def describe_community(self, community_id: int) -> dict:
         try:
-            return await self._call(self._http.get_guild, community_id, with_counts=True)
+            return await self._call(self._session.get_guild, community_id, with_counts=True)
         except (discord.Forbidden, discord.NotFound) as error:
             raise SourceError(
                 f"the bot cannot see guild {community_id} ({error.status} {error.text or 'Unknown Guild'}): "
@@ -208,24 +215,24 @@ class DiscordSource:
         return await discover_channels(self, community_id)
 
     async def guild_channels(self, guild_id: int) -> list[dict]:
-        return await self._call(self._http.get_all_guild_channels, guild_id)
+        return await self._call(self._session.get_all_guild_channels, guild_id)
 
     async def active_threads(self, guild_id: int) -> list[dict]:
-        payload = await self._call(self._http.get_active_threads, guild_id)
+        payload = await self._call(self._session.get_active_threads, guild_id)
         return list(payload.get("threads") or [])
 
     async def archived_threads(self, channel_id: int, kind: str, before: str | None, limit: int = 100) -> dict:
         """One page of a channel's archived threads; `kind` is public, private or joined_private."""
         request = {
-            "public": self._http.get_public_archived_threads,
-            "private": self._http.get_private_archived_threads,
-            "joined_private": self._http.get_joined_private_archived_threads,
+            "public": self._session.get_public_archived_threads,
+            "private": self._session.get_private_archived_threads,
+            "joined_private": self._session.get_joined_private_archived_threads,
         }[kind]
         return await self._call(request, channel_id, before=before, limit=limit)
 
     async def fetch_messages_after(self, channel_id: int, after: int, limit: int) -> list[dict]:
         try:
-            page = await self._call(self._http.logs_from, channel_id, limit, after=after)
+            page = await self._call(self._session.logs_from, channel_id, limit, after=after)
         except discord.Forbidden as error:
             raise ChannelUnavailable(channel_id, 403, error.text or "Missing Access") from None
         except discord.NotFound as error:
