@@ -118,3 +118,41 @@ def tenant_with_channel(engine: sa.Engine) -> str:
             )
         )
     return "acme"
+
+
+# Every test is marked `unit`, `integration` or `e2e` by what it uses, so `pytest -m unit` runs the fast set alone.
+# A marker written on a test wins; otherwise these decide (a test's module name, then the fixtures it asks for).
+TEST_KINDS = ("unit", "integration", "e2e")
+# Modules whose tests run several processes: sync processes, a Dagster webserver and daemon, fresh interpreters.
+E2E_MODULES = frozenset(
+    {
+        "test_demo",
+        "test_end_to_end",
+        "test_reliability_concurrency",
+        "test_reliability_crash",
+        "test_reliability_postgres",
+        "test_reliability_settings",
+    }
+)
+# Modules whose tests start an emulator or a Dagster instance themselves, without a fixture.
+INTEGRATION_MODULES = frozenset({"test_emulator_limits_and_faults", "test_schedules", "test_sensors", "test_security"})
+INTEGRATION_FIXTURES = frozenset(
+    {"pg_server_url", "template_database", "database_url", "engine", "tenant_with_channel", "emulator", "tenant"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its kind; a test marked `unit` that asks for a database or an emulator is an error."""
+    for item in items:
+        uses = INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("unit") is not None and uses:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but uses {sorted(uses)}")
+        if any(item.get_closest_marker(kind) is not None for kind in TEST_KINDS):
+            continue
+        module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        if module in E2E_MODULES:
+            item.add_marker(pytest.mark.e2e)
+        elif module in INTEGRATION_MODULES or uses:
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)

@@ -19,95 +19,22 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.rows import MessageRows, shape_messages
 from discord_sync.source.protocol import ChannelUnavailable, CommunitySource, RateLimitTooLong, TransientFailure
 from discord_sync.store.sync_status import ChannelSyncStatus
+from discord_sync.sync.windows import (
+    ChannelInProgress,
+    ChannelOutcome,
+    ChannelPlan,
+    Window,
+    read_page,
+    split_window,
+    window_to_split,
+)
 
 IDLE_POLL_SECONDS = 0.05
-
-
-@dataclass
-class ChannelPlan:
-    """A channel that has new messages: where its stored history ends and where Discord says it ends."""
-
-    channel_id: int
-    name: str
-    checkpoint: int  # every message with id <= checkpoint is stored (0: nothing yet)
-    last_message_id: int
-
-
-@dataclass
-class ChannelOutcome:
-    """How one channel's sync ended, for `sync_progress`, `channel_sync_jobs` and the run's metadata."""
-
-    plan: ChannelPlan
-    status: ChannelSyncStatus = ChannelSyncStatus.RUNNING  # until it ends: complete, failed or skipped
-    error: str | None = None
-    messages: int = 0
-    reactions: int = 0
-    attachments: int = 0
-    requests: int = 0
-    item_errors: list[tuple[int | None, str]] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-    checkpoint: int = 0
-
-    @property
-    def seconds(self) -> float:
-        return max((self.finished or time.monotonic()) - self.started, 1e-6)
-
-
-@dataclass(eq=False)
-class Window:
-    """Part of one channel's history: messages with start < id <= end (end None: up to the newest)."""
-
-    channel: ChannelInProgress
-    start: int
-    end: int | None
-    cursor: int
-    flushed: int
-    complete: bool = False
-    messages_seen: int = 0
-    running: bool = False
-
-    def estimated_remaining(self) -> float:
-        upper = self.end if self.end is not None else self.channel.outcome.plan.last_message_id
-        covered = self.cursor - self.start
-        if self.messages_seen == 0 or covered <= 0 or upper <= self.cursor:
-            return 0.0
-        return self.messages_seen / covered * (upper - self.cursor)
-
-
-@dataclass(eq=False)
-class ChannelInProgress:
-    """One channel during the run: its outcome so far and its windows."""
-
-    outcome: ChannelOutcome
-    windows: list[Window] = field(default_factory=list)
-    stopped: bool = False
-
-    def contiguous_checkpoint(self, including: tuple[Window, int] | None = None) -> int:
-        """The end of the stored prefix: windows in order, each flushed part extending the last.
-
-        `including` counts one window as flushed up to a point, for the transaction that is about to store it.
-        """
-        checkpoint = self.outcome.plan.checkpoint
-        for window in sorted(self.windows, key=lambda w: w.start):
-            if window.start > checkpoint:
-                break
-            flushed = window.flushed
-            if including is not None and including[0] is window:
-                flushed = max(flushed, including[1])
-            checkpoint = max(checkpoint, flushed)
-            if not window.complete or flushed < (window.end if window.end is not None else window.cursor):
-                break
-        return checkpoint
-
-    def active_windows(self) -> int:
-        return sum(1 for w in self.windows if w.running)
 
 
 WriteBatch = Callable[[int, MessageRows, int, ChannelSyncStatus], Awaitable[None]]
@@ -167,23 +94,10 @@ class ChannelSyncer:
         return [channel.outcome for channel in self.channels]
 
     def _split_largest(self) -> Window | None:
-        candidates = [
-            window
-            for channel in self.channels
-            if not channel.stopped and 0 < channel.active_windows() < self.max_windows_per_channel
-            for window in channel.windows
-            if window.running and not window.complete
-        ]
-        best = max(candidates, key=Window.estimated_remaining, default=None)
-        if best is None or best.estimated_remaining() < 2 * self.fetch_size:
-            return None
-        upper = best.end if best.end is not None else best.channel.outcome.plan.last_message_id
-        middle = best.cursor + (upper - best.cursor) // 2
-        # The upper half keeps the open end, so messages newer than discovery still land in some window.
-        new = Window(best.channel, middle, best.end, middle, middle)
-        best.end = middle
-        best.channel.windows.append(new)
-        return new
+        best = window_to_split(
+            self.channels, max_windows_per_channel=self.max_windows_per_channel, fetch_size=self.fetch_size
+        )
+        return split_window(best) if best is not None else None
 
     async def _worker(self) -> None:
         while True:
@@ -219,24 +133,17 @@ class ChannelSyncer:
             while not channel.stopped:
                 page = await self.source.fetch_messages_after(channel_id, window.cursor, self.fetch_size)
                 outcome.requests += 1
-                full = len(page) >= self.fetch_size
-                ids = [_id(m) for m in page]
-                end = window.end
-                in_range = [m for m, i in zip(page, ids, strict=True) if end is None or i <= end]
-                # The newest message discovery saw ends an open window without asking for an empty page; anything
-                # newer is the next sync's (its ids are greater than the checkpoint this one leaves).
-                reached_end = (
-                    not full
-                    or len(in_range) < len(page)
-                    or (end is None and max(ids, default=0) >= outcome.plan.last_message_id)
+                read = read_page(
+                    page,
+                    cursor=window.cursor,
+                    end=window.end,
+                    last_message_id=outcome.plan.last_message_id,
+                    fetch_size=self.fetch_size,
                 )
-                top = max((i for m, i in zip(page, ids, strict=True) if end is None or i <= end), default=window.cursor)
-                if top <= window.cursor and in_range and not reached_end:
-                    raise TransientFailure(f"Discord returned no message after {window.cursor} in a full page")
-                pending.extend(shape_messages(self.tenant_id, channel_id, in_range, self.anonymizer))
-                window.messages_seen += len(in_range)
-                window.cursor = max(window.cursor, top)
-                if reached_end:
+                pending.extend(shape_messages(self.tenant_id, channel_id, read.messages, self.anonymizer))
+                window.messages_seen += len(read.messages)
+                window.cursor = max(window.cursor, read.top)
+                if read.reached_end:
                     if window.end is not None:
                         window.cursor = window.end
                     window.complete = True
@@ -303,10 +210,3 @@ class ChannelSyncer:
         outcome.checkpoint = max(outcome.checkpoint, channel.contiguous_checkpoint())
         self._active_channels.discard(outcome.plan.channel_id)
         await self.on_channel_done(outcome)
-
-
-def _id(message: object) -> int:
-    try:
-        return int(message["id"])  # type: ignore[index]
-    except (TypeError, KeyError, ValueError):
-        return -1

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from discord_sync.store.sync_status import UNSYNCED_STATUSES, ChannelSyncStatus
-from discord_sync.sync.channel_windows import ChannelOutcome
+from discord_sync.sync.windows import ChannelOutcome
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,12 @@ from discord_sync.store.progress import finish_attempt, reset_tenant, start_atte
 from discord_sync.store.retention import delete_old_attempts
 from discord_sync.store.sync_status import ChannelSyncStatus
 from discord_sync.store.writer import write_message_batch
-from discord_sync.sync.channel_windows import ChannelOutcome, ChannelPlan, ChannelSyncer
+from discord_sync.sync.channel_windows import ChannelSyncer
 from discord_sync.sync.lock import tenant_lock
 from discord_sync.sync.planning import plan_channels
 from discord_sync.sync.quiet_gc import quiet_garbage_collector
 from discord_sync.sync.report import SyncOptions, TenantSyncReport
+from discord_sync.sync.windows import ChannelOutcome, ChannelPlan
 
 
 class TenantSync:

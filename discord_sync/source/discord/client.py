@@ -21,6 +21,7 @@ import discord.http
 
 from discord_sync.source.discord.api_base import use_api_base_url
 from discord_sync.source.discord.discovery import discover_channels
+from discord_sync.source.discord.retry_policy import TRANSIENT_ERRORS, is_transient, retry_delay
 from discord_sync.source.discord.route_buckets import RouteBuckets
 from discord_sync.source.protocol import (
     ChannelListing,
@@ -34,7 +35,6 @@ from discord_sync.source.rate_limiter import PostgresRateLimiter
 log = logging.getLogger("discord_sync.discord")
 
 INVALID_STATUSES = frozenset({401, 403, 429})
-TRANSIENT_ERRORS = (discord.DiscordServerError, aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
 
 
 @dataclass
@@ -64,7 +64,7 @@ class RequestStats:
 
 
 class DiscordSource:
-    """A logged-in REST session with Discord for one tenant run (implements `sources.CommunitySource`)."""
+    """A logged-in REST session with Discord for one tenant run (implements `source.protocol.CommunitySource`)."""
 
     def __init__(
         self,
@@ -186,18 +186,18 @@ class DiscordSource:
                         "Discord rejected the bot token (401 Unauthorized): the token was revoked or is wrong; "
                         "check DISCORD_BOT_TOKEN"
                     ) from None
-                if not isinstance(error, TRANSIENT_ERRORS):
+                if not is_transient(error):
                     raise
                 if attempt < self._transient_retries:
                     self.stats.retries += 1
-                    await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+                    await asyncio.sleep(retry_delay(attempt))
                     continue
                 # A 5xx after every retry fails this channel, not the whole tenant run.
                 raise TransientFailure(f"Discord kept failing: {error.status} {error.text or 'Server Error'}") from None
             except TRANSIENT_ERRORS as error:
                 if attempt < self._transient_retries:
                     self.stats.retries += 1
-                    await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+                    await asyncio.sleep(retry_delay(attempt))
                     continue
                 raise TransientFailure(f"Discord kept failing: {type(error).__name__}: {error}") from None
         raise AssertionError("unreachable")
