@@ -56,7 +56,7 @@ def tenant(engine, emulator, monkeypatch):
     return "acme"
 
 
-def _jobs(engine) -> list:
+def _attempts(engine) -> list:
     with engine.connect() as conn:
         return conn.execute(
             sa.select(
@@ -106,10 +106,10 @@ def test_two_syncs_asked_at_once_run_one_after_the_other_and_write_nothing_twice
     assert (
         completeness_problems(stored_state(engine, tenant), guild_truth(emulator.client, emulator.guild_ids[0])) == []
     )
-    jobs = _jobs(engine)
-    channels = [job.channel_id for job in jobs]
+    attempts = _attempts(engine)
+    channels = [attempt.channel_id for attempt in attempts]
     assert len(channels) == len(set(channels)) == 10, "each channel synced once, by one of the two runs"
-    assert len({job.run_id for job in jobs}) == 1, "the second run waited and found nothing left to do"
+    assert len({attempt.run_id for attempt in attempts}) == 1, "the second run waited and found nothing left to do"
 
 
 def test_an_hourly_tick_during_a_long_backfill_waits_then_syncs_only_what_is_new(engine, emulator, tenant):
@@ -126,10 +126,10 @@ def test_an_hourly_tick_during_a_long_backfill_waits_then_syncs_only_what_is_new
         assert processes.wait(backfill) == 0
         assert processes.wait(tick) == 0
     assert completeness_problems(stored_state(engine, tenant), guild_truth(emulator.client, guild_id)) == []
-    jobs = _jobs(engine)
-    backfill_run = jobs[0].run_id
-    backfill_jobs = [j for j in jobs if j.run_id == backfill_run]
-    tick_jobs = [j for j in jobs if j.run_id != backfill_run]
-    assert len(backfill_jobs) == 10
-    assert all(j.started_at >= max(b.finished_at for b in backfill_jobs) for j in tick_jobs), "the tick waited"
-    assert {j.channel_id for j in tick_jobs} <= {general}, "the tick re-synced only the channel with new messages"
+    attempts = _attempts(engine)
+    backfill_run = attempts[0].run_id
+    backfill_attempts = [j for j in attempts if j.run_id == backfill_run]
+    tick_attempts = [j for j in attempts if j.run_id != backfill_run]
+    assert len(backfill_attempts) == 10
+    assert all(j.started_at >= max(b.finished_at for b in backfill_attempts) for j in tick_attempts), "the tick waited"
+    assert {j.channel_id for j in tick_attempts} <= {general}, "the tick re-synced only the channel with new messages"
