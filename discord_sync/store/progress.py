@@ -93,11 +93,13 @@ def store_checkpoint(
     checkpoint: int | None,
     status: ChannelSyncStatus,
     *,
-    messages_written: int,
+    new_messages: int,
 ) -> None:
     """Move a channel's checkpoint forward with the batch being committed, in the batch's transaction.
 
     GREATEST ignores NULL: a batch that does not extend the contiguous prefix leaves the checkpoint as it is.
+    `new_messages` (the batch's messages that were not stored yet) adds to `messages_synced`, so that column counts
+    each stored message once however often it is re-fetched.
     """
     conn.execute(
         CHECKPOINT_SQL,
@@ -106,7 +108,7 @@ def store_checkpoint(
             "channel_id": channel_id,
             "last_message_id": checkpoint,
             "status": status,
-            "messages": messages_written,
+            "messages": new_messages,
         },
     )
 

@@ -81,6 +81,13 @@ def upsert_sql(table: sa.Table, columns: Sequence[str], *, skip_unchanged: bool 
     return statement
 
 
+def count_stored_sql(table: sa.Table) -> sql.Composed:
+    """How many of a batch's keys are stored already (the batch's re-written rows)."""
+    return sql.SQL("SELECT count(*) FROM {table} WHERE tenant_id = %s AND id = ANY(%s)").format(
+        table=sql.Identifier(table.name)
+    )
+
+
 def delete_children_sql(table: sa.Table) -> sql.Composed:
     """Remove a batch's reactions or attachments before writing the fresh ones (an edit may remove some)."""
     return sql.SQL("DELETE FROM {table} WHERE tenant_id = %s AND message_id = ANY(%s)").format(
@@ -223,10 +230,14 @@ def write_message_batch(
         ):
             if children:
                 _copy_rows(raw, table.name, table, columns, unique_by_key(table, columns, children))
-    elif batch:
-        upsert_rows(conn, messages, MESSAGE_COLUMNS, batch)
+    already_stored = 0
+    if batch and not new:
         message_ids = [row[1] for row in batch]
+        with raw.cursor() as cursor:
+            counted = cursor.execute(count_stored_sql(messages), (tenant_id, message_ids)).fetchone()
+            already_stored = counted[0] if counted else 0
+        upsert_rows(conn, messages, MESSAGE_COLUMNS, batch)
         replace_children(conn, message_emoji_reactions, REACTION_COLUMNS, tenant_id, message_ids, rows.reactions)
         replace_children(conn, message_attachments, ATTACHMENT_COLUMNS, tenant_id, message_ids, rows.attachments)
-    store_checkpoint(conn, tenant_id, channel_id, checkpoint, status, messages_written=len(batch))
+    store_checkpoint(conn, tenant_id, channel_id, checkpoint, status, new_messages=len(batch) - already_stored)
     return new
