@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import warnings
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
 from discord_sync.emulator import EmulatorProcess as _EmulatorProcess
+from discord_sync.store.embedded_postgres import start_server
 
 BENCH_TOKEN = "bench-token.abcdefghijklmnopqrstuvwxyz0123456789"
 ANONYMIZATION_KEY = "bench-anonymization-key-0123456789"
@@ -37,13 +38,8 @@ class Server:
         self._tempdir: str | None = None
         self._server: Any = None
         if url is None:
-            import pgserver
-
             self._tempdir = tempfile.mkdtemp(prefix="discord-sync-bench-")
-            os.chmod(self._tempdir, 0o777)  # pgserver runs the server as its own user under root
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self._server = pgserver.get_server(self._tempdir, cleanup_mode="delete")
+            self._server = start_server(Path(self._tempdir) / "pgdata", throwaway=True)
             url = self._server.get_uri()
         self.url = url
         self.embedded = self._server is not None

@@ -18,7 +18,7 @@ import discord
 import discord.http
 import psycopg
 
-from discord_sync.source.discord.client import point_discord_py_at
+from discord_sync.source.discord.api_base import use_api_base_url
 
 CREATE = """
 CREATE TABLE IF NOT EXISTS naive_messages (
@@ -29,7 +29,7 @@ INSERT = "INSERT INTO naive_messages (id, channel_id, author_id, content, create
 
 
 async def sync(guild_id: int, seconds: float) -> dict:
-    point_discord_py_at(os.environ["DISCORD_API_BASE_URL"])
+    use_api_base_url(os.environ["DISCORD_API_BASE_URL"])
     client = discord.Client(intents=discord.Intents.none())
     await client.login(os.environ["DISCORD_BOT_TOKEN"])
     database = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")

@@ -13,22 +13,11 @@ import time
 
 
 def main(tenant_id: str) -> dict:
-    import dagster as dg
+    from discord_sync_tests.sync_harness import materialize_tenant
 
-    from discord_sync.defs.assets import channels, messages
-    from discord_sync.defs.resources import resources_from_settings
-    from discord_sync.settings import Settings
-
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("tenants", [tenant_id])
     baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
-    result = dg.materialize(
-        [channels, messages],
-        partition_key=tenant_id,
-        instance=instance,
-        resources=resources_from_settings(Settings.from_env()),
-    )
+    result = materialize_tenant(tenant_id)
     wall = time.monotonic() - started
     metadata = {}
     for event in result.get_asset_materialization_events():

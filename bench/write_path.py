@@ -21,6 +21,7 @@ from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.rows import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS, REACTION_COLUMNS, MessageRows, shape_messages
 from discord_sync.store.database import create_db_engine
 from discord_sync.store.schema import channels, message_attachments, message_emoji_reactions, messages
+from discord_sync.store.sync_status import ChannelSyncStatus
 from discord_sync.store.tenants import add_tenant
 from discord_sync.store.writer import _copy_rows, write_message_batch
 
@@ -108,7 +109,9 @@ def measure_write_path(
     started = time.perf_counter()
     for rows in batches:
         with engine.begin() as conn:
-            write_message_batch(conn, "bench", channel_id, rows, checkpoint=rows.messages[-1][1], status="running")
+            write_message_batch(
+                conn, "bench", channel_id, rows, checkpoint=rows.messages[-1][1], status=ChannelSyncStatus.RUNNING
+            )
     product_seconds = time.perf_counter() - started
     copy_seconds = _bare_copy(engine, everything)
     indexed_copy_seconds = _indexed_copy(engine, everything)

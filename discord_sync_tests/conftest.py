@@ -6,7 +6,10 @@ embedded server that `pgserver` starts in a temporary folder, so a fresh machine
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from discord_sync.store.database import create_db_engine
+from discord_sync.store.embedded_postgres import start_server
 from discord_sync.store.migrate import migrate
 
 # One template per test session, so sessions sharing a server (DISCORD_SYNC_TEST_DATABASE_URL) never drop each
@@ -29,18 +33,30 @@ def _database_on(server_url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     """URL of a database on a real PostgreSQL server the tests may create databases on."""
     given = os.environ.get("DISCORD_SYNC_TEST_DATABASE_URL")
     if given:
         yield given
         return
-    import pgserver
+    with embedded_server_folder() as folder:
+        server = start_server(folder / "pgdata", throwaway=True)
+        yield server.get_uri()
+        server.cleanup()
 
-    pgdata = Path(tmp_path_factory.mktemp("pg")) / "pgdata"
-    server = pgserver.get_server(pgdata, cleanup_mode="delete")
-    yield server.get_uri()
-    server.cleanup()
+
+@contextlib.contextmanager
+def embedded_server_folder() -> Iterator[Path]:
+    """A fresh folder for an embedded server's data, removed afterwards.
+
+    Not under pytest's `tmp_path`: pytest sets its folder back to mode 0700 whenever a session starts, and under
+    root the server runs as the `pgserver` user, who then could no longer reach its own data.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="discord-sync-test-pg-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -102,3 +118,41 @@ def tenant_with_channel(engine: sa.Engine) -> str:
             )
         )
     return "acme"
+
+
+# Every test is marked `unit`, `integration` or `e2e` by what it uses, so `pytest -m unit` runs the fast set alone.
+# A marker written on a test wins; otherwise these decide (a test's module name, then the fixtures it asks for).
+TEST_KINDS = ("unit", "integration", "e2e")
+# Modules whose tests run several processes: sync processes, a Dagster webserver and daemon, fresh interpreters.
+E2E_MODULES = frozenset(
+    {
+        "test_demo",
+        "test_end_to_end",
+        "test_reliability_concurrency",
+        "test_reliability_crash",
+        "test_reliability_postgres",
+        "test_reliability_settings",
+    }
+)
+# Modules whose tests start an emulator or a Dagster instance themselves, without a fixture.
+INTEGRATION_MODULES = frozenset({"test_emulator_limits_and_faults", "test_schedules", "test_sensors", "test_security"})
+INTEGRATION_FIXTURES = frozenset(
+    {"pg_server_url", "template_database", "database_url", "engine", "tenant_with_channel", "emulator", "tenant"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its kind; a test marked `unit` that asks for a database or an emulator is an error."""
+    for item in items:
+        uses = INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("unit") is not None and uses:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but uses {sorted(uses)}")
+        if any(item.get_closest_marker(kind) is not None for kind in TEST_KINDS):
+            continue
+        module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        if module in E2E_MODULES:
+            item.add_marker(pytest.mark.e2e)
+        elif module in INTEGRATION_MODULES or uses:
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)

@@ -17,9 +17,10 @@ import discord
 from jsonschema import Draft202012Validator
 
 from discord_sync.emulator import Emulator
-from discord_sync.source.discord.client import point_discord_py_at
+from discord_sync.source.discord.api_base import use_api_base_url
 
-SPEC_PATH = Path("/work/shared/discord-api-spec/openapi.json")
+# A subset of Discord's official spec, vendored with its licence (discord_openapi/README.md).
+SPEC_PATH = Path(__file__).parent / "discord_openapi" / "openapi.json"
 T = TypeVar("T")
 
 
@@ -56,7 +57,7 @@ def with_discord(
     """Run `work` with the product's real discord.py HTTP client logged in against the emulator."""
 
     async def run() -> T:
-        point_discord_py_at(emulator.base_url)
+        use_api_base_url(emulator.base_url)
         http = discord.http.HTTPClient(asyncio.get_running_loop())
         try:
             await http.static_login(token if token is not None else emulator.token)

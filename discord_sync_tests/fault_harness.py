@@ -12,16 +12,41 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+import pytest
 import sqlalchemy as sa
 
 from discord_sync.store.schema import message_attachments, message_emoji_reactions, messages, sync_progress
 
 REPO = Path(__file__).resolve().parent.parent
+# A sync process starts in a few seconds and these tests' guilds sync in well under a minute: the bound only ends
+# a test whose sync died or hung, instead of the whole session's timeout.
+WAIT_SECONDS = 120
+
+
+def wait_until(condition: Callable[[], bool], *, what: str, seen: Callable[[], str]) -> None:
+    """Poll `condition` until it holds; after `WAIT_SECONDS`, fail naming what was awaited and what was seen."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {WAIT_SECONDS} s for {what}; seen: {seen()}")
+        time.sleep(0.02)
+
+
+def process_state(pid: int) -> str:
+    """A sync process's state in words, for a failure message: running, exited (not reaped yet) or gone."""
+    try:
+        status = psutil.Process(pid).status()
+    except psutil.NoSuchProcess:
+        return f"process {pid} is gone"
+    return f"process {pid} has exited" if status == psutil.STATUS_ZOMBIE else f"process {pid} is {status}"
 
 
 class SyncProcesses:

@@ -8,6 +8,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from discord_sync.defs.assets import channels, messages
+from discord_sync.defs.partitions import TENANT_PARTITIONS_NAME
 from discord_sync.defs.resources import resources_from_settings
 from discord_sync.settings import Settings
 from discord_sync.store.schema import messages as messages_table
@@ -29,10 +30,17 @@ def create_tenant(engine: sa.Engine, tenant_id: str, guild_id: int) -> None:
         add_tenant(conn, tenant_id, guild_id)
 
 
-def materialize_tenant(tenant_id: str, *, tags: dict[str, str] | None = None, raise_on_error: bool = True):
-    """Run the tenant's sync (channels, then messages/reactions/attachments) in-process on an ephemeral instance."""
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("tenants", [tenant_id])
+def materialize_tenant(
+    tenant_id: str,
+    *,
+    instance: dg.DagsterInstance | None = None,
+    tags: dict[str, str] | None = None,
+    raise_on_error: bool = True,
+) -> dg.ExecuteInProcessResult:
+    """Run the tenant's sync (channels, then messages/reactions/attachments) in this process, with the resources
+    the environment's settings give, on `instance` (default: an ephemeral one). The benchmarks use it too."""
+    instance = instance if instance is not None else dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, [tenant_id])
     return dg.materialize(
         [channels, messages],
         partition_key=tenant_id,

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -245,10 +246,18 @@ def chromium() -> str | None:
 
 
 def check_ui_in_chromium(deployment: Deployment, tmp_path: Path) -> None:
-    """The UI lists the tenant partition and the latest materialization of `messages`; saves a screenshot."""
+    """The UI lists the tenant partition and the latest materialization of `messages`; saves a screenshot.
+
+    Without Chromium the check cannot run: in CI (`CI=true`, where `scripts/test.sh` installs it) that fails the
+    test; on a developer's machine the sync's assertions above still count and a warning says the UI went unchecked.
+    """
     browser = chromium()
     if browser is None:
-        pytest.skip("no Chromium on this machine (apt-get install chromium) for the UI check")
+        missing = "no Chromium on this machine (apt-get install chromium): the UI check did not run"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"{missing}; CI must install it (scripts/test.sh does)")
+        warnings.warn(missing, stacklevel=2)
+        return
     page = f"{deployment.url}/assets/messages?view=partitions&partition=acme"
     common = [
         browser,

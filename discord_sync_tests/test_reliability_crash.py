@@ -24,7 +24,9 @@ from discord_sync_tests.fault_harness import (
     completeness_problems,
     consistency_problems,
     guild_truth,
+    process_state,
     stored_state,
+    wait_until,
 )
 from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, sync_env
 
@@ -69,8 +71,11 @@ def run_kill_trials(engine, emulator, processes, *, trials: int, kills_per_cycle
     total = sum(map(len, truth.message_ids.values()))
     started = time.monotonic()
     pid = processes.start("acme")
-    while not stored_count(engine):
-        time.sleep(0.02)
+    wait_until(
+        lambda: stored_count(engine) > 0,
+        what="the first sync to store a message",
+        seen=lambda: f"{process_state(pid)}; {len(emulator.client.request_log())} requests served, none stored",
+    )
     startup_seconds = time.monotonic() - started
     assert processes.wait(pid) == 0
     writing_seconds = time.monotonic() - started - startup_seconds

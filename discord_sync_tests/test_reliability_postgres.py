@@ -8,53 +8,54 @@ no checkpoint covers unstored data, and the next sync completes an exact copy.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pgserver
 import pytest
 
 from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync.store.database import shared_engine
+from discord_sync.store.embedded_postgres import stop_server
 from discord_sync.store.migrate import migrate
+from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY, embedded_server_folder
 from discord_sync_tests.fault_harness import (
     SyncProcesses,
     completeness_problems,
     consistency_problems,
     guild_truth,
+    process_state,
     stored_state,
+    wait_until,
 )
 from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, sync_env
 
 GUILD = GuildSpec(seed=8, layout="uniform", channels=5, threads_per_channel=1, messages_per_channel=400)
 
 
-def start_server(pgdata: Path) -> str:
-    """Start (or find running) the embedded server in `pgdata` from a fresh process; returns its URL."""
-    script = "import sys, pgserver; print(pgserver.get_server(sys.argv[1], cleanup_mode=None).get_uri())"
+def start_server_in_fresh_process(pgdata: Path) -> str:
+    """Start (or find running) the embedded server in `pgdata` from a fresh process (pgserver keeps one handle
+    per folder per process, so this process could not restart a server it stopped); returns its URL."""
+    script = (
+        "import sys; from pathlib import Path; from discord_sync.store.embedded_postgres import start_server; "
+        "print(start_server(Path(sys.argv[1])).get_uri())"
+    )
     done = subprocess.run([sys.executable, "-c", script, str(pgdata)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
 
 
-def stop_server(pgdata: Path) -> None:
-    user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs the server as this user under root
-    pgserver.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=user)
-
-
 @pytest.fixture
-def own_postgres(tmp_path, monkeypatch):
-    pgdata = tmp_path / "pgdata"
-    url = start_server(pgdata)
-    migrate(url)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("ANONYMIZATION_KEY", "test-anonymization-key-0123456789")
-    yield pgdata, url
-    shared_engine(url).dispose()
-    if (pgdata / "postmaster.pid").exists():
+def own_postgres(monkeypatch):
+    with embedded_server_folder() as folder:
+        pgdata = folder / "pgdata"
+        url = start_server_in_fresh_process(pgdata)
+        migrate(url)
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("ANONYMIZATION_KEY", TEST_ANONYMIZATION_KEY)
+        yield pgdata, url
+        shared_engine(url).dispose()
         stop_server(pgdata)
 
 
@@ -73,12 +74,18 @@ def test_postgres_stopped_mid_sync_leaves_no_half_written_batch_and_the_next_syn
         truth = guild_truth(emulator.client, emulator.guild_ids[0])
         with SyncProcesses() as processes:
             pid = processes.start("acme")
-            while not any("/messages" in e["path"] for e in emulator.client.request_log()):
-                time.sleep(0.05)
+            wait_until(
+                lambda: any("/messages" in e["path"] for e in emulator.client.request_log()),
+                what="the sync to read messages",
+                seen=lambda: (
+                    f"{process_state(pid)}; requests served: "
+                    f"{sorted({e['path'] for e in emulator.client.request_log()})[:10]}"
+                ),
+            )
             time.sleep(0.5)
             stop_server(pgdata)
             time.sleep(3)
-            assert start_server(pgdata) == url
+            assert start_server_in_fresh_process(pgdata) == url
             started = time.monotonic()
             code = processes.wait(pid)
             assert code in (0, 1), "the interrupted run ends: it recovers or fails cleanly, it does not crash or hang"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from discord_sync.store.retention import delete_old_sync_jobs
+from discord_sync.store.retention import delete_old_attempts
 from discord_sync.store.tenants import add_tenant
 
 JOBS = [
@@ -40,7 +40,7 @@ def remaining_channels(conn: sa.Connection) -> list[int]:
 def test_completed_jobs_older_than_a_week_are_deleted_and_the_rest_kept(engine):
     with engine.begin() as conn:
         insert_jobs(conn)
-        deleted = delete_old_sync_jobs(conn)
+        deleted = delete_old_attempts(conn)
         assert deleted == 2
         assert remaining_channels(conn) == [channel for channel, *_, kept in JOBS if kept]
 
@@ -48,12 +48,12 @@ def test_completed_jobs_older_than_a_week_are_deleted_and_the_rest_kept(engine):
 def test_a_second_pass_deletes_nothing(engine):
     with engine.begin() as conn:
         insert_jobs(conn)
-        delete_old_sync_jobs(conn)
-        assert delete_old_sync_jobs(conn) == 0
+        delete_old_attempts(conn)
+        assert delete_old_attempts(conn) == 0
 
 
 def test_the_window_is_a_parameter(engine):
     with engine.begin() as conn:
         insert_jobs(conn)
-        assert delete_old_sync_jobs(conn, older_than=timedelta(days=1)) == 3
+        assert delete_old_attempts(conn, older_than=timedelta(days=1)) == 3
         assert remaining_channels(conn) == [4, 5, 6]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync.source.discord.route_buckets import RouteBuckets
 from discord_sync_tests.sync_harness import (
@@ -22,6 +24,8 @@ def _most_in_any_stretch(times: list[float], stretch: float) -> int:
     return max(sum(1 for t in times[i:] if t < start + stretch) for i, start in enumerate(times))
 
 
+# Not `unit`: it waits out real bucket resets, about a second.
+@pytest.mark.integration
 def test_a_known_bucket_spaces_requests_and_an_unknown_route_goes_at_once():
     async def scenario() -> tuple[list[float], float]:
         buckets = RouteBuckets()

@@ -9,13 +9,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import sqlalchemy as sa
-from dagster import serialize_value
 from sqlalchemy.engine import make_url
 
-from discord_sync.defs.assets import channels, messages
-from discord_sync.defs.resources import resources_from_settings
 from discord_sync.emulator import Emulator, GuildSpec
-from discord_sync.settings import Settings
 from discord_sync.store.schema import channels as channels_table
 from discord_sync.store.tenants import add_tenant
 from discord_sync_tests.fault_harness import REPO, completeness_problems, guild_truth, stored_state
@@ -37,17 +33,6 @@ def dagster_instance(database_url, tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with dg.DagsterInstance.get() as instance:
         yield instance
-
-
-def _materialize(instance: dg.DagsterInstance, tenant_id: str) -> dg.ExecuteInProcessResult:
-    instance.add_dynamic_partitions("tenants", [tenant_id])
-    return dg.materialize(
-        [channels, messages],
-        partition_key=tenant_id,
-        instance=instance,
-        resources=resources_from_settings(Settings.from_env()),
-        raise_on_error=False,
-    )
 
 
 def _dagster_storage_text(engine: sa.Engine) -> str:
@@ -73,22 +58,22 @@ def test_the_bot_token_and_database_password_appear_in_no_log_event_run_config_t
         create_tenant(engine, "gone", emulator.client.add_guild(GuildSpec(seed=4, layout="uniform", channels=1)))
         forbidden = int(emulator.client.channel_by_name(emulator.guild_ids[0], "channel-1")["id"])
         emulator.client.inject("server_error", status=403, route=f"/channels/{forbidden}/messages", count=1)
-        results = {"good": _materialize(dagster_instance, "good")}
+        results = {"good": materialize_tenant("good", instance=dagster_instance, raise_on_error=False)}
         emulator.client.inject("remove_bot", guild_id=emulator.guild_ids[1])
-        results["gone (403)"] = _materialize(dagster_instance, "gone")
+        results["gone (403)"] = materialize_tenant("gone", instance=dagster_instance, raise_on_error=False)
         emulator.client.clear_faults()
         monkeypatch.setenv("DISCORD_BOT_TOKEN", WRONG_TOKEN)
-        results["wrong token (401)"] = _materialize(dagster_instance, "good")
+        results["wrong token (401)"] = materialize_tenant("good", instance=dagster_instance, raise_on_error=False)
     assert [r.success for r in results.values()] == [True, False, False]
 
     for token in (TEST_TOKEN, WRONG_TOKEN, DATABASE_PASSWORD):
         for name, result in results.items():
             run = dagster_instance.get_run_by_id(result.run_id)
-            assert token not in serialize_value(run.run_config) and token not in str(run.tags), name
+            assert token not in dg.serialize_value(run.run_config) and token not in str(run.tags), name
             # Stored compressed, so the text scan below cannot see into it: resource config defaults live here.
-            assert token not in serialize_value(dagster_instance.get_job_snapshot(run.job_snapshot_id)), name
+            assert token not in dg.serialize_value(dagster_instance.get_job_snapshot(run.job_snapshot_id)), name
             for record in dagster_instance.all_logs(result.run_id):
-                assert token not in serialize_value(record), f"{name}: {record.dagster_event_type}"
+                assert token not in dg.serialize_value(record), f"{name}: {record.dagster_event_type}"
         assert token not in _dagster_storage_text(engine)
         assert token not in caplog.text
     assert "rejected the bot token" in _dagster_storage_text(engine)

@@ -201,6 +201,7 @@ def _cli_env(database_url: str, emulator: Emulator, home: Path) -> dict[str, str
     return env
 
 
+@pytest.mark.e2e
 def test_two_concurrent_tenant_runs_from_the_cli_stay_under_the_global_limit(engine, database_url, tmp_path):
     specs = [GuildSpec(seed=s, layout="uniform", channels=12, messages_per_channel=1200) for s in (21, 22)]
     # The emulator serves from its own process: in a thread of this one, a full garbage collection of the test

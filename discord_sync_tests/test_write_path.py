@@ -65,6 +65,12 @@ def _write(engine, rows, checkpoint=None):
         return write_message_batch(conn, "acme", 900, rows, checkpoint=checkpoint)
 
 
+def _messages_synced(engine) -> int:
+    """The channel's `sync_progress.messages_synced`."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sync_progress.c.messages_synced)).scalar_one()
+
+
 def _stored(engine):
     """Every stored row of the three tables (messages with their synced_at), in key order."""
     with engine.connect() as conn:
@@ -86,6 +92,7 @@ def test_new_messages_are_copied_straight_in(engine, tenant_with_channel):
     with engine.connect() as conn:
         progress = conn.execute(sa.select(sync_progress.c.last_message_id, sync_progress.c.messages_synced)).one()
     assert progress.last_message_id == BASE + 19
+    assert progress.messages_synced == 20, "the repeated message counts once"
 
 
 def test_the_same_batch_written_twice_falls_back_and_changes_nothing(engine, tenant_with_channel):
@@ -94,6 +101,7 @@ def test_the_same_batch_written_twice_falls_back_and_changes_nothing(engine, ten
     before = _stored(engine)
     assert _write(engine, rows) is False
     assert _stored(engine) == before, "equal rows are not rewritten, children not duplicated"
+    assert _messages_synced(engine) == 30, "re-written messages are not counted again"
 
 
 def test_an_overlapping_batch_stores_edits_new_rows_and_removed_children(engine, tenant_with_channel):
@@ -105,6 +113,7 @@ def test_an_overlapping_batch_stores_edits_new_rows_and_removed_children(engine,
     assert _write(engine, _batch(overlapping)) is False
     stored_messages, stored_reactions, stored_attachments = _stored(engine)
     assert [m.id for m in stored_messages] == [BASE + i for i in range(15)]
+    assert _messages_synced(engine) == 15, "only the 5 messages new to the store are added to the count"
     by_id = {m.id: m for m in stored_messages}
     assert by_id[BASE + 6].content == "edited"
     assert by_id[BASE + 5].synced_at == before_messages[5].synced_at, "an unchanged row is left untouched"

@@ -1,4 +1,5 @@
-"""`discord-sync`: the operator's command line. Each subcommand lives in its own module and registers itself."""
+"""`discord-sync`: the operator's command line. Each command group lives in its own module, which adds
+its subcommands to the parser through its `register(subparsers)`; `COMMAND_MODULES` lists them."""
 
 from __future__ import annotations
 
@@ -45,9 +46,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-def register_command_module(module: object) -> None:
-    """Let a later module (the ops commands, the demo) add itself to the command line."""
-    if module not in COMMAND_MODULES:
-        COMMAND_MODULES.append(module)

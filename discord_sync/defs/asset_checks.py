@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import PostgresResource
 from discord_sync.shaping.anonymize import HASH_HEX_CHARS
-from discord_sync.shaping.rows import MESSAGE_BEARING_TYPES
+from discord_sync.shaping.channel_types import MESSAGE_BEARING_TYPES
+from discord_sync.store.sync_status import ChannelSyncStatus
 
 SAMPLE_SIZE = 20
 
@@ -26,7 +27,7 @@ _UNEXPLAINED_CHANNELS = sa.text(
     WHERE c.tenant_id = :tenant
       AND c.deleted_at IS NULL
       AND c.type = ANY(:types)
-      AND NOT coalesce(p.status = 'complete' OR (p.status IN ('skipped', 'failed') AND p.last_error IS NOT NULL), false)
+      AND NOT coalesce(p.status = :complete OR (p.status IN (:skipped, :failed) AND p.last_error IS NOT NULL), false)
     ORDER BY c.id
     """
 )
@@ -61,7 +62,18 @@ _RAW_USER_ID_SAMPLE = sa.text(
 
 def unexplained_channels(conn: sa.Connection, tenant_id: str) -> list[sa.Row]:
     """Visible message-bearing channels with no `complete` checkpoint and no recorded reason for that."""
-    return list(conn.execute(_UNEXPLAINED_CHANNELS, {"tenant": tenant_id, "types": sorted(MESSAGE_BEARING_TYPES)}))
+    return list(
+        conn.execute(
+            _UNEXPLAINED_CHANNELS,
+            {
+                "tenant": tenant_id,
+                "types": sorted(MESSAGE_BEARING_TYPES),
+                "complete": ChannelSyncStatus.COMPLETE.value,
+                "skipped": ChannelSyncStatus.SKIPPED.value,
+                "failed": ChannelSyncStatus.FAILED.value,
+            },
+        )
+    )
 
 
 def raw_user_id_counts(conn: sa.Connection, tenant_id: str) -> dict[str, int]:

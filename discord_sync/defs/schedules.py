@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from discord_sync.defs.jobs import sync_tenant_job
-from discord_sync.defs.partitions import tenant_partitions
+from discord_sync.defs.partitions import TENANT_PARTITIONS_NAME
 
 HOURLY_SYNC_TAG = "discord_sync/hourly"
 
@@ -26,7 +26,7 @@ def hourly_run_key(tenant_id: str, scheduled_hour: str) -> str:
 )
 def hourly_sync_schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest | dg.SkipReason]:
     """Request one run per tenant partition, keyed by tenant and scheduled hour so a retried tick adds nothing."""
-    tenants = sorted(context.instance.get_dynamic_partitions(tenant_partitions.name))
+    tenants = sorted(context.instance.get_dynamic_partitions(TENANT_PARTITIONS_NAME))
     if not tenants:
         yield dg.SkipReason("no tenants yet: add one with `discord-sync tenant add`")
         return

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from discord_sync.defs.jobs import sync_tenant_job
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import PostgresResource
+from discord_sync.run_names import TENANT_PARTITIONS_NAME
 from discord_sync.store.schema import TENANT_ID_PATTERN, tenant_changes
 
 # Bounds one tick's work; a backlog (say a bulk insert of tenants) drains over the following ticks.
@@ -100,7 +101,7 @@ def new_tenant_sensor(
     for tenant_id in plan.invalid:
         context.log.warning(f"ignoring tenant change for {tenant_id!r}: not a valid tenant slug")
 
-    existing = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
+    existing = set(context.instance.get_dynamic_partitions(TENANT_PARTITIONS_NAME))
     requests: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
     to_add = sorted(tenant for tenant in plan.added if tenant not in existing)
     if to_add:

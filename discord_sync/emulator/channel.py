@@ -12,11 +12,10 @@ import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from discord_sync.shaping.channel_types import MESSAGE_BEARING_TYPES, THREAD_TYPES
+
 from .records import MessageRecord, Tag
 from .snowflakes import DISCORD_EPOCH_MS
-
-THREAD_TYPES = frozenset({10, 11, 12})
-MESSAGE_BEARING_TYPES = frozenset({0, 2, 5, 10, 11, 12, 13})
 
 
 @dataclass
@@ -158,7 +157,7 @@ class Channel:
 
 
 def _take(ids: Iterator[int], limit: int) -> list[int]:
-    taken = []
+    taken: list[int] = []
     for message_id in ids:
         if len(taken) >= limit:
             break

@@ -65,4 +65,6 @@ class FaultPlan:
 
     def clear(self) -> None:
         """Remove every fault, lasting ones included."""
-        self.__init__()
+        self.pending = []
+        self.token_revoked = False
+        self.removed_guilds = set()

@@ -6,6 +6,8 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from discord_sync.shaping.channel_types import FORUM_TYPES, THREAD_PARENT_TYPES, VOICE_TYPES, ChannelType
+
 from .channel import Channel
 from .guild import Guild
 from .records import Attachment, MessageRecord, Reaction, User
@@ -167,17 +169,17 @@ def channel(model: Guild, record: Channel) -> dict[str, Any]:
                 "auto_archive_duration": 10080,
                 "locked": record.locked,
                 "create_timestamp": iso_timestamp(record.created_ms),
-                **({"invitable": True} if record.type == 12 else {}),
+                **({"invitable": True} if record.type == ChannelType.PRIVATE_THREAD else {}),
             },
         )
         return payload
     payload.update(position=record.position, permission_overwrites=_overwrites(model, record), nsfw=False)
-    if record.type in (0, 5, 15, 16):
+    if record.type in THREAD_PARENT_TYPES:
         payload["topic"] = record.topic
         payload["default_auto_archive_duration"] = 10080
-    if record.type in (2, 13):
+    if record.type in VOICE_TYPES:
         payload.update(bitrate=64000, user_limit=0, rtc_region=None)
-    if record.type in (15, 16):
+    if record.type in FORUM_TYPES:
         payload.update(
             available_tags=[
                 {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from .handle import EmulatorClient
@@ -39,7 +40,7 @@ def _serve(
 class EmulatorProcess:
     """An emulator serving in a separate process; stop it with `stop()` or use it as a context manager."""
 
-    process: multiprocessing.Process
+    process: BaseProcess
     base_url: str
     guild_ids: list[int]
 

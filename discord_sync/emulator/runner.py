@@ -57,7 +57,7 @@ class Emulator:
 
     @property
     def base_url(self) -> str:
-        """What `discord.http.Route.BASE` should be set to."""
+        """The Discord API base URL this emulator serves (`DISCORD_API_BASE_URL`, `use_api_base_url`)."""
         return self.root_url + "/api/v10"
 
     @property

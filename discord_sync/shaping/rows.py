@@ -13,11 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from discord_sync.shaping.anonymize import Anonymizer
+from discord_sync.shaping.channel_types import THREAD_TYPES
 
 DISCORD_EPOCH_MS = 1420070400000
-THREAD_TYPES = frozenset({10, 11, 12})
-# Channel types whose own message history is read: text, voice (text chat), announcement, stage, threads.
-MESSAGE_BEARING_TYPES = frozenset({0, 2, 5, 13, 10, 11, 12})
 
 MESSAGE_COLUMNS = (
     "tenant_id",
@@ -89,7 +87,8 @@ CHANNEL_COLUMNS = (
 
 @dataclass(frozen=True)
 class ItemError:
-    """A payload item that could not be stored, kept with its id so it can be found and retried."""
+    """A payload item that could not be stored, kept with its id so an operator can find it: it is
+    reported in the run's metadata and in `sync_progress.last_error`, and the batch is stored without it."""
 
     item_id: int | None
     error: str
@@ -114,11 +113,6 @@ class MessageRows:
 def snowflake_time(snowflake: int) -> datetime:
     """When a snowflake was minted: its top 42 bits are milliseconds since Discord's epoch."""
     return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, tz=UTC)
-
-
-def snowflake_at(moment_ms: int) -> int:
-    """The smallest snowflake minted at a Unix time in milliseconds."""
-    return max(0, moment_ms - DISCORD_EPOCH_MS) << 22
 
 
 def clean_text(value: Any) -> str:
@@ -156,6 +150,14 @@ def snowflake(value: Any) -> int | None:
     return result
 
 
+def required_snowflake(value: Any) -> int:
+    """A snowflake field that must be present (an item's own id)."""
+    result = snowflake(value)
+    if result is None:
+        raise ValueError("id is missing")
+    return result
+
+
 def column_int(value: Any, bits: int) -> int:
     """An integer that fits a PostgreSQL column of `bits` bits (smallint 16, integer 32, bigint 64).
 
@@ -176,7 +178,7 @@ def _emoji_key(emoji: dict) -> str:
 
 
 def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: Anonymizer, rows: MessageRows) -> None:
-    message_id = snowflake(payload["id"])
+    message_id = required_snowflake(payload["id"])
     author = payload.get("author") or {}
     reference = payload.get("message_reference") or {}
     thread = payload.get("thread") or {}
@@ -260,7 +262,7 @@ def shape_messages(tenant_id: str, channel_id: int, payloads: Iterable[dict], an
 
 def channel_row(tenant_id: str, payload: dict, anonymizer: Anonymizer, seen_at: datetime) -> dict:
     """One row of the channel catalog for a channel, thread, forum post or media post payload."""
-    channel_id = snowflake(payload["id"])
+    channel_id = required_snowflake(payload["id"])
     channel_type = int(payload["type"])
     metadata = payload.get("thread_metadata") or {}
     tags = payload.get("available_tags")

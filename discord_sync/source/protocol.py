@@ -1,6 +1,6 @@
 """The platform-neutral interface the sync uses: what any community platform must answer.
 
-Discord is the one implementation today (`discord_client.DiscordSource`); another platform plugs in beside it
+Discord is the one implementation today (`source.discord.client.DiscordSource`); another platform plugs in beside it
 by answering the same three questions.
 """
 

@@ -42,7 +42,6 @@ class PostgresRateLimiter:
         self._waiting: list[asyncio.Future[float]] = []
         self._reserver: asyncio.Task | None = None
         self.waited_seconds = 0.0
-        self.reservations = 0
         self.late_requeues = 0
 
     async def _connect(self) -> psycopg.AsyncConnection:
@@ -55,7 +54,6 @@ class PostgresRateLimiter:
         connection = await self._connect()
         cursor = await connection.execute(RESERVE_SLOTS_SQL, {"bucket": self.bucket, "span": slots * self.interval})
         row = await cursor.fetchone()
-        self.reservations += 1
         return float(row[0]) if row else 0.0
 
     async def _serve_reservations(self) -> None:

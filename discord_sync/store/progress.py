@@ -7,7 +7,7 @@ in the batch's own transaction, through `store_checkpoint` below.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,9 +21,10 @@ from discord_sync.store.schema import (
     messages,
     sync_progress,
 )
+from discord_sync.store.sync_status import ChannelSyncStatus
 
 
-def channels_with_checkpoints(conn: sa.Connection, tenant_id: str, channel_types: Iterable[int]) -> list[Any]:
+def channels_with_checkpoints(conn: sa.Connection, tenant_id: str, channel_types: Iterable[int]) -> Sequence[Any]:
     """The tenant's live channels of the given types, each with its checkpoint and status (None: never synced)."""
     return conn.execute(
         sa.select(
@@ -56,7 +57,12 @@ def mark_complete(conn: sa.Connection, tenant_id: str, channel_ids: list[int]) -
         pg_insert(sync_progress)
         .values(
             [
-                {"tenant_id": tenant_id, "channel_id": c, "status": "complete", "last_synced_at": sa.func.now()}
+                {
+                    "tenant_id": tenant_id,
+                    "channel_id": c,
+                    "status": ChannelSyncStatus.COMPLETE,
+                    "last_synced_at": sa.func.now(),
+                }
                 for c in channel_ids
             ]
         )
@@ -81,11 +87,19 @@ CHECKPOINT_SQL = sa.text(
 
 
 def store_checkpoint(
-    conn: sa.Connection, tenant_id: str, channel_id: int, checkpoint: int | None, status: str, *, messages_written: int
+    conn: sa.Connection,
+    tenant_id: str,
+    channel_id: int,
+    checkpoint: int | None,
+    status: ChannelSyncStatus,
+    *,
+    new_messages: int,
 ) -> None:
     """Move a channel's checkpoint forward with the batch being committed, in the batch's transaction.
 
     GREATEST ignores NULL: a batch that does not extend the contiguous prefix leaves the checkpoint as it is.
+    `new_messages` (the batch's messages that were not stored yet) adds to `messages_synced`, so that column counts
+    each stored message once however often it is re-fetched.
     """
     conn.execute(
         CHECKPOINT_SQL,
@@ -94,7 +108,7 @@ def store_checkpoint(
             "channel_id": channel_id,
             "last_message_id": checkpoint,
             "status": status,
-            "messages": messages_written,
+            "messages": new_messages,
         },
     )
 
@@ -103,14 +117,15 @@ def start_attempt(conn: sa.Connection, tenant_id: str, channel_id: int, run_id: 
     """Record that a run starts syncing a channel; returns the attempt's id."""
     attempt_id = conn.execute(
         channel_sync_jobs.insert()
-        .values(tenant_id=tenant_id, channel_id=channel_id, run_id=run_id, status="running")
+        .values(tenant_id=tenant_id, channel_id=channel_id, run_id=run_id, status=ChannelSyncStatus.RUNNING)
         .returning(channel_sync_jobs.c.id)
     ).scalar_one()
     conn.execute(
         pg_insert(sync_progress)
-        .values(tenant_id=tenant_id, channel_id=channel_id, status="running")
+        .values(tenant_id=tenant_id, channel_id=channel_id, status=ChannelSyncStatus.RUNNING)
         .on_conflict_do_update(
-            index_elements=["tenant_id", "channel_id"], set_={"status": "running", "updated_at": sa.func.now()}
+            index_elements=["tenant_id", "channel_id"],
+            set_={"status": ChannelSyncStatus.RUNNING, "updated_at": sa.func.now()},
         )
     )
     return attempt_id
@@ -122,7 +137,7 @@ def finish_attempt(
     channel_id: int,
     attempt_id: int | None,
     *,
-    status: str,
+    status: ChannelSyncStatus,
     error: str | None,
     messages_written: int,
     requests: int,

@@ -7,13 +7,14 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from discord_sync.store.schema import channel_sync_jobs
+from discord_sync.store.sync_status import ChannelSyncStatus
 
 
-def delete_old_sync_jobs(conn: sa.Connection, *, older_than: timedelta = timedelta(days=7)) -> int:
-    """Delete completed (or skipped) `channel_sync_jobs` rows finished more than `older_than` ago."""
+def delete_old_attempts(conn: sa.Connection, *, older_than: timedelta = timedelta(days=7)) -> int:
+    """Delete completed (or skipped) attempts (`channel_sync_jobs` rows) finished more than `older_than` ago."""
     result = conn.execute(
         channel_sync_jobs.delete().where(
-            channel_sync_jobs.c.status.in_(("complete", "skipped")),
+            channel_sync_jobs.c.status.in_((ChannelSyncStatus.COMPLETE, ChannelSyncStatus.SKIPPED)),
             channel_sync_jobs.c.finished_at < sa.func.now() - older_than,
         )
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
+from discord_sync.store.sync_status import ATTEMPT_STATUSES, CHECKPOINT_STATUSES, ChannelSyncStatus
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -21,8 +23,6 @@ metadata = sa.MetaData(
 )
 
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-SYNC_STATUSES = ("pending", "running", "complete", "failed", "skipped")
-JOB_STATUSES = ("running", "complete", "failed", "skipped")
 
 
 def _now() -> sa.TextClause:
@@ -160,12 +160,12 @@ sync_progress = sa.Table(
     _tenant_fk(),
     sa.Column("channel_id", sa.BigInteger, primary_key=True),
     sa.Column("last_message_id", sa.BigInteger),
-    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("status", sa.Text, nullable=False, server_default=ChannelSyncStatus.PENDING.value),
     sa.Column("messages_synced", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("last_synced_at", sa.DateTime(timezone=True)),
     sa.Column("last_error", sa.Text),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
-    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in SYNC_STATUSES) + ")", name="known_status"),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in CHECKPOINT_STATUSES) + ")", name="known_status"),
 )
 
 channel_sync_jobs = sa.Table(
@@ -183,7 +183,7 @@ channel_sync_jobs = sa.Table(
     sa.Column("messages_per_second", sa.Float),
     sa.Column("rate_limit_waits", sa.Integer, nullable=False, server_default="0"),
     sa.Column("error", sa.Text),
-    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in JOB_STATUSES) + ")", name="known_status"),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in ATTEMPT_STATUSES) + ")", name="known_status"),
     sa.Index(None, "tenant_id", "channel_id", "started_at"),
     sa.Index(None, "run_id"),
     sa.Index(None, "finished_at"),

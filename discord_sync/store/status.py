@@ -10,13 +10,18 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from discord_sync.store.sync_status import ChannelSyncStatus
+
+# The statuses travel as bound parameters named after themselves (`:complete`, ...).
+_STATUS_PARAMETERS = {status.value: status.value for status in ChannelSyncStatus}
+
 _TENANT_OVERVIEW = sa.text(
     """
     SELECT t.id AS tenant_id,
-           count(p.channel_id) FILTER (WHERE p.status = 'complete') AS complete,
-           count(p.channel_id) FILTER (WHERE p.status = 'failed') AS failed,
-           count(p.channel_id) FILTER (WHERE p.status = 'skipped') AS skipped,
-           count(p.channel_id) FILTER (WHERE p.status IN ('pending', 'running')) AS pending,
+           count(p.channel_id) FILTER (WHERE p.status = :complete) AS complete,
+           count(p.channel_id) FILTER (WHERE p.status = :failed) AS failed,
+           count(p.channel_id) FILTER (WHERE p.status = :skipped) AS skipped,
+           count(p.channel_id) FILTER (WHERE p.status IN (:pending, :running)) AS pending,
            CAST(coalesce(sum(p.messages_synced), 0) AS bigint) AS messages,
            max(p.last_synced_at) AS last_synced_at
     FROM tenants t
@@ -76,7 +81,7 @@ class ChannelState:
     channel_id: int
     name: str
     type: int | None
-    status: str
+    status: ChannelSyncStatus
     last_message_id: int | None
     messages: int
     run_messages: int | None
@@ -96,11 +101,11 @@ class ChannelState:
 
 def tenant_states(conn: sa.Connection, tenant_id: str | None = None) -> list[TenantState]:
     """Every tenant's state (or one tenant's)."""
-    rows = conn.execute(_TENANT_OVERVIEW, {"tenant": tenant_id}).mappings()
+    rows = conn.execute(_TENANT_OVERVIEW, {"tenant": tenant_id, **_STATUS_PARAMETERS}).mappings()
     return [TenantState(**row) for row in rows]
 
 
 def channel_states(conn: sa.Connection, tenant_id: str, run_id: str | None = None) -> list[ChannelState]:
     """The tenant's channels; with `run_id`, only those the run attempted, with that attempt's numbers."""
     rows = conn.execute(_CHANNEL_STATES, {"tenant": tenant_id, "run_id": run_id}).mappings()
-    return [ChannelState(**row) for row in rows]
+    return [ChannelState(**{**row, "status": ChannelSyncStatus(row["status"])}) for row in rows]

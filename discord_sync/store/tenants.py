@@ -14,8 +14,6 @@ import sqlalchemy as sa
 
 from discord_sync.store.schema import TENANT_ID_PATTERN, tenants
 
-PLATFORMS = ("discord",)
-
 
 class TenantError(ValueError):
     """A tenant command was refused; the message says why in plain words."""

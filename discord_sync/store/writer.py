@@ -25,6 +25,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from discord_sync.shaping.rows import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS, REACTION_COLUMNS, MessageRows
 from discord_sync.store.progress import store_checkpoint
 from discord_sync.store.schema import message_attachments, message_emoji_reactions, messages
+from discord_sync.store.sync_status import ChannelSyncStatus
+
+
+def _driver_connection(conn: sa.Connection) -> psycopg.Connection:
+    """The psycopg connection under a SQLAlchemy one, for `COPY` (SQLAlchemy has no COPY of its own)."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection), "the writer needs a psycopg 3 connection (postgresql+psycopg://)"
+    return raw
 
 
 def staging_name(table: sa.Table) -> str:
@@ -59,7 +67,7 @@ def upsert_sql(table: sa.Table, columns: Sequence[str], *, skip_unchanged: bool 
     )
     if not updates:
         return statement + sql.SQL("NOTHING")
-    assignments = [sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates]
+    assignments: list[sql.Composable] = [sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates]
     if "synced_at" in table.c and "synced_at" not in columns:
         assignments.append(sql.SQL("synced_at = now()"))
     statement += sql.SQL("UPDATE SET ") + sql.SQL(", ").join(assignments)
@@ -71,6 +79,13 @@ def upsert_sql(table: sa.Table, columns: Sequence[str], *, skip_unchanged: bool 
             incoming=sql.SQL(", ").join(sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in updates),
         )
     return statement
+
+
+def count_stored_sql(table: sa.Table) -> sql.Composed:
+    """How many of a batch's keys are stored already (the batch's re-written rows)."""
+    return sql.SQL("SELECT count(*) FROM {table} WHERE tenant_id = %s AND id = ANY(%s)").format(
+        table=sql.Identifier(table.name)
+    )
 
 
 def delete_children_sql(table: sa.Table) -> sql.Composed:
@@ -91,10 +106,12 @@ def _copy_rows(
     with raw.cursor() as cursor, cursor.copy(copy_sql(target, columns)) as copy:
         for row in rows:
             if json_positions:
-                row = list(row)
+                values = list(row)
                 for i in json_positions:
-                    row[i] = None if row[i] is None else Jsonb(row[i])
-            copy.write_row(row)
+                    values[i] = None if values[i] is None else Jsonb(values[i])
+                copy.write_row(values)
+            else:
+                copy.write_row(row)
 
 
 def upsert_rows(
@@ -103,7 +120,7 @@ def upsert_rows(
     """Upsert rows (tuples in `columns` order) into `table` inside the caller's transaction; returns rows staged."""
     if not rows:
         return 0
-    raw = conn.connection.driver_connection
+    raw = _driver_connection(conn)
     with raw.cursor() as cursor:
         cursor.execute(create_staging_sql(table))
         _copy_rows(raw, staging_name(table), table, columns, rows)
@@ -150,7 +167,7 @@ def replace_children(
     """Make a batch's reactions or attachments exactly `rows`: delete the stored ones, copy the new ones."""
     if not message_ids:
         return 0
-    raw = conn.connection.driver_connection
+    raw = _driver_connection(conn)
     with raw.cursor() as cursor:
         cursor.execute(delete_children_sql(table), (tenant_id, message_ids))
     if rows:
@@ -168,7 +185,7 @@ def copy_new_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], 
     rolled back to it, so the caller's transaction goes on and can upsert the rows instead. Any other error is
     raised as it is.
     """
-    raw = conn.connection.driver_connection
+    raw = _driver_connection(conn)
     with raw.cursor() as cursor:
         cursor.execute(sql.SQL("SAVEPOINT {}").format(FAST_PATH_SAVEPOINT))
         try:
@@ -192,7 +209,7 @@ def write_message_batch(
     rows: MessageRows,
     *,
     checkpoint: int | None,
-    status: str = "running",
+    status: ChannelSyncStatus = ChannelSyncStatus.RUNNING,
 ) -> bool:
     """Write a batch's messages, reactions and attachments, and advance the channel's checkpoint, in the caller's
     transaction: either all of it is stored or none of it. The transaction commits without waiting for its WAL
@@ -200,7 +217,7 @@ def write_message_batch(
 
     Returns True when the batch took the fast path (all its messages were new), False when it was upserted.
     """
-    raw = conn.connection.driver_connection
+    raw = _driver_connection(conn)
     with raw.cursor() as cursor:
         cursor.execute(BATCH_SETTINGS_SQL)
     batch = unique_by_key(messages, MESSAGE_COLUMNS, rows.messages)
@@ -213,10 +230,14 @@ def write_message_batch(
         ):
             if children:
                 _copy_rows(raw, table.name, table, columns, unique_by_key(table, columns, children))
-    elif batch:
-        upsert_rows(conn, messages, MESSAGE_COLUMNS, batch)
+    already_stored = 0
+    if batch and not new:
         message_ids = [row[1] for row in batch]
+        with raw.cursor() as cursor:
+            counted = cursor.execute(count_stored_sql(messages), (tenant_id, message_ids)).fetchone()
+            already_stored = counted[0] if counted else 0
+        upsert_rows(conn, messages, MESSAGE_COLUMNS, batch)
         replace_children(conn, message_emoji_reactions, REACTION_COLUMNS, tenant_id, message_ids, rows.reactions)
         replace_children(conn, message_attachments, ATTACHMENT_COLUMNS, tenant_id, message_ids, rows.attachments)
-    store_checkpoint(conn, tenant_id, channel_id, checkpoint, status, messages_written=len(rows.messages))
+    store_checkpoint(conn, tenant_id, channel_id, checkpoint, status, new_messages=len(batch) - already_stored)
     return new

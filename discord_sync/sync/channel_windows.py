@@ -19,97 +19,25 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.rows import MessageRows, shape_messages
 from discord_sync.source.protocol import ChannelUnavailable, CommunitySource, RateLimitTooLong, TransientFailure
+from discord_sync.store.sync_status import ChannelSyncStatus
+from discord_sync.sync.windows import (
+    ChannelInProgress,
+    ChannelOutcome,
+    ChannelPlan,
+    Window,
+    read_page,
+    split_window,
+    window_to_split,
+)
 
 IDLE_POLL_SECONDS = 0.05
 
 
-@dataclass
-class ChannelPlan:
-    """A channel that has new messages: where its stored history ends and where Discord says it ends."""
-
-    channel_id: int
-    name: str
-    checkpoint: int  # every message with id <= checkpoint is stored (0: nothing yet)
-    last_message_id: int
-
-
-@dataclass
-class ChannelOutcome:
-    """How one channel's sync ended, for `sync_progress`, `channel_sync_jobs` and the run's metadata."""
-
-    plan: ChannelPlan
-    status: str = "running"  # complete, failed or skipped (no access / gone)
-    error: str | None = None
-    messages: int = 0
-    reactions: int = 0
-    attachments: int = 0
-    requests: int = 0
-    item_errors: list[tuple[int | None, str]] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-    checkpoint: int = 0
-
-    @property
-    def seconds(self) -> float:
-        return max((self.finished or time.monotonic()) - self.started, 1e-6)
-
-
-@dataclass(eq=False)
-class Window:
-    """Part of one channel's history: messages with start < id <= end (end None: up to the newest)."""
-
-    channel: ChannelState
-    start: int
-    end: int | None
-    cursor: int
-    flushed: int
-    complete: bool = False
-    messages_seen: int = 0
-    running: bool = False
-
-    def estimated_remaining(self) -> float:
-        upper = self.end if self.end is not None else self.channel.outcome.plan.last_message_id
-        covered = self.cursor - self.start
-        if self.messages_seen == 0 or covered <= 0 or upper <= self.cursor:
-            return 0.0
-        return self.messages_seen / covered * (upper - self.cursor)
-
-
-@dataclass(eq=False)
-class ChannelState:
-    """One channel during the run: its outcome so far and its windows."""
-
-    outcome: ChannelOutcome
-    windows: list[Window] = field(default_factory=list)
-    stopped: bool = False
-
-    def contiguous_checkpoint(self, including: tuple[Window, int] | None = None) -> int:
-        """The end of the stored prefix: windows in order, each flushed part extending the last.
-
-        `including` counts one window as flushed up to a point, for the transaction that is about to store it.
-        """
-        checkpoint = self.outcome.plan.checkpoint
-        for window in sorted(self.windows, key=lambda w: w.start):
-            if window.start > checkpoint:
-                break
-            flushed = window.flushed
-            if including is not None and including[0] is window:
-                flushed = max(flushed, including[1])
-            checkpoint = max(checkpoint, flushed)
-            if not window.complete or flushed < (window.end if window.end is not None else window.cursor):
-                break
-        return checkpoint
-
-    def active_windows(self) -> int:
-        return sum(1 for w in self.windows if w.running)
-
-
-WriteBatch = Callable[[int, MessageRows, int, str], Awaitable[None]]
+WriteBatch = Callable[[int, MessageRows, int, ChannelSyncStatus], Awaitable[None]]
 
 
 class ChannelSyncer:
@@ -140,18 +68,18 @@ class ChannelSyncer:
         self.on_channel_done = on_channel_done
         self.on_channel_start = on_channel_start
         self.queue: deque[Window] = deque()
-        self.states: list[ChannelState] = []
+        self.channels: list[ChannelInProgress] = []
         self.peak_concurrent_channels = 0
         self._active_channels: set[int] = set()
 
     async def run(self, plans: list[ChannelPlan]) -> list[ChannelOutcome]:
         """Sync every planned channel; returns one outcome per plan. A `SourceError` aborts all of them."""
         for plan in plans:
-            state = ChannelState(ChannelOutcome(plan=plan, checkpoint=plan.checkpoint))
-            window = Window(state, plan.checkpoint, None, plan.checkpoint, plan.checkpoint)
-            state.windows.append(window)
+            channel = ChannelInProgress(ChannelOutcome(plan=plan, checkpoint=plan.checkpoint))
+            window = Window(channel, plan.checkpoint, None, plan.checkpoint, plan.checkpoint)
+            channel.windows.append(window)
             self.queue.append(window)
-            self.states.append(state)
+            self.channels.append(channel)
         # Idle workers split running windows, so a few channels still use every worker: one channel up to
         # `max_windows_per_channel` of them.
         wanted = min(self.max_workers, max(1, len(plans) * self.max_windows_per_channel))
@@ -163,32 +91,19 @@ class ChannelSyncer:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             raise
-        return [state.outcome for state in self.states]
+        return [channel.outcome for channel in self.channels]
 
     def _split_largest(self) -> Window | None:
-        candidates = [
-            window
-            for state in self.states
-            if not state.stopped and 0 < state.active_windows() < self.max_windows_per_channel
-            for window in state.windows
-            if window.running and not window.complete
-        ]
-        best = max(candidates, key=Window.estimated_remaining, default=None)
-        if best is None or best.estimated_remaining() < 2 * self.fetch_size:
-            return None
-        upper = best.end if best.end is not None else best.channel.outcome.plan.last_message_id
-        middle = best.cursor + (upper - best.cursor) // 2
-        # The upper half keeps the open end, so messages newer than discovery still land in some window.
-        new = Window(best.channel, middle, best.end, middle, middle)
-        best.end = middle
-        best.channel.windows.append(new)
-        return new
+        best = window_to_split(
+            self.channels, max_windows_per_channel=self.max_windows_per_channel, fetch_size=self.fetch_size
+        )
+        return split_window(best) if best is not None else None
 
     async def _worker(self) -> None:
         while True:
             window = self.queue.popleft() if self.queue else None
             if window is None:
-                if not any(state.active_windows() for state in self.states):
+                if not any(channel.active_windows() for channel in self.channels):
                     return
                 window = self._split_largest()
                 if window is None:
@@ -197,13 +112,13 @@ class ChannelSyncer:
             await self._run_window(window)
 
     async def _run_window(self, window: Window) -> None:
-        state = window.channel
-        outcome: ChannelOutcome = state.outcome
-        if state.stopped:
+        channel = window.channel
+        outcome: ChannelOutcome = channel.outcome
+        if channel.stopped:
             return
         window.running = True
         channel_id = outcome.plan.channel_id
-        if len(state.windows) == 1 and not outcome.requests:
+        if len(channel.windows) == 1 and not outcome.requests:
             await self.on_channel_start(outcome)
         self._active_channels.add(channel_id)
         self.peak_concurrent_channels = max(self.peak_concurrent_channels, len(self._active_channels))
@@ -215,27 +130,20 @@ class ChannelSyncer:
         # threads stalls the event loop's requests; a random first batch spreads the writes out.
         flush_at = max(1, int(self.batch_messages * random.uniform(0.3, 1.0)))
         try:
-            while not state.stopped:
+            while not channel.stopped:
                 page = await self.source.fetch_messages_after(channel_id, window.cursor, self.fetch_size)
                 outcome.requests += 1
-                full = len(page) >= self.fetch_size
-                ids = [_id(m) for m in page]
-                end = window.end
-                in_range = [m for m, i in zip(page, ids, strict=True) if end is None or i <= end]
-                # The newest message discovery saw ends an open window without asking for an empty page; anything
-                # newer is the next sync's (its ids are greater than the checkpoint this one leaves).
-                reached_end = (
-                    not full
-                    or len(in_range) < len(page)
-                    or (end is None and max(ids, default=0) >= outcome.plan.last_message_id)
+                read = read_page(
+                    page,
+                    cursor=window.cursor,
+                    end=window.end,
+                    last_message_id=outcome.plan.last_message_id,
+                    fetch_size=self.fetch_size,
                 )
-                top = max((i for m, i in zip(page, ids, strict=True) if end is None or i <= end), default=window.cursor)
-                if top <= window.cursor and in_range and not reached_end:
-                    raise TransientFailure(f"Discord returned no message after {window.cursor} in a full page")
-                pending.extend(shape_messages(self.tenant_id, channel_id, in_range, self.anonymizer))
-                window.messages_seen += len(in_range)
-                window.cursor = max(window.cursor, top)
-                if reached_end:
+                pending.extend(shape_messages(self.tenant_id, channel_id, read.messages, self.anonymizer))
+                window.messages_seen += len(read.messages)
+                window.cursor = max(window.cursor, read.top)
+                if read.reached_end:
                     if window.end is not None:
                         window.cursor = window.end
                     window.complete = True
@@ -252,19 +160,19 @@ class ChannelSyncer:
         except ChannelUnavailable as error:
             if writing is not None:
                 await writing
-            self._stop(state, "skipped", f"{error.status} {error.reason}")
+            self._stop(channel, ChannelSyncStatus.SKIPPED, f"{error.status} {error.reason}")
         except (TransientFailure, RateLimitTooLong) as error:
             if writing is not None:
                 await writing
             if pending.messages:
                 await self._flush(window, pending, window.cursor)
-            self._stop(state, "failed", str(error))
+            self._stop(channel, ChannelSyncStatus.FAILED, str(error))
         finally:
             window.running = False
             if writing is not None and not writing.done():
                 writing.cancel()
-        if not any(w.running for w in state.windows):
-            await self._finish_channel(state)
+        if not any(w.running for w in channel.windows):
+            await self._finish_channel(channel)
 
     async def _flush(self, window: Window, rows: MessageRows, upto: int) -> None:
         """Write `rows` (the window's messages up to id `upto`) with the channel's contiguous checkpoint.
@@ -273,10 +181,10 @@ class ChannelSyncer:
         progress plus its own batch, so a checkpoint never covers rows of a transaction that has not committed;
         a checkpoint left behind by that caution is caught up when the channel finishes.
         """
-        state = window.channel
-        outcome: ChannelOutcome = state.outcome
-        checkpoint = state.contiguous_checkpoint(including=(window, upto))
-        await self.write_batch(outcome.plan.channel_id, rows, checkpoint, "running")
+        channel = window.channel
+        outcome: ChannelOutcome = channel.outcome
+        checkpoint = channel.contiguous_checkpoint(including=(window, upto))
+        await self.write_batch(outcome.plan.channel_id, rows, checkpoint, ChannelSyncStatus.RUNNING)
         window.flushed = max(window.flushed, upto)
         outcome.checkpoint = max(outcome.checkpoint, checkpoint)
         outcome.messages += len(rows.messages)
@@ -284,28 +192,21 @@ class ChannelSyncer:
         outcome.attachments += len(rows.attachments)
         outcome.item_errors.extend((e.item_id, e.error) for e in rows.errors)
 
-    def _stop(self, state: ChannelState, status: str, error: str) -> None:
-        state.stopped = True
-        outcome: ChannelOutcome = state.outcome
-        if outcome.status == "running":
+    def _stop(self, channel: ChannelInProgress, status: ChannelSyncStatus, error: str) -> None:
+        channel.stopped = True
+        outcome: ChannelOutcome = channel.outcome
+        if outcome.status is ChannelSyncStatus.RUNNING:
             outcome.status, outcome.error = status, error
 
-    async def _finish_channel(self, state: ChannelState) -> None:
-        outcome: ChannelOutcome = state.outcome
+    async def _finish_channel(self, channel: ChannelInProgress) -> None:
+        outcome: ChannelOutcome = channel.outcome
         if outcome.finished is not None:
             return
-        if outcome.status == "running":
-            if not all(w.complete for w in state.windows):
+        if outcome.status is ChannelSyncStatus.RUNNING:
+            if not all(w.complete for w in channel.windows):
                 return
-            outcome.status = "complete"
+            outcome.status = ChannelSyncStatus.COMPLETE
         outcome.finished = time.monotonic()
-        outcome.checkpoint = max(outcome.checkpoint, state.contiguous_checkpoint())
+        outcome.checkpoint = max(outcome.checkpoint, channel.contiguous_checkpoint())
         self._active_channels.discard(outcome.plan.channel_id)
         await self.on_channel_done(outcome)
-
-
-def _id(message: object) -> int:
-    try:
-        return int(message["id"])  # type: ignore[index]
-    except (TypeError, KeyError, ValueError):
-        return -1

@@ -8,31 +8,48 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 
-_LOCK_CLASS = 0x6473  # advisory-lock namespace of tenant syncs
-LOCK_POLL_SECONDS = 1.0
+LOCK_CLASS = 0x6473  # advisory-lock namespace of tenant syncs
+# A waiting sync asks again this often: between two asks it can be cancelled, and while it asks it waits inside
+# PostgreSQL, where `pg_locks` shows it (`locktype = 'advisory'`, `granted = false`) to an operator or a test.
+LOCK_WAIT_MILLISECONDS = 1000
+
+_LOCK_SQL = sa.text("SELECT pg_advisory_lock(:cls, hashtext(:tenant))")
+_UNLOCK_SQL = sa.text("SELECT pg_advisory_unlock(:cls, hashtext(:tenant))")
+_WAIT_AT_MOST_SQL = sa.text("SELECT set_config('lock_timeout', :timeout, true)")
+
+
+def _lock_not_available(error: sa.exc.OperationalError) -> bool:
+    return isinstance(error.orig, psycopg.errors.LockNotAvailable)
 
 
 @contextlib.contextmanager
 def tenant_lock(engine: sa.Engine, tenant_id: str, log: logging.Logger | Any) -> Iterator[None]:
     """Hold the tenant's sync lock for the block; wait (and say so) while another sync holds it."""
     with engine.connect() as conn:
-        args = {"cls": _LOCK_CLASS, "tenant": tenant_id}
+        args = {"cls": LOCK_CLASS, "tenant": tenant_id}
         waited = False
-        while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:cls, hashtext(:tenant))"), args).scalar():
-            if not waited:
-                log.info(f"tenant {tenant_id}: another sync of this tenant is running; waiting for it to finish")
-                waited = True
-            conn.rollback()
-            time.sleep(LOCK_POLL_SECONDS)
-        conn.commit()
+        while True:
+            try:
+                # `lock_timeout` set for this transaction only; the advisory lock itself outlives it (session level).
+                conn.execute(_WAIT_AT_MOST_SQL, {"timeout": f"{LOCK_WAIT_MILLISECONDS}ms"})
+                conn.execute(_LOCK_SQL, args)
+                conn.commit()
+                break
+            except sa.exc.OperationalError as error:
+                if not _lock_not_available(error):
+                    raise
+                conn.rollback()
+                if not waited:
+                    log.info(f"tenant {tenant_id}: another sync of this tenant is running; waiting for it to finish")
+                    waited = True
         try:
             yield
         finally:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(:cls, hashtext(:tenant))"), args)
+            conn.execute(_UNLOCK_SQL, args)
             conn.commit()

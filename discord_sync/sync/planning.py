@@ -10,9 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from discord_sync.shaping.rows import MESSAGE_BEARING_TYPES
+from discord_sync.shaping.channel_types import MESSAGE_BEARING_TYPES
 from discord_sync.store.progress import channels_with_checkpoints, mark_complete
-from discord_sync.sync.channel_windows import ChannelPlan
+from discord_sync.sync.windows import ChannelPlan
 
 
 def split_plans(rows: Iterable[Any]) -> tuple[list[ChannelPlan], list[int]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from discord_sync.sync.channel_windows import ChannelOutcome
+from discord_sync.store.sync_status import UNSYNCED_STATUSES, ChannelSyncStatus
+from discord_sync.sync.windows import ChannelOutcome
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class TenantSyncReport:
     peak_concurrent_channels: int = 0
     request_stats: dict[str, Any] = field(default_factory=dict)
 
-    def count(self, status: str) -> int:
+    def count(self, status: ChannelSyncStatus) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property
@@ -38,15 +39,15 @@ class TenantSyncReport:
 
     @property
     def all_failed(self) -> bool:
-        return bool(self.outcomes) and all(o.status in ("failed", "skipped") for o in self.outcomes)
+        return bool(self.outcomes) and all(o.status in UNSYNCED_STATUSES for o in self.outcomes)
 
     def metadata(self) -> dict[str, Any]:
         seconds = max(self.seconds, 1e-6)
         return {
-            "channels_synced": self.count("complete"),
+            "channels_synced": self.count(ChannelSyncStatus.COMPLETE),
             "channels_unchanged": self.channels_unchanged,
-            "channels_skipped": self.count("skipped"),
-            "channels_failed": self.count("failed"),
+            "channels_skipped": self.count(ChannelSyncStatus.SKIPPED),
+            "channels_failed": self.count(ChannelSyncStatus.FAILED),
             "messages_synced": self.messages,
             "reactions_synced": sum(o.reactions for o in self.outcomes),
             "attachments_synced": sum(o.attachments for o in self.outcomes),

@@ -18,13 +18,15 @@ import sqlalchemy as sa
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.rows import MessageRows
 from discord_sync.store.progress import finish_attempt, reset_tenant, start_attempt
-from discord_sync.store.retention import delete_old_sync_jobs
+from discord_sync.store.retention import delete_old_attempts
+from discord_sync.store.sync_status import ChannelSyncStatus
 from discord_sync.store.writer import write_message_batch
-from discord_sync.sync.channel_windows import ChannelOutcome, ChannelPlan, ChannelSyncer
+from discord_sync.sync.channel_windows import ChannelSyncer
 from discord_sync.sync.lock import tenant_lock
 from discord_sync.sync.planning import plan_channels
 from discord_sync.sync.quiet_gc import quiet_garbage_collector
 from discord_sync.sync.report import SyncOptions, TenantSyncReport
+from discord_sync.sync.windows import ChannelOutcome, ChannelPlan
 
 
 class TenantSync:
@@ -48,11 +50,13 @@ class TenantSync:
         self.log = log
         self._attempt_ids: dict[int, int] = {}
 
-    def _write_batch_now(self, channel_id: int, rows: MessageRows, checkpoint: int, status: str) -> None:
+    def _write_batch_now(self, channel_id: int, rows: MessageRows, checkpoint: int, status: ChannelSyncStatus) -> None:
         with self.engine.begin() as conn:
             write_message_batch(conn, self.tenant_id, channel_id, rows, checkpoint=checkpoint, status=status)
 
-    async def _write_batch(self, channel_id: int, rows: MessageRows, checkpoint: int, status: str) -> None:
+    async def _write_batch(
+        self, channel_id: int, rows: MessageRows, checkpoint: int, status: ChannelSyncStatus
+    ) -> None:
         await asyncio.to_thread(self._write_batch_now, channel_id, rows, checkpoint, status)
 
     def _start_attempt(self, outcome: ChannelOutcome) -> None:
@@ -122,7 +126,7 @@ class TenantSync:
             report.seconds = time.monotonic() - started
             if not report.all_failed:
                 with self.engine.begin() as conn:
-                    delete_old_sync_jobs(conn)
+                    delete_old_attempts(conn)
         return report
 
     async def _run_async(self, source_factory: Callable[[], Any], plans: list[ChannelPlan]) -> tuple:

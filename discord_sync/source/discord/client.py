@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import discord
 import discord.http
 
+from discord_sync.source.discord.api_base import use_api_base_url
 from discord_sync.source.discord.discovery import discover_channels
+from discord_sync.source.discord.retry_policy import TRANSIENT_ERRORS, is_transient, retry_delay
 from discord_sync.source.discord.route_buckets import RouteBuckets
 from discord_sync.source.protocol import (
     ChannelListing,
@@ -36,25 +37,11 @@ log = logging.getLogger("discord_sync.discord")
 INVALID_STATUSES = frozenset({401, 403, 429})
 
 
-def point_discord_py_at(api_base_url: str) -> None:
-    """Send every discord.py REST call of this process to `api_base_url` (Discord's, or the emulator's).
-
-    discord.py builds each URL from the class attribute `Route.BASE`, so the setting is global to the process,
-    not per client: every session of one process talks to the same Discord. That is why it is set here only, from
-    the one `DISCORD_API_BASE_URL` setting, and why tests and benchmarks that need the emulator call this too.
-    """
-    discord.http.Route.BASE = api_base_url.rstrip("/")
-
-
-TRANSIENT_ERRORS = (discord.DiscordServerError, aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
-
-
 @dataclass
 class RequestStats:
     """What this process asked of Discord and how Discord answered."""
 
     requests: int = 0
-    statuses: Counter = field(default_factory=Counter)
     rate_limited: int = 0
     global_rate_limited: int = 0
     invalid_requests: int = 0
@@ -77,7 +64,7 @@ class RequestStats:
 
 
 class DiscordSource:
-    """A logged-in REST session with Discord for one tenant run (implements `sources.CommunitySource`)."""
+    """A logged-in REST session with Discord for one tenant run (implements `source.protocol.CommunitySource`)."""
 
     def __init__(
         self,
@@ -105,8 +92,15 @@ class DiscordSource:
     def __repr__(self) -> str:
         return f"DiscordSource(api_base_url={self._api_base_url!r})"
 
+    @property
+    def _session(self) -> discord.http.HTTPClient:
+        """discord.py's logged-in HTTP client; exists between `__aenter__` and `__aexit__`."""
+        if self._http is None:
+            raise RuntimeError("DiscordSource is used outside `async with`")
+        return self._http
+
     async def __aenter__(self) -> DiscordSource:
-        point_discord_py_at(self._api_base_url)
+        use_api_base_url(self._api_base_url)
         trace = aiohttp.TraceConfig()
         trace.on_request_start.append(self._before_request)
         trace.on_request_end.append(self._after_response)
@@ -151,7 +145,6 @@ class DiscordSource:
     async def _after_response(self, session: object, context: object, params: aiohttp.TraceRequestEndParams) -> None:
         status = params.response.status
         self.stats.requests += 1
-        self.stats.statuses[status] += 1
         if status in INVALID_STATUSES:
             self.stats.invalid_requests += 1
         headers = params.response.headers
@@ -193,25 +186,25 @@ class DiscordSource:
                         "Discord rejected the bot token (401 Unauthorized): the token was revoked or is wrong; "
                         "check DISCORD_BOT_TOKEN"
                     ) from None
-                if not isinstance(error, TRANSIENT_ERRORS):
+                if not is_transient(error):
                     raise
                 if attempt < self._transient_retries:
                     self.stats.retries += 1
-                    await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+                    await asyncio.sleep(retry_delay(attempt))
                     continue
                 # A 5xx after every retry fails this channel, not the whole tenant run.
                 raise TransientFailure(f"Discord kept failing: {error.status} {error.text or 'Server Error'}") from None
             except TRANSIENT_ERRORS as error:
                 if attempt < self._transient_retries:
                     self.stats.retries += 1
-                    await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+                    await asyncio.sleep(retry_delay(attempt))
                     continue
                 raise TransientFailure(f"Discord kept failing: {type(error).__name__}: {error}") from None
         raise AssertionError("unreachable")
 
     async def describe_community(self, community_id: int) -> dict:
         try:
-            return await self._call(self._http.get_guild, community_id, with_counts=True)
+            return await self._call(self._session.get_guild, community_id, with_counts=True)
         except (discord.Forbidden, discord.NotFound) as error:
             raise SourceError(
                 f"the bot cannot see guild {community_id} ({error.status} {error.text or 'Unknown Guild'}): "
@@ -222,24 +215,24 @@ class DiscordSource:
         return await discover_channels(self, community_id)
 
     async def guild_channels(self, guild_id: int) -> list[dict]:
-        return await self._call(self._http.get_all_guild_channels, guild_id)
+        return await self._call(self._session.get_all_guild_channels, guild_id)
 
     async def active_threads(self, guild_id: int) -> list[dict]:
-        payload = await self._call(self._http.get_active_threads, guild_id)
+        payload = await self._call(self._session.get_active_threads, guild_id)
         return list(payload.get("threads") or [])
 
     async def archived_threads(self, channel_id: int, kind: str, before: str | None, limit: int = 100) -> dict:
         """One page of a channel's archived threads; `kind` is public, private or joined_private."""
         request = {
-            "public": self._http.get_public_archived_threads,
-            "private": self._http.get_private_archived_threads,
-            "joined_private": self._http.get_joined_private_archived_threads,
+            "public": self._session.get_public_archived_threads,
+            "private": self._session.get_private_archived_threads,
+            "joined_private": self._session.get_joined_private_archived_threads,
         }[kind]
         return await self._call(request, channel_id, before=before, limit=limit)
 
     async def fetch_messages_after(self, channel_id: int, after: int, limit: int) -> list[dict]:
         try:
-            page = await self._call(self._http.logs_from, channel_id, limit, after=after)
+            page = await self._call(self._session.logs_from, channel_id, limit, after=after)
         except discord.Forbidden as error:
             raise ChannelUnavailable(channel_id, 403, error.text or "Missing Access") from None
         except discord.NotFound as error:
