@@ -24,6 +24,8 @@ class TenantSyncReport:
 
     channels_planned: int = 0
     channels_unchanged: int = 0
+    # Channels the bot's permissions do not let it read: recorded `skipped`, no request sent.
+    channels_not_readable: int = 0
     outcomes: list[ChannelOutcome] = field(default_factory=list)
     seconds: float = 0.0
     peak_concurrent_channels: int = 0
@@ -38,14 +40,19 @@ class TenantSyncReport:
 
     @property
     def all_failed(self) -> bool:
-        return bool(self.outcomes) and all(o.status in ("failed", "skipped") for o in self.outcomes)
+        """Whether every channel the bot could read failed: only then is the run failed (and retried).
+
+        A skipped channel (no access, gone) is not a failure: an hour that only met hidden channels succeeds."""
+        readable = [o for o in self.outcomes if o.status != "skipped"]
+        return bool(readable) and all(o.status == "failed" for o in readable)
 
     def metadata(self) -> dict[str, Any]:
         seconds = max(self.seconds, 1e-6)
         return {
             "channels_synced": self.count("complete"),
             "channels_unchanged": self.channels_unchanged,
-            "channels_skipped": self.count("skipped"),
+            "channels_skipped": self.count("skipped") + self.channels_not_readable,
+            "channels_not_readable": self.channels_not_readable,
             "channels_failed": self.count("failed"),
             "messages_synced": self.messages,
             "reactions_synced": sum(o.reactions for o in self.outcomes),
