@@ -103,6 +103,7 @@ class Settings:
     max_rate_limit_wait: float = 60.0
     request_timeout: float = 30.0
     debug_rate_limits: bool = False
+    full_thread_listing_hours: int = 24
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
 
     @classmethod
@@ -124,6 +125,7 @@ class Settings:
             max_rate_limit_wait=_float(env, "SYNC_MAX_RATE_LIMIT_WAIT", 60.0, 0.0, 3600.0),
             request_timeout=_float(env, "SYNC_REQUEST_TIMEOUT", 30.0, 0.1, 600.0),
             debug_rate_limits=_bool(env, "DEBUG_RATE_LIMITS"),
+            full_thread_listing_hours=_int(env, "SYNC_FULL_THREAD_LISTING_HOURS", 24, 1, 720),
             anonymization_key=Secret(key),
         )
 

@@ -50,13 +50,15 @@ class DiscordResource(dg.ConfigurableResource):
 
 
 class SyncResource(dg.ConfigurableResource):
-    """How a tenant sync runs: parallelism, page and batch sizes, and the anonymization key."""
+    """How a tenant sync runs: parallelism, page and batch sizes, how often archived threads are listed
+    completely, and the anonymization key."""
 
     anonymization_key: str
     max_channel_workers: int = 10
     channel_batch_size: int = 5
     message_fetch_size: int = 100
     write_batch_messages: int = 2000
+    full_thread_listing_hours: int = 24
 
     def options(self) -> SyncOptions:
         return SyncOptions(
@@ -132,6 +134,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             channel_batch_size=settings.channel_batch_size,
             message_fetch_size=settings.message_fetch_size,
             write_batch_messages=settings.write_batch_messages,
+            full_thread_listing_hours=settings.full_thread_listing_hours,
         ),
         "postgres": postgres,
         "io_manager": PostgresIOManager(postgres=postgres),
