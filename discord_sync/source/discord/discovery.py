@@ -128,18 +128,22 @@ async def _archived(reader: GuildReader, plan: ListingPlan, kind: str, requests:
 def _next_state(
     plan: ListingPlan, channel: dict, old: ThreadListingState | None, seen: dict[str, list[dict]], now: datetime
 ) -> ThreadListingState:
-    def newest_time(kind: str, previous: datetime | None) -> datetime | None:
-        times = [t for t in map(_archive_time, seen.get(kind, [])) if t is not None]
-        return max([*times, *([previous] if previous else [])], default=None)
+    """The parent's listing state after every listing it needed succeeded: the newest of what was seen before
+    and now, per listing."""
 
-    joined = [int(t["id"]) for t in seen.get("joined_private", [])]
+    def newest(values: list, previous: object) -> object:
+        return max([*values, *([previous] if previous is not None else [])], default=None)
+
+    def archive_times(kind: str) -> list[datetime]:
+        return [t for t in map(_archive_time, seen.get(kind, [])) if t is not None]
+
     return ThreadListingState(
         parent_last_message_id=_snowflake(channel.get("last_message_id")),
-        public_archived_until=newest_time("public", old.public_archived_until if old else None),
-        private_archived_until=newest_time("private", old.private_archived_until if old else None),
-        joined_private_until=max([*joined, *([old.joined_private_until] if old and old.joined_private_until else [])])
-        if joined or (old and old.joined_private_until)
-        else None,
+        public_archived_until=newest(archive_times("public"), old.public_archived_until if old else None),
+        private_archived_until=newest(archive_times("private"), old.private_archived_until if old else None),
+        joined_private_until=newest(
+            [int(t["id"]) for t in seen.get("joined_private", [])], old.joined_private_until if old else None
+        ),
         last_full_listing_at=now if plan.full or old is None else old.last_full_listing_at,
     )
 
