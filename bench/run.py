@@ -27,6 +27,7 @@ import psutil
 from bench.emulator_cost import measure_page_cost
 from bench.infra import EmulatorProcess, Server, sync_environment
 from bench.initial_sync import SyncMeasurement, measure_initial_sync
+from bench.many_tenants import measure_many_tenants
 from bench.quiet_tenant import measure_quiet_hour
 from bench.steady_state import measure_steady_state
 from bench.write_path import measure_write_path
@@ -54,10 +55,12 @@ class Sizes:
     # Quiet tenant: channels (each with 3 active threads) and archived threads per channel.
     quiet_channels: int = 500
     quiet_archived_per_channel: int = 10
+    # Many tenants: how many tenants of 2,000 channels and threads share the bot.
+    tenants: int = 100
 
 
 FULL = Sizes(100, 2, 1000, 200_000, 50_000, (20, 1.0), 200, 50_000, 60.0)
-QUICK = Sizes(20, 2, 500, 30_000, 10_000, (20, 1.0), 20, 10_000, 15.0, 100, 5)
+QUICK = Sizes(20, 2, 500, 30_000, 10_000, (20, 1.0), 20, 10_000, 15.0, 100, 5, 5)
 
 
 @dataclass
@@ -256,6 +259,41 @@ def quiet_tenant(server: Server, sizes: Sizes, latency: float, table: Table) -> 
     )
 
 
+def many_tenants(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
+    """Benchmark 8: many tenants of 2,000 channels and threads, 1% changed, through the Dagster daemon."""
+    tenants = int(os.environ.get("BENCH_TENANTS", sizes.tenants))
+    specs = [
+        GuildSpec(seed=100 + n, layout="uniform", channels=20, threads_per_channel=99, messages_per_channel=0)
+        for n in range(tenants)
+    ]
+    with EmulatorProcess.start(specs, latency_ms=latency) as emulator:
+        m = measure_many_tenants(server, emulator, emulator.guild_ids, "bench_many_tenants")
+    hourly = m.hourly
+    budget = DISCORD_GLOBAL_LIMIT * 3600 / hourly.requests_per_tenant
+    table.add(
+        f"8a. hourly cycle, {tenants} tenants × 2,000 channels+threads, 1% changed: wall time",
+        f"{hourly.wall_seconds:.0f} s",
+        "300 s",
+        300 / hourly.wall_seconds,
+        "≤ 300 s",
+        hourly.wall_seconds <= 300,
+        f"one run per tenant, {m.max_concurrent_runs} at once (dagster.yaml); mean run {hourly.mean_run_seconds:.1f} s "
+        f"start to end, mean {hourly.mean_queue_seconds:.0f} s queued; {hourly.failed_runs} runs failed; catch-up "
+        f"cycle {m.catch_up.wall_seconds:.0f} s",
+    )
+    table.add(
+        "8b. Discord requests per tenant-hour; tenants one bot keeps hourly",
+        f"{hourly.requests_per_tenant:.1f} requests; {budget:,.0f} tenants",
+        f"{DISCORD_GLOBAL_LIMIT}/s × 3,600 s",
+        None,
+        "",
+        None,
+        f"{hourly.refused} × 401/403/429; requests bound tenants per bot at {budget:,.0f}, Dagster's "
+        f"{hourly.mean_run_seconds:.1f} s per run at {m.max_concurrent_runs} runs at once bounds them at "
+        f"{3600 * m.max_concurrent_runs / hourly.mean_run_seconds:,.0f} on this machine",
+    )
+
+
 def write_path(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
     """Benchmark 4: the product's write path beside a bare COPY."""
     spec = GuildSpec(seed=5, layout="uniform", channels=1, messages_per_channel=sizes.write_messages)
@@ -341,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="1,2,3,4,7,e",
-        help="which benchmark groups: 1 (with 6), 2 (with 5), 3, 4, 7 (quiet tenant), e (the emulator's own cost)",
+        help="which benchmark groups: 1 (with 6), 2 (with 5), 3, 4, 7 (quiet tenant), 8 (many tenants; "
+        "BENCH_TENANTS overrides their number), e (the emulator's own cost)",
     )
     parser.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
     args = parser.parse_args(argv)
@@ -360,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             "3": steady_state,
             "4": write_path,
             "7": quiet_tenant,
+            "8": many_tenants,
             "e": emulator_cost,
         }
         for key in args.only.split(","):
