@@ -118,5 +118,6 @@ def test_a_new_thread_moves_its_parent_and_a_new_post_its_forum(emulator: Emulat
     assert int(after) > int(before)
     newest = api_get(emulator, f"/channels/{names['threads-hub']}/messages", limit=1).body[0]
     assert (newest["type"], newest["content"]) == (18, "fresh")
+    assert_valid("/channels/{channel_id}/messages/{message_id}", newest)
     post = client.create_thread(names["forum"], "new post")
     assert api_get(emulator, f"/channels/{names['forum']}").body["last_message_id"] == post["id"]
