@@ -17,8 +17,8 @@ from discord_sync.sync.channel_windows import ChannelPlan
 
 
 def split_plans(rows: Iterable[Any]) -> tuple[list[ChannelPlan], list[int], dict[int, str]]:
-    """From channels with their checkpoints: the plans to fetch, the never-synced channels with nothing new, and
-    the channels the bot may not read with the reason."""
+    """From channels with their checkpoints: the plans to fetch, the channels with nothing new to mark complete
+    (never recorded, or skipped before and readable now), and the channels the bot may not read, with why."""
     plans: list[ChannelPlan] = []
     unchanged_unrecorded: list[int] = []
     not_readable: dict[int, str] = {}
