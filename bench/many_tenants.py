@@ -2,9 +2,9 @@
 
 Each tenant's guild has 2,000 channels and threads (20 text channels with 99 active threads each, no history, so
 the catch-up costs discovery only). A temporary `DAGSTER_HOME` with the repository's `dagster.yaml` (PostgreSQL
-storage, the run queue's concurrency) runs `dagster-daemon`; `discord-sync sync start` queues one run per tenant,
-as the hourly schedule does. After a catch-up cycle, 1% of each guild's channels and threads get a message, and
-the hourly cycle is measured: wall time from queueing to the last run's end, Discord requests per tenant, and each
+storage, the run queue's concurrency) runs `dagster-daemon`; its new-tenant sensor queues each tenant's initial
+sync (the catch-up cycle). Then 1% of each guild's channels and threads get a message, `discord-sync sync start`
+queues one run per tenant, as the hourly schedule does, and that hourly cycle is measured: wall time from queueing to the last run's end, Discord requests per tenant, and each
 run's time in the queue and from start to end.
 """
 
@@ -37,6 +37,7 @@ class CycleMeasurement:
     """One cycle of runs (one per tenant)."""
 
     tenants: int
+    runs: int
     wall_seconds: float
     requests: int
     refused: int
@@ -67,36 +68,40 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def _cycle(env: dict[str, str], emulator: EmulatorProcess, tenants: int, timeout: float) -> CycleMeasurement:
-    """Queue one run per tenant with the CLI and wait for the daemon to run them all."""
+def _cycle(
+    env: dict[str, str], emulator: EmulatorProcess, tenants: list[str], timeout: float, *, queue: bool
+) -> CycleMeasurement:
+    """Wait until every tenant had a run since now and every such run ended; with `queue`, first queue one run
+    per tenant with the CLI (as the hourly schedule would), else the new-tenant sensor queues the initial syncs."""
     emulator.client.reset_counters()
     with _environment(env), dg.DagsterInstance.get() as instance:
         known = {r.run_id for r in instance.get_runs()}
         started = time.monotonic()
-        subprocess.run([str(BIN / "discord-sync"), "sync", "start"], env=env, check=True, capture_output=True)
+        if queue:
+            subprocess.run([str(BIN / "discord-sync"), "sync", "start"], env=env, check=True, capture_output=True)
         while True:
             runs = [r for r in instance.get_runs() if r.run_id not in known]
-            if len(runs) >= tenants and all(r.status in FINISHED for r in runs):
+            covered = {r.tags.get("dagster/partition") for r in runs}
+            if covered >= set(tenants) and all(r.status in FINISHED for r in runs):
                 break
             if time.monotonic() - started > timeout:
                 raise RuntimeError(f"runs not finished after {timeout:.0f} s")
             time.sleep(1.0)
         wall = time.monotonic() - started
-        records = {
-            r.dagster_run.run_id: r for r in instance.get_run_records(dg.RunsFilter(run_ids=[r.run_id for r in runs]))
-        }
-    queue = [records[r.run_id].start_time - records[r.run_id].create_timestamp.timestamp() for r in runs]
-    durations = [records[r.run_id].end_time - records[r.run_id].start_time for r in runs]
+        records = instance.get_run_records(dg.RunsFilter(run_ids=[r.run_id for r in runs]))
+    queued = [r.start_time - r.create_timestamp.timestamp() for r in records if r.start_time]
+    durations = [r.end_time - r.start_time for r in records if r.start_time and r.end_time]
     counters = emulator.client.counters()
     status_counts = counters["status_counts"]
     return CycleMeasurement(
-        tenants=tenants,
+        tenants=len(tenants),
+        runs=len(runs),
         wall_seconds=wall,
         requests=counters["requests"],
         refused=sum(status_counts.get(s, 0) for s in ("401", "403", "429")),
         failed_runs=sum(1 for r in runs if r.status != dg.DagsterRunStatus.SUCCESS),
-        mean_queue_seconds=sum(queue) / len(queue),
-        mean_run_seconds=sum(durations) / len(durations),
+        mean_queue_seconds=sum(queued) / max(len(queued), 1),
+        mean_run_seconds=sum(durations) / max(len(durations), 1),
     )
 
 
@@ -128,13 +133,13 @@ def measure_many_tenants(
             start_new_session=True,
         )
         try:
-            catch_up = _cycle(env, emulator, len(tenants), timeout=3600)
+            catch_up = _cycle(env, emulator, tenants, timeout=3600, queue=False)
             rng = random.Random(8)
             for guild_id in guild_ids:
                 readable = [int(c["id"]) for c in emulator.client.channels(guild_id) if c["type"] in (0, 11)]
                 for channel_id in rng.sample(readable, max(1, round(len(readable) * changed_share))):
                     emulator.client.add_message(channel_id, content="hourly change")
-            hourly = _cycle(env, emulator, len(tenants), timeout=3600)
+            hourly = _cycle(env, emulator, tenants, timeout=3600, queue=True)
         finally:
             os.killpg(daemon.pid, 2)
             daemon.wait(timeout=60)
