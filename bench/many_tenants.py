@@ -118,6 +118,10 @@ def measure_many_tenants(
     engine.dispose()
     config = (REPO_ROOT / "dagster.yaml").read_text()
     concurrency = int(config.split("max_concurrent_runs:")[1].split()[0])
+    # BENCH_MAX_CONCURRENT_RUNS tries another run-queue width than the deployment's.
+    wanted = int(os.environ.get("BENCH_MAX_CONCURRENT_RUNS", concurrency))
+    config = config.replace(f"max_concurrent_runs: {concurrency}", f"max_concurrent_runs: {wanted}")
+    concurrency = wanted
     with tempfile.TemporaryDirectory(prefix="discord-sync-bench-tenants-") as home:
         Path(home, "dagster.yaml").write_text(config)
         env = sync_environment(emulator.base_url, url, DAGSTER_HOME=home)
