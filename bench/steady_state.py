@@ -59,7 +59,8 @@ class SteadyStateMeasurement:
         return max(self.requests / self.requests_per_second, self.requests * self.latency_ms / 1000 / self.workers)
 
 
-def _materialize(env: dict[str, str]) -> float:
+def materialize_tenant_run(env: dict[str, str]) -> float:
+    """One `dagster asset materialize` of the bench tenant as a subprocess; returns its wall time."""
     command = [
         str(Path(sys.executable).with_name("dagster")),
         "asset",
@@ -100,14 +101,14 @@ def measure_steady_state(
         env = sync_environment(emulator.base_url, url, DAGSTER_HOME=home)
         add_partition = "import dagster as dg; dg.DagsterInstance.get().add_dynamic_partitions('tenants', ['bench'])"
         subprocess.run([sys.executable, "-c", add_partition], env=env, check=True, capture_output=True)
-        first = _materialize(env)
+        first = materialize_tenant_run(env)
         readable = sorted(c for c, n in control.ground_truth_counts(guild_id).items() if n)
         changed = max(1, round(len(readable) * changed_share))
         step = len(readable) / changed
         for number in range(changed):
             control.add_message(readable[int(number * step)], content=f"hourly change {number}")
         control.reset_counters()
-        wall = _materialize(env)
+        wall = materialize_tenant_run(env)
     by_route = control.counters()["requests_by_route"]
     message_requests = by_route.get(MESSAGE_ROUTE, 0)
     settings = {k: v for k, v in os.environ.items() if k.startswith("SYNC_")}

@@ -131,6 +131,7 @@ class Settings:
     max_rate_limit_wait: float = 60.0
     request_timeout: float = 30.0
     debug_rate_limits: bool = False
+    full_thread_listing_hours: int = 24
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
     dagster_webserver_url: str = "http://127.0.0.1:3000"
     discord_sync_home: str = ".discord-sync"
@@ -159,6 +160,7 @@ class Settings:
             max_rate_limit_wait=_float(env, "SYNC_MAX_RATE_LIMIT_WAIT", default.max_rate_limit_wait, 0.0, 3600.0),
             request_timeout=_float(env, "SYNC_REQUEST_TIMEOUT", default.request_timeout, 0.1, 600.0),
             debug_rate_limits=_bool(env, "DEBUG_RATE_LIMITS"),
+            full_thread_listing_hours=_int(env, "SYNC_FULL_THREAD_LISTING_HOURS", 24, 1, 720),
             anonymization_key=Secret(key),
             dagster_webserver_url=_http_url(env, "DAGSTER_WEBSERVER_URL", default.dagster_webserver_url),
             discord_sync_home=env.get("DISCORD_SYNC_HOME", "").strip() or default.discord_sync_home,

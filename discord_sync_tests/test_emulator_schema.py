@@ -37,6 +37,7 @@ def without_media_type(channel: dict) -> dict:
         ("/oauth2/applications/@me", "/oauth2/applications/@me", {}),
         ("/guilds/{guild_id}", "/guilds/{guild}", {"with_counts": "true"}),
         ("/guilds/{guild_id}/threads/active", "/guilds/{guild}/threads/active", {}),
+        ("/guilds/{guild_id}/members/{user_id}", "/guilds/{guild}/members/1100000000000000001", {}),
         (
             "/channels/{channel_id}/threads/archived/public",
             "/channels/{archived-many}/threads/archived/public",

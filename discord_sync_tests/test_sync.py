@@ -109,16 +109,25 @@ def test_catalog_has_threads_posts_and_categories_under_their_parents(engine, em
     assert rows["voice-chat"].type == 2 and rows["stage"].type == 13 and rows["text"].type == 4
 
 
-def test_forbidden_channel_is_recorded_and_the_rest_complete(engine, emulator, tenant):
+def test_channels_the_bot_may_not_read_are_skipped_with_the_reason_at_no_cost(engine, emulator, tenant):
     assert materialize_tenant(tenant).success
-    forbidden = _channel_id(emulator, "forbidden")
+    forbidden, no_history = _channel_id(emulator, "forbidden"), _channel_id(emulator, "no-history")
     with engine.connect() as conn:
         progress = {r.channel_id: r for r in conn.execute(sa.select(sync_progress))}
-        job = conn.execute(sa.select(channel_sync_jobs).where(channel_sync_jobs.c.channel_id == forbidden)).one()
-    assert progress[forbidden].status == "skipped"
-    assert "403" in progress[forbidden].last_error and "Missing Access" in progress[forbidden].last_error
-    assert job.status == "skipped" and job.finished_at is not None
-    others = [p for c, p in progress.items() if c != forbidden]
+        attempts = conn.execute(
+            sa.select(channel_sync_jobs).where(channel_sync_jobs.c.channel_id.in_([forbidden, no_history]))
+        ).all()
+    assert (progress[forbidden].status, progress[forbidden].last_error) == ("skipped", "missing View Channel")
+    assert (progress[no_history].status, progress[no_history].last_error) == (
+        "skipped",
+        "missing Read Message History",
+    )
+    assert attempts == []
+    asked = [e["path"] for e in emulator.client.request_log() if f"/{forbidden}/" in e["path"] + "/"]
+    asked += [e["path"] for e in emulator.client.request_log() if f"/{no_history}/" in e["path"] + "/"]
+    assert asked == []
+    assert emulator.client.counters()["invalid_requests"] == 0
+    others = [p for c, p in progress.items() if c not in (forbidden, no_history)]
     assert others and all(p.status == "complete" for p in others)
 
 
@@ -131,12 +140,10 @@ def test_second_sync_changes_nothing_and_pages_only_changed_channels(engine, emu
     quiet = emulator.client.counters()["requests_by_route"]
     with engine.connect() as conn:
         assert conn.execute(sa.select(messages.c.id, messages.c.synced_at).order_by(messages.c.id)).all() == before
-    # Only the two channels the bot cannot read are asked again (one request each, their checkpoints cannot
-    # advance); no readable channel is paged.
+    # Nothing is paged: readable channels are caught up, unreadable ones are never asked.
     unreadable = {_channel_id(emulator, "forbidden"), _channel_id(emulator, "no-history")}
-    quiet_paged = {e["path"] for e in emulator.client.request_log() if e["path"].endswith("/messages")}
-    assert quiet.get("GET /channels/{channel_id}/messages", 0) == len(quiet_paged) <= 2
-    assert all(any(str(c) in path for c in unreadable) for path in quiet_paged)
+    assert quiet.get("GET /channels/{channel_id}/messages", 0) == 0
+    assert sum(quiet.values()) <= 5, quiet
 
     general = _channel_id(emulator, "general")
     added = [emulator.client.add_message(general, content=f"new message {i}") for i in range(3)]

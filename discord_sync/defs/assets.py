@@ -7,7 +7,7 @@ reports what it wrote in each asset's materialization metadata.
 """
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -19,7 +19,7 @@ from discord_sync.run_names import RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.source.protocol import ChannelListing, SourceError
 from discord_sync.store.tenants import TenantError, get_tenant
-from discord_sync.sync.catalog import catalog_frame, previous_catalog
+from discord_sync.sync.catalog import catalog_frame, discovery_memory, previous_catalog, remember_discovery
 from discord_sync.sync.tenant_run import TenantSync
 
 SYNC_RETRY = dg.RetryPolicy(max_retries=3, delay=1, backoff=dg.Backoff.EXPONENTIAL)
@@ -42,18 +42,21 @@ def _tenant(engine: sa.Engine, tenant_id: str):
 def channels(
     context: dg.AssetExecutionContext, discord: DiscordResource, sync: SyncResource, postgres: PostgresResource
 ) -> dg.Output[pd.DataFrame]:
-    """The tenant's channel catalog: channels, categories, threads, forum and media posts the bot can read.
+    """The tenant's channel catalog: channels, categories, threads, forum and media posts, each with whether the
+    bot's permissions let it read it.
 
-    Channels that disappeared are kept with `deleted_at` set, so their history stays queryable.
+    Channels that disappeared are kept with `deleted_at` set, so their history stays queryable. Archived threads
+    are listed only where something changed, and completely on a schedule (`discovery.py`).
     """
     tenant_id = context.partition_key
     engine = postgres.engine()
     tenant = _tenant(engine, tenant_id)
+    memory = discovery_memory(engine, tenant_id, timedelta(hours=sync.full_thread_listing_hours))
 
     async def discover() -> tuple[dict, ChannelListing, dict]:
         async with discord.source(postgres.url()) as source:
             guild = await source.describe_community(tenant.guild_id)
-            return guild, await source.list_channels(tenant.guild_id), source.stats.as_metadata()
+            return guild, await source.list_channels(tenant.guild_id, memory), source.stats.as_metadata()
 
     try:
         guild, listing, stats = asyncio.run(discover())
@@ -64,6 +67,7 @@ def channels(
     now = datetime.now(UTC)
     previous = previous_catalog(engine, tenant_id)
     frame, disappeared = catalog_frame(tenant_id, listing, previous, Anonymizer(sync.anonymization_key), now)
+    remember_discovery(engine, tenant_id, listing.memory)
     threads = int(frame["is_thread"].sum()) if len(frame) else 0
     context.log.info(
         f"tenant {tenant_id}: guild {guild.get('name')!r} has {len(frame) - disappeared - threads} channels and "
@@ -77,6 +81,10 @@ def channels(
             "threads_and_posts": threads,
             "channels_disappeared": disappeared,
             "listings_refused": len(listing.errors),
+            "channels_not_readable": len(listing.unreadable),
+            "archived_listings": listing.requests.get("listings", 0),
+            "archived_listing_pages": listing.requests.get("archived_pages", 0),
+            "threads_read_by_id": listing.requests.get("threads_read", 0),
             **stats,
         },
     )

@@ -50,13 +50,15 @@ class DiscordResource(dg.ConfigurableResource):
 
 
 class SyncResource(dg.ConfigurableResource):
-    """How a tenant sync runs: parallelism, page and batch sizes, and the anonymization key."""
+    """How a tenant sync runs: parallelism, page and batch sizes, how often archived threads are listed
+    completely, and the anonymization key."""
 
     anonymization_key: str
     max_channel_workers: int = DEFAULTS.max_channel_workers
     max_windows_per_channel: int = DEFAULTS.max_windows_per_channel
     message_fetch_size: int = DEFAULTS.message_fetch_size
     write_batch_messages: int = DEFAULTS.write_batch_messages
+    full_thread_listing_hours: int = DEFAULTS.full_thread_listing_hours
 
     def options(self) -> SyncOptions:
         """The sync's tuning as the sync engine takes it."""
@@ -137,6 +139,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             max_windows_per_channel=settings.max_windows_per_channel,
             message_fetch_size=settings.message_fetch_size,
             write_batch_messages=settings.write_batch_messages,
+            full_thread_listing_hours=settings.full_thread_listing_hours,
         ),
         "postgres": postgres,
         "io_manager": PostgresIOManager(postgres=postgres),

@@ -17,6 +17,12 @@ from discord_sync.shaping.channel_types import MESSAGE_BEARING_TYPES, THREAD_TYP
 from .records import MessageRecord, Tag
 from .snowflakes import DISCORD_EPOCH_MS
 
+BOT_USER_ID = 1100000000000000001
+VIEW_CHANNEL = 1 << 10
+READ_MESSAGE_HISTORY = 1 << 16
+MANAGE_THREADS = 1 << 34
+ADMINISTRATOR = 1 << 3
+
 
 @dataclass
 class Channel:
@@ -34,9 +40,12 @@ class Channel:
     base_start_ms: int = 0
     base_step_ms: int = 1
     shape_mode: str = "mixed"
+    # Layout shorthands for overwrites that deny the bot a permission; `overwrites` is what Discord serves.
     can_view: bool = True
     can_read_history: bool = True
     private_archive_forbidden: bool = False
+    # permission_overwrites: {"id", "type" (0 role, 1 member), "allow", "deny"} with integer bits.
+    overwrites: list[dict] = field(default_factory=list)
     available_tags: tuple[Tag, ...] = ()
     owner_id: int | None = None
     archived: bool = False
@@ -50,6 +59,15 @@ class Channel:
     added: list[MessageRecord] = field(default_factory=list)
     added_ids: list[int] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        deny = (
+            (0 if self.can_view else VIEW_CHANNEL)
+            | (0 if self.can_read_history else READ_MESSAGE_HISTORY)
+            | (MANAGE_THREADS if self.private_archive_forbidden else 0)
+        )
+        if deny and not self.overwrites:
+            self.overwrites = [{"id": BOT_USER_ID, "type": 1, "allow": 0, "deny": deny}]
+
     @property
     def is_thread(self) -> bool:
         """Whether this is a thread (forum and media posts included)."""
@@ -59,11 +77,6 @@ class Channel:
     def bears_messages(self) -> bool:
         """Whether messages can be read here (categories, forums and media channels hold none themselves)."""
         return self.type in MESSAGE_BEARING_TYPES
-
-    @property
-    def readable(self) -> bool:
-        """Whether the bot can read this channel's messages."""
-        return self.can_view and self.can_read_history and self.bears_messages
 
     @property
     def low_bits(self) -> int:

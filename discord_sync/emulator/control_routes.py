@@ -96,19 +96,13 @@ async def delete_message(request: web.Request) -> web.Response:
 
 
 async def create_thread(request: web.Request) -> web.Response:
-    """POST /channels/{channel_id}/threads: an empty thread the bot has joined."""
+    """POST /channels/{channel_id}/threads: an empty thread the bot has joined (a public one in a text channel
+    posts its THREAD_CREATED message in the parent, as Discord does)."""
     guild, parent = _channel(request)
     body = await request.json()
-    thread = guild.create_channel(
-        body["name"],
-        12 if body.get("private") else 11,
-        parent_id=parent.id,
-        owner_id=guild.member_ids[0],
-        archived=bool(body.get("archived")),
-        bot_joined=True,
+    thread = guild.create_thread(
+        parent, body["name"], private=bool(body.get("private")), archived=bool(body.get("archived"))
     )
-    if thread.archived:
-        thread.archive_ms = thread.created_ms
     return json_response(payloads.channel(guild, thread))
 
 

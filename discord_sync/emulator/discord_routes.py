@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import payloads
-from .channel import Channel
+from .channel import BOT_USER_ID, MANAGE_THREADS, READ_MESSAGE_HISTORY, Channel
 from .guild import Guild
 from .responses import ApiError, json_response, missing_access
 from .snowflakes import parse_iso_ms
@@ -83,6 +83,14 @@ async def get_active_threads(request: web.Request) -> web.Response:
     return json_response({"threads": [payloads.channel(guild, t) for t in threads], "members": [], "has_more": False})
 
 
+async def get_member(request: web.Request) -> web.Response:
+    """GET /guilds/{guild_id}/members/{user_id}: the emulator knows the bot's member object (its roles)."""
+    guild = _guild(request)
+    if _snowflake(request.match_info["user_id"], "user_id") != BOT_USER_ID:
+        raise ApiError(404, "Unknown Member", 10007)
+    return json_response(payloads.bot_member(guild))
+
+
 async def get_channel(request: web.Request) -> web.Response:
     """GET /channels/{channel_id}"""
     guild, channel = _channel(request)
@@ -146,13 +154,21 @@ async def get_public_archived_threads(request: web.Request) -> web.Response:
 async def get_private_archived_threads(request: web.Request) -> web.Response:
     """GET /channels/{channel_id}/threads/archived/private (needs MANAGE_THREADS, which some channels deny)."""
     guild, channel = _channel(request)
-    if channel.private_archive_forbidden:
+    if not guild.bot_permissions(channel) & MANAGE_THREADS:
         raise ApiError(403, "Missing Permissions", 50013)
     return _archived_by_time(request, 12)
 
 
-def _archived_by_time(request: web.Request, thread_type: int) -> web.Response:
+def _listable(request: web.Request) -> tuple[Guild, Channel]:
+    """A channel whose archived threads the bot may list: Discord requires Read Message History."""
     guild, channel = _channel(request)
+    if not guild.bot_permissions(channel) & READ_MESSAGE_HISTORY:
+        raise ApiError(403, "Missing Permissions", 50013)
+    return guild, channel
+
+
+def _archived_by_time(request: web.Request, thread_type: int) -> web.Response:
+    guild, channel = _listable(request)
     limit = _limit(request, 50, 2)
     raw_before = request.query.get("before")
     try:
@@ -166,7 +182,7 @@ def _archived_by_time(request: web.Request, thread_type: int) -> web.Response:
 
 async def get_joined_private_archived_threads(request: web.Request) -> web.Response:
     """GET /channels/{channel_id}/users/@me/threads/archived/private: `before` is a thread id."""
-    guild, channel = _channel(request)
+    guild, channel = _listable(request)
     limit = _limit(request, 50, 2)
     before = _snowflake(request.query.get("before"), "before") or 1 << 63
     threads = [t for t in _archived(guild, channel, 12) if t.bot_joined and t.id < before]
@@ -182,6 +198,7 @@ def add_discord_routes(app: web.Application, prefix: str = "/api/v10") -> None:
         ("/guilds/{guild_id}", get_guild),
         ("/guilds/{guild_id}/channels", get_guild_channels),
         ("/guilds/{guild_id}/threads/active", get_active_threads),
+        ("/guilds/{guild_id}/members/{user_id}", get_member),
         ("/channels/{channel_id}", get_channel),
         ("/channels/{channel_id}/messages", get_messages),
         ("/channels/{channel_id}/messages/{message_id}", get_message),

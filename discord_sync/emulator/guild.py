@@ -6,13 +6,17 @@ import random
 import time
 from collections.abc import Iterator
 
-from .channel import Channel
+from .channel import ADMINISTRATOR, BOT_USER_ID, MANAGE_THREADS, READ_MESSAGE_HISTORY, VIEW_CHANNEL, Channel
 from .content import generate_message
 from .records import MessageRecord, User
 from .snowflakes import make_snowflake, snowflake_ms, unix_ms
 from .spec import GuildSpec
 
 GUILD_EPOCH_MS = unix_ms(2016)
+# Discord's default @everyone permissions (View Channel and Read Message History among them, not Manage Threads).
+EVERYONE_PERMISSIONS = 104324673
+FORUM_TYPES = frozenset({15, 16})
+THREAD_CREATED = 18
 
 
 class Guild:
@@ -48,6 +52,12 @@ class Guild:
             self.users[hook_id] = User(id=hook_id, username=f"Webhook {number}", global_name=None, bot=True)
             self.webhook_ids.append(hook_id)
         self.role_ids = [self.id] + [make_snowflake(self.created_ms + 1000 * n, 3000 + n) for n in range(1, 4)]
+        # The bot's own role (its integration role) carries Manage Threads unless the spec says otherwise.
+        self.bot_role_id = make_snowflake(self.created_ms + 5000, 3999)
+        self.role_permissions: dict[int, int] = {role_id: 0 for role_id in self.role_ids}
+        self.role_permissions[self.id] = EVERYONE_PERMISSIONS
+        self.role_permissions[self.bot_role_id] = MANAGE_THREADS if self.spec.bot_manage_threads else 0
+        self.bot_role_ids: list[int] = [self.bot_role_id]
         self.custom_emoji = [
             (make_snowflake(self.created_ms + 5000, 4000), "blobwave", False),
             (make_snowflake(self.created_ms + 6000, 4001), "partyparrot", True),
@@ -84,19 +94,48 @@ class Guild:
         """Every thread, newest first."""
         return sorted((c for c in self.channels.values() if c.is_thread), key=lambda c: -c.id)
 
+    def bot_permissions(self, channel: Channel) -> int:
+        """The bot's permission bits in `channel`, as Discord computes them; a thread has its parent's."""
+        if channel.is_thread and channel.parent_id in self.channels:
+            channel = self.channels[channel.parent_id]
+        permissions = self.role_permissions.get(self.id, 0)
+        for role_id in self.bot_role_ids:
+            permissions |= self.role_permissions.get(role_id, 0)
+        if permissions & ADMINISTRATOR:
+            return (1 << 64) - 1
+        overwrites = {(o["type"], int(o["id"])): o for o in channel.overwrites}
+        if (0, self.id) in overwrites:
+            everyone = overwrites[(0, self.id)]
+            permissions = (permissions & ~everyone["deny"]) | everyone["allow"]
+        roles = [overwrites[(0, r)] for r in self.bot_role_ids if (0, r) in overwrites]
+        permissions &= ~sum_bits(o["deny"] for o in roles)
+        permissions |= sum_bits(o["allow"] for o in roles)
+        if (1, BOT_USER_ID) in overwrites:
+            member = overwrites[(1, BOT_USER_ID)]
+            permissions = (permissions & ~member["deny"]) | member["allow"]
+        return permissions if permissions & VIEW_CHANNEL else 0
+
     def visible(self, channel: Channel) -> bool:
-        """Whether the bot may view `channel` (a thread inherits its parent's visibility)."""
-        if not channel.can_view:
+        """Whether the bot may view `channel`: View Channel (a thread's parent's); a private thread also needs
+        the bot to have joined it or to hold Manage Threads."""
+        permissions = self.bot_permissions(channel)
+        if not permissions & VIEW_CHANNEL:
             return False
-        parent = self.channels.get(channel.parent_id) if channel.is_thread and channel.parent_id else None
-        return parent.can_view if parent else True
+        return channel.type != 12 or channel.bot_joined or bool(permissions & MANAGE_THREADS)
 
     def readable(self, channel: Channel) -> bool:
         """Whether the bot can read the messages of `channel`."""
-        if not (self.visible(channel) and channel.readable):
-            return False
-        parent = self.channels.get(channel.parent_id) if channel.is_thread and channel.parent_id else None
-        return parent.can_read_history if parent else True
+        return (
+            channel.bears_messages
+            and self.visible(channel)
+            and bool(self.bot_permissions(channel) & READ_MESSAGE_HISTORY)
+        )
+
+    def newest_post_id(self, channel: Channel) -> int | None:
+        """A forum's or media channel's `last_message_id`: the id of its newest post (None for other channels)."""
+        if channel.type not in FORUM_TYPES:
+            return None
+        return max((c.id for c in self.children(channel.id) if c.is_thread), default=None)
 
     def message(self, channel: Channel, message_id: int) -> MessageRecord | None:
         """The current state of a message, or None when it does not exist (or was deleted)."""
@@ -172,6 +211,18 @@ class Guild:
         )
         return self.put(channel)
 
+    def create_thread(self, parent: Channel, name: str, *, private: bool = False, archived: bool = False) -> Channel:
+        """Start a thread now (the bot joined); a public thread of a text or announcement channel posts a
+        THREAD_CREATED system message in its parent, which moves the parent's `last_message_id`."""
+        thread = self.create_channel(
+            name, 12 if private else 11, parent_id=parent.id, owner_id=self.member_ids[0], bot_joined=True
+        )
+        if archived:
+            self.archive_thread(thread, True)
+        if not private and parent.type in (0, 5):
+            self.add_message(parent, content=name, author_id=self.member_ids[0]).type = THREAD_CREATED
+        return thread
+
     def delete_channel(self, channel_id: int) -> bool:
         """Delete a channel and its threads; False if it did not exist."""
         if channel_id not in self.channels:
@@ -188,8 +239,24 @@ class Guild:
             if self.readable(channel):
                 yield channel.id, channel.all_ids()
 
+    def archive_thread(self, thread: Channel, archived: bool, locked: bool | None = None) -> None:
+        """Archive (stamping `archive_timestamp` now) or unarchive a thread; lock or unlock it if asked."""
+        if archived != thread.archived:
+            thread.archived = archived
+            thread.archive_ms = int(time.time() * 1000)
+        if locked is not None:
+            thread.locked = locked
+
     def user_ids(self) -> set[int]:
         """Every raw user id that can appear in any payload of this guild (authors, mentions, owners, webhooks)."""
         ids = set(self.users)
         ids.update(c.owner_id for c in self.channels.values() if c.owner_id)
         return ids
+
+
+def sum_bits(values: Iterator[int]) -> int:
+    """The OR of permission bit sets."""
+    bits = 0
+    for value in values:
+        bits |= value
+    return bits

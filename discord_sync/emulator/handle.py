@@ -90,6 +90,39 @@ class EmulatorClient:
         """Delete a channel (and its threads); later reads of it answer 404 Unknown Channel."""
         self._call("DELETE", f"/channels/{channel_id}")
 
+    def update_channel(self, channel_id: int, **changes: Any) -> dict[str, Any]:
+        """Rename, move (`parent_id`, `position`), re-topic a channel, or archive, unarchive, lock or re-tag
+        (`applied_tags`: tag ids) a thread; returns its new payload."""
+        if changes.get("parent_id"):
+            changes["parent_id"] = str(changes["parent_id"])
+        if "applied_tags" in changes:
+            changes["applied_tags"] = [str(t) for t in changes["applied_tags"]]
+        return self._call("PATCH", f"/channels/{channel_id}", changes)
+
+    def set_overwrites(self, channel_id: int, overwrites: list[dict[str, Any]]) -> dict[str, Any]:
+        """Replace a channel's permission overwrites ({id, type: 0 role / 1 member, allow, deny})."""
+        return self._call("PUT", f"/channels/{channel_id}/overwrites", overwrites)
+
+    def set_bot_access(self, channel_id: int, *, view: bool = True, read_history: bool = True) -> dict[str, Any]:
+        """Hide a channel from the bot or make it readable again, through a member overwrite for the bot."""
+        return self._call("POST", f"/channels/{channel_id}/bot_access", {"view": view, "read_history": read_history})
+
+    def set_role(self, guild_id: int, role_id: int, permissions: int) -> None:
+        """Create a role or change its permission bits (the @everyone role's id is the guild's)."""
+        self._call("PUT", f"/guilds/{guild_id}/roles/{role_id}", {"permissions": str(permissions)})
+
+    def set_bot_roles(self, guild_id: int, role_ids: list[int]) -> dict[str, Any]:
+        """Give the bot member exactly these roles; returns its member payload."""
+        return self._call("PUT", f"/guilds/{guild_id}/bot_roles", {"role_ids": [str(r) for r in role_ids]})
+
+    def set_bot_manage_threads(self, guild_id: int, enabled: bool) -> None:
+        """Grant or take Manage Threads on the bot's own role."""
+        self._call("POST", f"/guilds/{guild_id}/bot_manage_threads", {"enabled": enabled})
+
+    def bot_permissions(self, guild_id: int) -> dict[int, dict[str, Any]]:
+        """Ground truth per channel and thread id: the bot's `permissions` bits, `visible`, `readable`."""
+        return {int(c): access for c, access in self._call("GET", f"/guilds/{guild_id}/bot_permissions").items()}
+
     def request_log(self) -> list[dict[str, Any]]:
         """The newest Discord API requests: method, path, query, status, at (unix seconds)."""
         return self._call("GET", "/requests")

@@ -93,9 +93,12 @@ class _Builder:
     def uniform(self, spec: GuildSpec) -> None:
         per_thread = spec.messages_per_thread if spec.messages_per_thread is not None else spec.messages_per_channel
         for number in range(spec.channels):
-            channel = self.channel(f"channel-{number}", 0, spec.messages_per_channel)
+            hidden = number >= spec.channels - spec.hidden_channels
+            channel = self.channel(f"channel-{number}", 0, spec.messages_per_channel, can_view=not hidden)
             for thread_number in range(spec.threads_per_channel):
                 self.thread(channel, f"thread-{number}-{thread_number}", per_thread)
+            for thread_number in range(spec.archived_threads_per_channel):
+                self.thread(channel, f"archived-{number}-{thread_number}", per_thread, archived=True)
 
     def default(self, scale: float) -> None:
         def scaled(count: int) -> int:

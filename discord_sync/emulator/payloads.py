@@ -8,16 +8,14 @@ from typing import Any
 
 from discord_sync.shaping.channel_types import FORUM_TYPES, THREAD_PARENT_TYPES, VOICE_TYPES, ChannelType
 
-from .channel import Channel
+from .channel import BOT_USER_ID, Channel
 from .guild import Guild
 from .records import Attachment, MessageRecord, Reaction, User
 from .snowflakes import iso_timestamp
 
 CDN = "https://cdn.discordapp.com"
 MEDIA = "https://media.discordapp.net"
-BOT_USER = User(id=1100000000000000001, username="discord-sync-bot", global_name="Discord Sync", bot=True)
-VIEW_CHANNEL = 1 << 10
-READ_MESSAGE_HISTORY = 1 << 16
+BOT_USER = User(id=BOT_USER_ID, username="discord-sync-bot", global_name="Discord Sync", bot=True)
 BURST_COLORS = ["#ff6f61", "#6b5b95"]
 
 
@@ -97,7 +95,7 @@ def guild(model: Guild, with_counts: bool) -> dict[str, Any]:
         "widget_enabled": False,
         "widget_channel_id": None,
         "verification_level": 1,
-        "roles": [_role(model, role_id, n) for n, role_id in enumerate(model.role_ids)],
+        "roles": [_role(model, role_id, n) for n, role_id in enumerate(model.role_permissions)],
         "default_message_notifications": 1,
         "mfa_level": 0,
         "explicit_content_filter": 2,
@@ -128,8 +126,12 @@ def guild(model: Guild, with_counts: bool) -> dict[str, Any]:
 def _role(model: Guild, role_id: int, position: int) -> dict[str, Any]:
     return {
         "id": str(role_id),
-        "name": "@everyone" if role_id == model.id else f"role-{position}",
-        "permissions": "104324673",
+        "name": "@everyone"
+        if role_id == model.id
+        else "discord-sync"
+        if role_id == model.bot_role_id
+        else f"role-{position}",
+        "permissions": str(model.role_permissions[role_id]),
         "position": position,
         "color": 0,
         "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
@@ -144,7 +146,7 @@ def _role(model: Guild, role_id: int, position: int) -> dict[str, Any]:
 
 def channel(model: Guild, record: Channel) -> dict[str, Any]:
     """A GuildChannelResponse, or a ThreadResponse for threads."""
-    last = record.last_message_id() if record.bears_messages else None
+    last = record.last_message_id() if record.bears_messages else model.newest_post_id(record)
     payload: dict[str, Any] = {
         "id": str(record.id),
         "type": record.type,
@@ -200,10 +202,28 @@ def channel(model: Guild, record: Channel) -> dict[str, Any]:
 
 
 def _overwrites(model: Guild, record: Channel) -> list[dict[str, Any]]:
-    deny = (0 if record.can_view else VIEW_CHANNEL) | (0 if record.can_read_history else READ_MESSAGE_HISTORY)
-    if not deny:
-        return []
-    return [{"id": str(BOT_USER.id), "type": 1, "allow": "0", "deny": str(deny)}]
+    return [
+        {"id": str(o["id"]), "type": o["type"], "allow": str(o["allow"]), "deny": str(o["deny"])}
+        for o in record.overwrites
+    ]
+
+
+def bot_member(model: Guild) -> dict[str, Any]:
+    """The GuildMemberResponse of `GET /guilds/{guild_id}/members/{bot_id}`."""
+    return {
+        "avatar": None,
+        "banner": None,
+        "communication_disabled_until": None,
+        "flags": 0,
+        "joined_at": iso_timestamp(model.created_ms + 86_400_000),
+        "nick": None,
+        "pending": False,
+        "premium_since": None,
+        "roles": [str(r) for r in model.bot_role_ids],
+        "user": user(BOT_USER),
+        "mute": False,
+        "deaf": False,
+    }
 
 
 def message(

@@ -25,6 +25,11 @@ class GuildSpec:
     threads_per_channel: int = 0
     messages_per_channel: int = 100
     messages_per_thread: int | None = None
+    # Uniform layout: archived public threads per channel, and how many of its channels hide from the bot.
+    archived_threads_per_channel: int = 0
+    hidden_channels: int = 0
+    # Whether the bot's role holds Manage Threads (without it, private archived threads are listed only if joined).
+    bot_manage_threads: bool = True
     name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

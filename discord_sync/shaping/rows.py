@@ -82,6 +82,7 @@ CHANNEL_COLUMNS = (
     "created_at",
     "last_seen_at",
     "deleted_at",
+    "unreadable_reason",
 )
 
 
@@ -287,4 +288,6 @@ def channel_row(tenant_id: str, payload: dict, anonymizer: Anonymizer, seen_at: 
         "created_at": snowflake_time(channel_id),
         "last_seen_at": seen_at,
         "deleted_at": None,
+        # Set by the catalog from discovery's permission check.
+        "unreadable_reason": None,
     }

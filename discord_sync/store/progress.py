@@ -25,7 +25,9 @@ from discord_sync.store.sync_status import ChannelSyncStatus
 
 
 def channels_with_checkpoints(conn: sa.Connection, tenant_id: str, channel_types: Iterable[int]) -> Sequence[Any]:
-    """The tenant's live channels of the given types, each with its checkpoint and status (None: never synced)."""
+    """The tenant's live channels of the given types, each with its checkpoint, status (None: never synced) and
+    why the bot may not read it (its own reason, else its parent's: a thread follows its parent; None: readable)."""
+    parents = channels.alias("parents")
     return conn.execute(
         sa.select(
             channels.c.id,
@@ -33,12 +35,13 @@ def channels_with_checkpoints(conn: sa.Connection, tenant_id: str, channel_types
             channels.c.last_message_id,
             sync_progress.c.last_message_id.label("checkpoint"),
             sync_progress.c.status,
+            sa.func.coalesce(channels.c.unreadable_reason, parents.c.unreadable_reason).label("unreadable_reason"),
         )
         .select_from(
             channels.outerjoin(
                 sync_progress,
                 (sync_progress.c.tenant_id == channels.c.tenant_id) & (sync_progress.c.channel_id == channels.c.id),
-            )
+            ).outerjoin(parents, (parents.c.tenant_id == channels.c.tenant_id) & (parents.c.id == channels.c.parent_id))
         )
         .where(
             channels.c.tenant_id == tenant_id,
@@ -50,23 +53,51 @@ def channels_with_checkpoints(conn: sa.Connection, tenant_id: str, channel_types
 
 
 def mark_complete(conn: sa.Connection, tenant_id: str, channel_ids: list[int]) -> None:
-    """Give channels that never needed a request a `complete` row, so every visible channel is accounted for."""
+    """Give channels that need no request a `complete` row, so every visible channel is accounted for: those never
+    recorded, and skipped ones that are readable again with nothing new."""
     if not channel_ids:
         return
+    statement = pg_insert(sync_progress).values(
+        [
+            {
+                "tenant_id": tenant_id,
+                "channel_id": c,
+                "status": ChannelSyncStatus.COMPLETE,
+                "last_synced_at": sa.func.now(),
+            }
+            for c in channel_ids
+        ]
+    )
     conn.execute(
-        pg_insert(sync_progress)
-        .values(
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "channel_id": c,
-                    "status": ChannelSyncStatus.COMPLETE,
-                    "last_synced_at": sa.func.now(),
-                }
-                for c in channel_ids
-            ]
+        statement.on_conflict_do_update(
+            index_elements=["tenant_id", "channel_id"],
+            set_={"status": ChannelSyncStatus.COMPLETE, "last_error": None, "updated_at": sa.func.now()},
+            where=sync_progress.c.status == ChannelSyncStatus.SKIPPED,
         )
-        .on_conflict_do_nothing()
+    )
+
+
+def mark_not_readable(conn: sa.Connection, tenant_id: str, reasons: dict[int, str]) -> None:
+    """Record channels the bot's permissions do not let it read as `skipped`, with why; checkpoints stay."""
+    if not reasons:
+        return
+    statement = pg_insert(sync_progress).values(
+        [
+            {"tenant_id": tenant_id, "channel_id": c, "status": ChannelSyncStatus.SKIPPED, "last_error": r}
+            for c, r in reasons.items()
+        ]
+    )
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["tenant_id", "channel_id"],
+            set_={
+                "status": ChannelSyncStatus.SKIPPED,
+                "last_error": statement.excluded.last_error,
+                "updated_at": sa.func.now(),
+            },
+            where=(sync_progress.c.status != ChannelSyncStatus.SKIPPED)
+            | sync_progress.c.last_error.is_distinct_from(statement.excluded.last_error),
+        )
     )
 
 

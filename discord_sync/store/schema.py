@@ -87,6 +87,8 @@ channels = sa.Table(
     sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
     sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    # Why the bot's permissions do not let it read the channel (the sync skips it without a request); None: readable.
+    sa.Column("unreadable_reason", sa.Text),
     sa.Index(None, "tenant_id", "parent_id"),
 )
 
@@ -166,6 +168,20 @@ sync_progress = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
     sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in CHECKPOINT_STATUSES) + ")", name="known_status"),
+)
+
+# What thread discovery saw per parent channel, so that the next discovery asks only about what changed.
+thread_discovery = sa.Table(
+    "thread_discovery",
+    metadata,
+    _tenant_fk(),
+    sa.Column("parent_id", sa.BigInteger, primary_key=True),
+    sa.Column("parent_last_message_id", sa.BigInteger),
+    sa.Column("public_archived_until", sa.DateTime(timezone=True)),
+    sa.Column("private_archived_until", sa.DateTime(timezone=True)),
+    sa.Column("joined_private_until", sa.BigInteger),
+    sa.Column("last_full_listing_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
 )
 
 channel_sync_jobs = sa.Table(

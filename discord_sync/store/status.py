@@ -32,13 +32,15 @@ _TENANT_OVERVIEW = sa.text(
     """
 )
 
-# One row per channel with a checkpoint: its progress plus its latest attempt (or the attempt of one run).
+# One row per channel with a checkpoint: its progress plus its latest attempt (or the attempt of one run). Without a
+# run, status and error are the channel's current ones: a channel skipped for its permissions has no attempt.
 _CHANNEL_STATES = sa.text(
     """
     SELECT p.channel_id, coalesce(c.name, '?') AS name, c.type,
-           coalesce(j.status, p.status) AS status, p.last_message_id,
+           CASE WHEN CAST(:run_id AS text) IS NULL THEN p.status ELSE j.status END AS status, p.last_message_id,
            p.messages_synced AS messages, j.messages AS run_messages, j.messages_per_second,
-           coalesce(j.error, p.last_error) AS error, j.run_id, p.last_synced_at
+           CASE WHEN CAST(:run_id AS text) IS NULL THEN p.last_error ELSE j.error END AS error, j.run_id,
+           p.last_synced_at
     FROM sync_progress p
     LEFT JOIN channels c ON c.tenant_id = p.tenant_id AND c.id = p.channel_id
     LEFT JOIN LATERAL (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from discord_sync.store.sync_status import UNSYNCED_STATUSES, ChannelSyncStatus
+from discord_sync.store.sync_status import ChannelSyncStatus
 from discord_sync.sync.windows import ChannelOutcome
 
 
@@ -25,6 +25,8 @@ class TenantSyncReport:
 
     channels_planned: int = 0
     channels_unchanged: int = 0
+    # Channels the bot's permissions do not let it read: recorded `skipped`, no request sent.
+    channels_not_readable: int = 0
     outcomes: list[ChannelOutcome] = field(default_factory=list)
     seconds: float = 0.0
     peak_concurrent_channels: int = 0
@@ -39,14 +41,19 @@ class TenantSyncReport:
 
     @property
     def all_failed(self) -> bool:
-        return bool(self.outcomes) and all(o.status in UNSYNCED_STATUSES for o in self.outcomes)
+        """Whether every channel the bot could read failed: only then is the run failed (and retried).
+
+        A skipped channel (no access, gone) is not a failure: an hour that only met hidden channels succeeds."""
+        readable = [o for o in self.outcomes if o.status != ChannelSyncStatus.SKIPPED]
+        return bool(readable) and all(o.status == ChannelSyncStatus.FAILED for o in readable)
 
     def metadata(self) -> dict[str, Any]:
         seconds = max(self.seconds, 1e-6)
         return {
             "channels_synced": self.count(ChannelSyncStatus.COMPLETE),
             "channels_unchanged": self.channels_unchanged,
-            "channels_skipped": self.count(ChannelSyncStatus.SKIPPED),
+            "channels_skipped": self.count(ChannelSyncStatus.SKIPPED) + self.channels_not_readable,
+            "channels_not_readable": self.channels_not_readable,
             "channels_failed": self.count(ChannelSyncStatus.FAILED),
             "messages_synced": self.messages,
             "reactions_synced": sum(o.reactions for o in self.outcomes),

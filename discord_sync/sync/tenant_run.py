@@ -2,7 +2,8 @@
 
 Runs under a per-tenant PostgreSQL advisory lock, so two syncs of one tenant (a queued run and a CLI
 `materialize`, an hourly tick during a long backfill) never write at once: the second waits for the first.
-A channel whose newest message (from discovery) is not newer than its checkpoint costs no request at all.
+A channel whose newest message (from discovery) is not newer than its checkpoint costs no request at all, nor does
+one the bot may not read.
 """
 
 from __future__ import annotations
@@ -112,11 +113,12 @@ class TenantSync:
                 scope = f"channel {reset_channel}" if reset_channel is not None else "all channels"
                 self.log.info(f"tenant {self.tenant_id}: reset {scope}; {deleted} stored messages will be synced again")
             with self.engine.begin() as conn:
-                plans, report.channels_unchanged = plan_channels(conn, self.tenant_id)
+                plans, report.channels_unchanged, report.channels_not_readable = plan_channels(conn, self.tenant_id)
             report.channels_planned = len(plans)
             self.log.info(
                 f"tenant {self.tenant_id}: {len(plans)} channels have new messages, "
-                f"{report.channels_unchanged} unchanged (no request needed)"
+                f"{report.channels_unchanged} unchanged (no request needed), "
+                f"{report.channels_not_readable} not readable by the bot's permissions (skipped, no request)"
             )
             if plans:
                 with quiet_garbage_collector():

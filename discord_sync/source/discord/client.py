@@ -26,6 +26,7 @@ from discord_sync.source.discord.route_buckets import RouteBuckets
 from discord_sync.source.protocol import (
     ChannelListing,
     ChannelUnavailable,
+    DiscoveryMemory,
     RateLimitTooLong,
     SourceError,
     TransientFailure,
@@ -88,6 +89,8 @@ class DiscordSource:
         self._buckets = RouteBuckets()
         self._http: discord.http.HTTPClient | None = None
         self.bot_user: dict | None = None
+        # The guild payload of `describe_community`, reused by discovery (its roles) instead of asked twice.
+        self._guilds: dict[int, dict] = {}
 
     def __repr__(self) -> str:
         return f"DiscordSource(api_base_url={self._api_base_url!r})"
@@ -110,7 +113,7 @@ class DiscordSource:
             max_ratelimit_timeout=self._max_rate_limit_wait or None,
         )
         try:
-            self.bot_user = await self._call(self._http.static_login, self._token)
+            self.bot_user = await self._call(self._session.static_login, self._token)
         except discord.LoginFailure:
             await self._http.close()
             raise SourceError(
@@ -202,17 +205,49 @@ class DiscordSource:
                 raise TransientFailure(f"Discord kept failing: {type(error).__name__}: {error}") from None
         raise AssertionError("unreachable")
 
+    @property
+    def bot_user_id(self) -> int:
+        """The bot's user id, from `GET /users/@me` at login."""
+        return int((self.bot_user or {})["id"])
+
     async def describe_community(self, community_id: int) -> dict:
+        """The guild with its counts and roles; `SourceError` if the bot cannot see it."""
         try:
-            return await self._call(self._session.get_guild, community_id, with_counts=True)
+            payload = await self._call(self._session.get_guild, community_id, with_counts=True)
         except (discord.Forbidden, discord.NotFound) as error:
             raise SourceError(
                 f"the bot cannot see guild {community_id} ({error.status} {error.text or 'Unknown Guild'}): "
                 "it was removed from the guild, or the guild id is wrong"
             ) from None
+        self._guilds[community_id] = payload
+        return payload
 
-    async def list_channels(self, community_id: int) -> ChannelListing:
-        return await discover_channels(self, community_id)
+    async def guild(self, guild_id: int) -> dict:
+        """The guild payload (roles included), asked once per session."""
+        if guild_id not in self._guilds:
+            await self.describe_community(guild_id)
+        return self._guilds[guild_id]
+
+    async def list_channels(self, community_id: int, memory: DiscoveryMemory) -> ChannelListing:
+        return await discover_channels(self, community_id, memory)
+
+    async def bot_member(self, guild_id: int) -> dict:
+        """The bot's member object in the guild (its roles decide its permissions)."""
+        try:
+            return await self._call(self._session.get_member, guild_id, self.bot_user_id)
+        except (discord.Forbidden, discord.NotFound) as error:
+            raise SourceError(
+                f"the bot is not a member of guild {guild_id} ({error.status} {error.text or 'Unknown Member'})"
+            ) from None
+
+    async def thread(self, channel_id: int) -> dict:
+        """One channel or thread by id; `ChannelUnavailable` when refused (403) or gone (404)."""
+        try:
+            return await self._call(self._session.get_channel, channel_id)
+        except discord.Forbidden as error:
+            raise ChannelUnavailable(channel_id, 403, error.text or "Missing Access") from None
+        except discord.NotFound as error:
+            raise ChannelUnavailable(channel_id, 404, error.text or "Unknown Channel") from None
 
     async def guild_channels(self, guild_id: int) -> list[dict]:
         return await self._call(self._session.get_all_guild_channels, guild_id)
@@ -222,13 +257,19 @@ class DiscordSource:
         return list(payload.get("threads") or [])
 
     async def archived_threads(self, channel_id: int, kind: str, before: str | None, limit: int = 100) -> dict:
-        """One page of a channel's archived threads; `kind` is public, private or joined_private."""
+        """One page of a channel's archived threads; `kind` is public, private or joined_private.
+        `ChannelUnavailable` when refused (403) or the channel is gone (404)."""
         request = {
             "public": self._session.get_public_archived_threads,
             "private": self._session.get_private_archived_threads,
             "joined_private": self._session.get_joined_private_archived_threads,
         }[kind]
-        return await self._call(request, channel_id, before=before, limit=limit)
+        try:
+            return await self._call(request, channel_id, before=before, limit=limit)
+        except discord.Forbidden as error:
+            raise ChannelUnavailable(channel_id, 403, error.text or "Missing Permissions") from None
+        except discord.NotFound as error:
+            raise ChannelUnavailable(channel_id, 404, error.text or "Unknown Channel") from None
 
     async def fetch_messages_after(self, channel_id: int, after: int, limit: int) -> list[dict]:
         try:
