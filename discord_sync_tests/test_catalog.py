@@ -48,8 +48,8 @@ def test_a_channel_no_longer_seen_is_kept_and_marked_deleted_now() -> None:
     assert rows[int(POST["id"])]["deleted_at"] is None
 
 
-def test_an_unseen_thread_under_a_parent_whose_listing_was_refused_is_not_marked_deleted() -> None:
-    listing = ChannelListing([TEXT, FORUM], unlisted_parents={int(FORUM["id"])})
+def test_an_unseen_thread_under_a_parent_not_listed_now_is_not_marked_deleted() -> None:
+    listing = ChannelListing([TEXT, FORUM])  # the forum's threads were not listed (quiet, refused or hidden)
     frame, gone = catalog_frame("acme", listing, previous(TEXT, FORUM, POST), ANON, NOW)
     assert gone == 0
     assert int(POST["id"]) not in by_id(frame), "left as stored: unseen is not the same as gone"
