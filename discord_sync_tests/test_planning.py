@@ -13,10 +13,21 @@ from discord_sync.sync.windows import ChannelPlan
 pytestmark = pytest.mark.unit
 
 
-def row(channel_id: int, last_message_id: int | None, checkpoint: int | None, status: str | None) -> SimpleNamespace:
+def row(
+    channel_id: int,
+    last_message_id: int | None,
+    checkpoint: int | None,
+    status: str | None,
+    unreadable_reason: str | None = None,
+) -> SimpleNamespace:
     """A channel with its checkpoint, as `store.progress.channels_with_checkpoints` returns it."""
     return SimpleNamespace(
-        id=channel_id, name=f"c{channel_id}", last_message_id=last_message_id, checkpoint=checkpoint, status=status
+        id=channel_id,
+        name=f"c{channel_id}",
+        last_message_id=last_message_id,
+        checkpoint=checkpoint,
+        status=status,
+        unreadable_reason=unreadable_reason,
     )
 
 
@@ -28,7 +39,8 @@ def row(channel_id: int, last_message_id: int | None, checkpoint: int | None, st
         pytest.param(row(1, 500, 500, "complete"), [], [], id="caught-up"),
         pytest.param(row(1, None, None, None), [], [1], id="empty-never-synced-gets-a-row"),
         pytest.param(row(1, 300, 300, None), [], [1], id="unchanged-without-a-row-gets-one"),
-        pytest.param(row(1, None, None, "skipped"), [], [], id="empty-already-recorded"),
+        pytest.param(row(1, None, None, "complete"), [], [], id="empty-already-recorded"),
+        pytest.param(row(1, 300, 300, "skipped"), [], [1], id="skipped-before-readable-now-with-nothing-new"),
         pytest.param(
             row(1, 500, 400, "failed"), [ChannelPlan(1, "c1", 400, 500)], [], id="failed-resumes-from-checkpoint"
         ),
@@ -37,10 +49,15 @@ def row(channel_id: int, last_message_id: int | None, checkpoint: int | None, st
 def test_a_channel_is_fetched_only_when_discord_has_messages_past_its_checkpoint(
     channel: SimpleNamespace, planned: list[ChannelPlan], unrecorded: list[int]
 ) -> None:
-    assert split_plans([channel]) == (planned, unrecorded)
+    assert split_plans([channel]) == (planned, unrecorded, {})
+
+
+def test_a_channel_the_bot_may_not_read_costs_no_request_and_says_why() -> None:
+    hidden = row(1, 500, 400, "complete", unreadable_reason="missing View Channel")
+    assert split_plans([hidden]) == ([], [], {1: "missing View Channel"})
 
 
 def test_plans_keep_the_order_channels_come_in() -> None:
     rows = [row(3, 9, 1, ChannelSyncStatus.COMPLETE), row(1, 9, None, None), row(2, 5, 5, ChannelSyncStatus.COMPLETE)]
-    plans, unrecorded = split_plans(rows)
+    plans, unrecorded, _ = split_plans(rows)
     assert [p.channel_id for p in plans] == [3, 1] and unrecorded == []

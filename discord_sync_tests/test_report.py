@@ -34,6 +34,7 @@ def test_metadata_counts_channels_by_outcome_and_sums_what_was_written() -> None
         "channels_synced": 2,
         "channels_unchanged": 7,
         "channels_skipped": 1,
+        "channels_not_readable": 0,
         "channels_failed": 1,
         "messages_synced": 450,
         "reactions_synced": 5,
@@ -51,11 +52,14 @@ def test_metadata_counts_channels_by_outcome_and_sums_what_was_written() -> None
     ("statuses", "all_failed"),
     [
         pytest.param([], False, id="nothing-to-do-is-not-a-failure"),
-        pytest.param([ChannelSyncStatus.FAILED, ChannelSyncStatus.SKIPPED], True, id="nothing-synced"),
+        pytest.param([ChannelSyncStatus.FAILED, ChannelSyncStatus.SKIPPED], True, id="every-readable-channel-failed"),
+        pytest.param([ChannelSyncStatus.SKIPPED], False, id="only-hidden-channels-is-not-a-failure"),
         pytest.param([ChannelSyncStatus.FAILED, ChannelSyncStatus.COMPLETE], False, id="one-channel-synced"),
     ],
 )
-def test_a_sync_failed_as_a_whole_only_when_no_channel_completed(statuses: list, all_failed: bool) -> None:
+def test_a_sync_failed_as_a_whole_only_when_every_channel_it_could_read_failed(
+    statuses: list, all_failed: bool
+) -> None:
     assert TenantSyncReport(outcomes=[outcome(s) for s in statuses]).all_failed is all_failed
 
 
