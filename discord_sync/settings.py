@@ -88,6 +88,16 @@ def _database_url(env: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
+DELETED_MESSAGE_POLICIES = ("tombstone", "delete", "keep")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or default
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the product reads from its environment, already validated."""
@@ -103,6 +113,10 @@ class Settings:
     max_rate_limit_wait: float = 60.0
     request_timeout: float = 30.0
     debug_rate_limits: bool = False
+    refresh_hourly_horizon_hours: float = 24.0
+    refresh_daily_horizon_days: float = 7.0
+    reconcile_requests_per_second: float = 5.0
+    deleted_messages: str = "tombstone"
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
 
     @classmethod
@@ -112,6 +126,13 @@ class Settings:
         key = env.get("ANONYMIZATION_KEY", "")
         if key and len(key) < 16:
             raise SettingsError("ANONYMIZATION_KEY must be at least 16 characters (a random secret)")
+        hourly_hours = _float(env, "SYNC_REFRESH_HOURLY_HORIZON_HOURS", 24.0, 0.0, 168.0)
+        daily_days = _float(env, "SYNC_REFRESH_DAILY_HORIZON_DAYS", 7.0, 0.0, 365.0)
+        if 0 < daily_days * 24 < hourly_hours:
+            raise SettingsError(
+                f"SYNC_REFRESH_DAILY_HORIZON_DAYS ({daily_days} days) must reach at least as far back as "
+                f"SYNC_REFRESH_HOURLY_HORIZON_HOURS ({hourly_hours} hours), or be 0 to turn the daily re-read off"
+            )
         return cls(
             database_url=_database_url(env, "DATABASE_URL"),
             discord_bot_token=Secret(env.get("DISCORD_BOT_TOKEN", "").strip()),
@@ -124,6 +145,10 @@ class Settings:
             max_rate_limit_wait=_float(env, "SYNC_MAX_RATE_LIMIT_WAIT", 60.0, 0.0, 3600.0),
             request_timeout=_float(env, "SYNC_REQUEST_TIMEOUT", 30.0, 0.1, 600.0),
             debug_rate_limits=_bool(env, "DEBUG_RATE_LIMITS"),
+            refresh_hourly_horizon_hours=hourly_hours,
+            refresh_daily_horizon_days=daily_days,
+            reconcile_requests_per_second=_float(env, "SYNC_RECONCILE_REQUESTS_PER_SECOND", 5.0, 0.1, 50.0),
+            deleted_messages=_choice(env, "SYNC_DELETED_MESSAGES", "tombstone", DELETED_MESSAGE_POLICIES),
             anonymization_key=Secret(key),
         )
 

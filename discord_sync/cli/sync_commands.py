@@ -1,4 +1,4 @@
-"""`discord-sync sync start|status|reset|cancel`: drive tenant syncs on the same Dagster instance as the UI."""
+"""`discord-sync sync start|status|reset|reconcile|cancel`: drive tenant syncs on the same Dagster instance as the UI."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from discord_sync.control.runs import (
     submit_tenant_sync,
     tenant_runs,
 )
-from discord_sync.defs.jobs import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.defs.jobs import RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.store.database import resolve_database_url, shared_engine
 from discord_sync.store.migrate import migrate
 from discord_sync.store.schema import channels
@@ -31,7 +31,7 @@ from discord_sync.store.tenants import get_tenant, list_tenants, validate_tenant
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    sync = subparsers.add_parser("sync", help="start, watch, reset or cancel tenant syncs")
+    sync = subparsers.add_parser("sync", help="start, watch, reset, reconcile or cancel tenant syncs")
     commands = sync.add_subparsers(dest="sync_command", required=True)
 
     start = commands.add_parser("start", help="queue a sync of one tenant or of every tenant; prints the run ids")
@@ -50,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reset.add_argument("--channel", help="only this channel or thread id")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     reset.set_defaults(handler=run_reset)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="re-read a tenant's whole stored history at a bounded rate and apply every change found"
+    )
+    reconcile.add_argument("--tenant", required=True)
+    reconcile.set_defaults(handler=run_reconcile)
 
     cancel = commands.add_parser("cancel", help="stop the queued and running syncs of a tenant, or one run")
     target = cancel.add_mutually_exclusive_group(required=True)
@@ -125,6 +131,17 @@ def run_reset(args: argparse.Namespace) -> int:
     with dagster_instance() as instance:
         _submit(instance, [tenant_id], tags)
     print(f"reset of {what} queued: the run clears its checkpoints and rows, then syncs it again")
+    return 0
+
+
+def run_reconcile(args: argparse.Namespace) -> int:
+    [tenant_id] = _tenant_ids(_engine(), args.tenant)
+    with dagster_instance() as instance:
+        _submit(instance, [tenant_id], {RECONCILE_TAG: "true"})
+    print(
+        f"reconcile of tenant {tenant_id} queued: the run re-reads its stored history at "
+        "SYNC_RECONCILE_REQUESTS_PER_SECOND and applies edits, reactions and deletions"
+    )
     return 0
 
 

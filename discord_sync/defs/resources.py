@@ -8,6 +8,7 @@ and reports what it wrote as materialization metadata. Either way rows go `COPY`
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -21,6 +22,7 @@ from discord_sync.store.database import libpq_url, resolve_database_url, shared_
 from discord_sync.store.migrate import migrate
 from discord_sync.store.schema import metadata
 from discord_sync.store.writer import upsert_frame
+from discord_sync.sync.refresh import RefreshPolicy
 from discord_sync.sync.report import SyncOptions
 
 GLOBAL_LIMITER_BUCKET = "discord:global"
@@ -57,6 +59,19 @@ class SyncResource(dg.ConfigurableResource):
     channel_batch_size: int = 5
     message_fetch_size: int = 100
     write_batch_messages: int = 2000
+    refresh_hourly_horizon_hours: float = 24.0
+    refresh_daily_horizon_days: float = 7.0
+    reconcile_requests_per_second: float = 5.0
+    deleted_messages: str = "tombstone"
+
+    def refresh_policy(self) -> RefreshPolicy:
+        """Which stored history each run re-reads, and what a message found deleted becomes."""
+        return RefreshPolicy(
+            hourly_horizon=timedelta(hours=self.refresh_hourly_horizon_hours),
+            daily_horizon=timedelta(days=self.refresh_daily_horizon_days),
+            reconcile_requests_per_second=self.reconcile_requests_per_second,
+            deleted_messages=self.deleted_messages,
+        )
 
     def options(self) -> SyncOptions:
         return SyncOptions(
@@ -132,6 +147,10 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             channel_batch_size=settings.channel_batch_size,
             message_fetch_size=settings.message_fetch_size,
             write_batch_messages=settings.write_batch_messages,
+            refresh_hourly_horizon_hours=settings.refresh_hourly_horizon_hours,
+            refresh_daily_horizon_days=settings.refresh_daily_horizon_days,
+            reconcile_requests_per_second=settings.reconcile_requests_per_second,
+            deleted_messages=settings.deleted_messages,
         ),
         "postgres": postgres,
         "io_manager": PostgresIOManager(postgres=postgres),

@@ -185,20 +185,12 @@ def copy_new_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], 
 BATCH_SETTINGS_SQL = sql.SQL("SET LOCAL synchronous_commit = off")
 
 
-def write_message_batch(
-    conn: sa.Connection,
-    tenant_id: str,
-    channel_id: int,
-    rows: MessageRows,
-    *,
-    checkpoint: int | None,
-    status: str = "running",
-) -> bool:
-    """Write a batch's messages, reactions and attachments, and advance the channel's checkpoint, in the caller's
-    transaction: either all of it is stored or none of it. The transaction commits without waiting for its WAL
-    flush (`synchronous_commit = off`, see `BATCH_SETTINGS_SQL`).
+def write_messages(conn: sa.Connection, tenant_id: str, rows: MessageRows) -> bool:
+    """Write messages with their reactions and attachments in the caller's transaction, without touching any
+    checkpoint: the path of a re-read (`sync/refresh.py`), and the first half of `write_message_batch`.
 
-    Returns True when the batch took the fast path (all its messages were new), False when it was upserted.
+    Returns True when every message was new (one `COPY` each), False when the batch was upserted: changed rows
+    updated, equal rows left untouched, the batch's reactions and attachments replaced.
     """
     raw = conn.connection.driver_connection
     with raw.cursor() as cursor:
@@ -218,5 +210,24 @@ def write_message_batch(
         message_ids = [row[1] for row in batch]
         replace_children(conn, message_emoji_reactions, REACTION_COLUMNS, tenant_id, message_ids, rows.reactions)
         replace_children(conn, message_attachments, ATTACHMENT_COLUMNS, tenant_id, message_ids, rows.attachments)
+    return new
+
+
+def write_message_batch(
+    conn: sa.Connection,
+    tenant_id: str,
+    channel_id: int,
+    rows: MessageRows,
+    *,
+    checkpoint: int | None,
+    status: str = "running",
+) -> bool:
+    """Write a batch's messages, reactions and attachments, and advance the channel's checkpoint, in the caller's
+    transaction: either all of it is stored or none of it. The transaction commits without waiting for its WAL
+    flush (`synchronous_commit = off`, see `BATCH_SETTINGS_SQL`).
+
+    Returns True when the batch took the fast path (all its messages were new), False when it was upserted.
+    """
+    new = write_messages(conn, tenant_id, rows)
     store_checkpoint(conn, tenant_id, channel_id, checkpoint, status, messages_written=len(rows.messages))
     return new

@@ -11,12 +11,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.rows import MessageRows
+from discord_sync.store.deletions import apply_deletions
 from discord_sync.store.progress import finish_attempt, reset_tenant, start_attempt
 from discord_sync.store.retention import delete_old_sync_jobs
 from discord_sync.store.writer import write_message_batch
@@ -24,6 +26,7 @@ from discord_sync.sync.channel_windows import ChannelOutcome, ChannelPlan, Chann
 from discord_sync.sync.lock import tenant_lock
 from discord_sync.sync.planning import plan_channels
 from discord_sync.sync.quiet_gc import quiet_garbage_collector
+from discord_sync.sync.refresh import Refresher, RefreshPolicy, RefreshWindow, plan_tenant_refresh
 from discord_sync.sync.report import SyncOptions, TenantSyncReport
 
 
@@ -39,6 +42,7 @@ class TenantSync:
         anonymizer: Anonymizer,
         options: SyncOptions,
         log: logging.Logger | Any,
+        refresh_policy: RefreshPolicy | None = None,
     ) -> None:
         self.engine = engine
         self.tenant_id = tenant_id
@@ -46,11 +50,14 @@ class TenantSync:
         self.anonymizer = anonymizer
         self.options = options
         self.log = log
+        self.refresh_policy = refresh_policy or RefreshPolicy()
         self._attempt_ids: dict[int, int] = {}
 
     def _write_batch_now(self, channel_id: int, rows: MessageRows, checkpoint: int, status: str) -> None:
         with self.engine.begin() as conn:
             write_message_batch(conn, self.tenant_id, channel_id, rows, checkpoint=checkpoint, status=status)
+            if rows.deleted_referenced_ids:
+                apply_deletions(conn, self.tenant_id, rows.deleted_referenced_ids, self.refresh_policy.deleted_messages)
 
     async def _write_batch(self, channel_id: int, rows: MessageRows, checkpoint: int, status: str) -> None:
         await asyncio.to_thread(self._write_batch_now, channel_id, rows, checkpoint, status)
@@ -96,9 +103,15 @@ class TenantSync:
         )
 
     def run(
-        self, source_factory: Callable[[], Any], *, reset: bool = False, reset_channel: int | None = None
+        self,
+        source_factory: Callable[[], Any],
+        *,
+        reset: bool = False,
+        reset_channel: int | None = None,
+        reconcile: bool = False,
     ) -> TenantSyncReport:
-        """Sync the tenant's changed channels (after a reset, if asked) and report what happened."""
+        """Sync the tenant's changed channels (after a reset, if asked), re-read what the refresh policy (or a
+        reconcile) asks for, and report what happened."""
         report = TenantSyncReport()
         started = time.monotonic()
         with tenant_lock(self.engine, self.tenant_id, self.log):
@@ -108,24 +121,34 @@ class TenantSync:
                 scope = f"channel {reset_channel}" if reset_channel is not None else "all channels"
                 self.log.info(f"tenant {self.tenant_id}: reset {scope}; {deleted} stored messages will be synced again")
             with self.engine.begin() as conn:
+                # Planned before the new messages move the checkpoints: what this run fetches is not re-read.
+                refresh = plan_tenant_refresh(
+                    conn, self.tenant_id, self.refresh_policy, datetime.now(UTC), reconcile=reconcile
+                )
                 plans, report.channels_unchanged = plan_channels(conn, self.tenant_id)
             report.channels_planned = len(plans)
             self.log.info(
                 f"tenant {self.tenant_id}: {len(plans)} channels have new messages, "
-                f"{report.channels_unchanged} unchanged (no request needed)"
+                f"{report.channels_unchanged} unchanged (no request needed); "
+                f"{len(refresh)} stored ranges to re-read{' (reconcile)' if reconcile else ''}"
             )
-            if plans:
+            if plans or refresh:
                 with quiet_garbage_collector():
-                    report.outcomes, report.peak_concurrent_channels, report.request_stats = asyncio.run(
-                        self._run_async(source_factory, plans)
-                    )
+                    (
+                        report.outcomes,
+                        report.peak_concurrent_channels,
+                        report.request_stats,
+                        report.refresh_stats,
+                    ) = asyncio.run(self._run_async(source_factory, plans, refresh, reconcile))
             report.seconds = time.monotonic() - started
             if not report.all_failed:
                 with self.engine.begin() as conn:
                     delete_old_sync_jobs(conn)
         return report
 
-    async def _run_async(self, source_factory: Callable[[], Any], plans: list[ChannelPlan]) -> tuple:
+    async def _run_async(
+        self, source_factory: Callable[[], Any], plans: list[ChannelPlan], refresh: list[RefreshWindow], paced: bool
+    ) -> tuple:
         async with source_factory() as source:
             syncer = ChannelSyncer(
                 tenant_id=self.tenant_id,
@@ -139,5 +162,17 @@ class TenantSync:
                 on_channel_done=self._on_done,
                 on_channel_start=self._on_start,
             )
-            outcomes = await syncer.run(plans)
-            return outcomes, syncer.peak_concurrent_channels, source.stats.as_metadata()
+            outcomes = await syncer.run(plans) if plans else []
+            refresher = Refresher(
+                engine=self.engine,
+                tenant_id=self.tenant_id,
+                source=source,
+                anonymizer=self.anonymizer,
+                policy=self.refresh_policy,
+                fetch_size=self.options.message_fetch_size,
+                max_workers=self.options.max_channel_workers,
+                paced=paced,
+                log=self.log,
+            )
+            refreshed = await refresher.run(refresh)
+            return outcomes, syncer.peak_concurrent_channels, source.stats.as_metadata(), refreshed.metadata()
