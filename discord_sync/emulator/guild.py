@@ -32,6 +32,8 @@ class Guild:
         self.custom_emoji: list[tuple[int, str, bool]] = []
         self.channels: dict[int, Channel] = {}
         self.bot_present = True
+        # Seconds added to the clock that signs attachment URLs, so tests can make signed URLs expire.
+        self.url_clock_offset_s = 0
         self._next_ordinal = 0
         self._last_added_ms = 0
         self._make_people(rng)
@@ -111,6 +113,8 @@ class Guild:
         edit = channel.edits.get(message_id)
         if edit is not None:
             record.content, record.edited_ms = edit
+        for name, value in channel.changes.get(message_id, {}).items():
+            setattr(record, name, value)
         return record
 
     def add_message(
@@ -153,6 +157,7 @@ class Guild:
             return False
         channel.deleted_ids.add(message_id)
         channel.edits.pop(message_id, None)
+        channel.changes.pop(message_id, None)
         return True
 
     def create_channel(self, name: str, type: int = 0, parent_id: int | None = None, **settings: object) -> Channel:
