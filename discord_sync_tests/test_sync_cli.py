@@ -11,7 +11,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 
 from discord_sync.cli import main
 from discord_sync.control.runs import REPO_ROOT, tenant_runs
-from discord_sync.defs.jobs import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.defs.jobs import RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.store.tenants import add_tenant
 
 
@@ -76,6 +76,18 @@ def test_start_without_the_bot_token_names_the_missing_variable(instance, tenant
     assert tenant_runs(instance, "acme") == []
 
 
+@pytest.mark.integration
+def test_reconcile_queues_one_run_of_the_tenant_tagged_to_re_read_its_whole_history(
+    instance, tenants, capsys, monkeypatch
+):
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", "test-token")
+    assert main(["sync", "reconcile", "--tenant", "acme"]) == 0
+    [run] = tenant_runs(instance, "acme")
+    assert run.tags[RECONCILE_TAG] == "true" and RESET_TAG not in run.tags and run.status == DagsterRunStatus.QUEUED
+    assert tenant_runs(instance, "globex") == []
+    assert "reconcile of tenant acme queued" in capsys.readouterr().out
+
+
 def test_reset_refuses_without_a_tty_and_without_yes(instance, tenants, capsys):
     assert main(["sync", "reset", "--tenant", "acme"]) == 1
     assert "pass --yes" in capsys.readouterr().err
@@ -91,6 +103,7 @@ def test_reset_refuses_without_a_tty_and_without_yes(instance, tenants, capsys):
         (["sync", "reset", "--tenant", "acme", "--channel", "general", "--yes"], "not a channel id"),
         (["sync", "cancel", "--run-id", "00000000-0000-0000-0000-000000000000"], "no run"),
         (["sync", "status", "--tenant", "nope"], "no tenant 'nope'"),
+        (["sync", "reconcile", "--tenant", "nope"], "no tenant 'nope'"),
     ],
 )
 def test_errors_are_one_line_and_a_non_zero_exit(instance, tenants, capsys, argv, message):
