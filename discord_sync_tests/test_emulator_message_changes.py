@@ -162,3 +162,11 @@ def test_a_backdated_message_lies_in_the_past_in_id_and_timestamp(emulator: Emul
     payload = emulator.client.post_message(channel, "three days ago", age_seconds=3 * 86_400)
     age = time.time() - (((int(payload["id"]) >> 22) + 1420070400000) / 1000)
     assert 3 * 86_400 - 60 < age < 3 * 86_400 + 60
+
+
+def test_a_posted_history_spreads_over_the_last_days_oldest_first(emulator: Emulator) -> None:
+    channel = fresh_channel(emulator, "history")
+    ids = emulator.client.post_history(channel, 14, days=7)
+    ages = [time.time() - (((i >> 22) + 1420070400000) / 1000) for i in ids]
+    assert ids == sorted(ids) and emulator.client.ground_truth(emulator.guild_ids[0])[channel] == ids
+    assert 7 * 86_400 - 60 < ages[0] and 0 < ages[-1] < 86_400 / 2 + 60

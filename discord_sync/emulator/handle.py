@@ -104,6 +104,11 @@ class EmulatorClient:
             body["forward_of"] = {"channel_id": str(forward_of[0]), "message_id": str(forward_of[1])}
         return self._call("POST", f"/channels/{channel_id}/rich_messages", body)
 
+    def post_history(self, channel_id: int, count: int, days: float) -> list[int]:
+        """Post `count` messages spread evenly over the last `days` (before a first sync); their ids, oldest first."""
+        body = {"count": count, "days": days}
+        return [int(i) for i in self._call("POST", f"/channels/{channel_id}/history", body)["ids"]]
+
     def react(
         self,
         channel_id: int,

@@ -180,6 +180,18 @@ def post_message(
     return record
 
 
+def post_history(guild: Guild, channel: Channel, count: int, days: float) -> list[int]:
+    """Post `count` plain messages spread evenly over the last `days` (set a channel's recent past up before its
+    first sync); returns their ids, oldest first."""
+    span = days * 86_400
+    return [
+        post_message(
+            guild, channel, content=f"message {n} of the last {days:g} days", age_seconds=span * (count - n) / count
+        ).id
+        for n in range(count)
+    ]
+
+
 def _poll(body: dict[str, Any], at_ms: int) -> Poll:
     answers = tuple(str(a) for a in body["answers"])
     if not 1 <= len(answers) <= 10:

@@ -102,6 +102,14 @@ async def bulk_delete(request: web.Request) -> web.Response:
     return json_response({"deleted": deleted})
 
 
+async def post_history(request: web.Request) -> web.Response:
+    """POST /channels/{channel_id}/history: {count, days}: messages spread evenly over the last `days`."""
+    guild, channel = _channel(request)
+    body = await request.json()
+    ids = message_changes.post_history(guild, channel, int(body["count"]), float(body["days"]))
+    return json_response({"ids": [str(i) for i in ids]})
+
+
 async def url_clock(request: web.Request) -> web.Response:
     """POST /guilds/{guild_id}/attachment_url_clock: {offset_seconds}: sign URLs as if it were that much later."""
     guild = _guild(request)
@@ -114,6 +122,7 @@ def add_message_control_routes(app: web.Application) -> None:
     r = app.router
     r.add_post(PREFIX + "/channels/{channel_id}/rich_messages", post_message)
     r.add_post(PREFIX + "/channels/{channel_id}/messages/bulk_delete", bulk_delete)
+    r.add_post(PREFIX + "/channels/{channel_id}/history", post_history)
     r.add_post(MESSAGE + "/reactions", react)
     r.add_post(MESSAGE + "/poll_votes", vote)
     r.add_post(MESSAGE + "/state", set_state)
