@@ -121,6 +121,11 @@ def test_message_kind_is_kept_not_flattened(fields, name, expected):
     assert column(rows, name) == expected
 
 
+def test_text_in_json_columns_loses_nul_bytes_and_lone_surrogates():
+    rows = shape_messages("acme", 900, [message(embeds=[{"type": "rich", "title": "a\x00b \ud800"}])], ANON)
+    assert column(rows, "embeds")[0]["title"] == "ab \ufffd"
+
+
 def test_no_raw_user_id_survives_in_a_forwarded_message():
     rows = shape_messages(
         "acme", 900, [message(message_reference=FORWARD_REFERENCE, message_snapshots=[SNAPSHOT])], ANON
@@ -137,6 +142,7 @@ def test_no_raw_user_id_survives_in_a_forwarded_message():
         ),
         ("https://cdn.discordapp.com/attachments/1/2/a.png", None),
         ("https://cdn.discordapp.com/attachments/1/2/a.png?ex=nothex", None),
+        ("http://[::1/a.png?ex=6750a1b0", None),  # not a URL at all: the attachment is kept, without expiry
         ("", None),
         (None, None),
     ],

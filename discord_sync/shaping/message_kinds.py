@@ -19,22 +19,26 @@ EMBED_FIELDS = ("type", "url", "title", "description")
 
 
 def _text(value: Any) -> str | None:
+    """Text `jsonb` can hold: NUL removed, lone surrogates replaced by U+FFFD (as `rows.clean_text` does)."""
     if value is None:
         return None
-    text = value if isinstance(value, str) else str(value)
-    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    text = (value if isinstance(value, str) else str(value)).replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+    return text
 
 
 def url_expires_at(url: Any) -> datetime | None:
     """When a signed Discord CDN URL stops working: its `ex` parameter, hex Unix seconds; None if unsigned."""
     if not url:
         return None
-    raw = parse_qs(urlsplit(str(url)).query).get("ex")
-    if not raw:
-        return None
     try:
-        return datetime.fromtimestamp(int(raw[0], 16), tz=UTC)
+        raw = parse_qs(urlsplit(str(url)).query).get("ex")
+        return datetime.fromtimestamp(int(raw[0], 16), tz=UTC) if raw else None
     except (ValueError, OverflowError, OSError):
+        # A URL that cannot be read loses only its expiry, never the attachment or its message.
         return None
 
 
