@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from discord_sync.store.deletions import DELETION_POLICIES
+
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
 DISCORD_MAX_FETCH_SIZE = 100
 
@@ -88,9 +90,6 @@ def _database_url(env: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
-DELETED_MESSAGE_POLICIES = ("tombstone", "delete", "keep")
-
-
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     raw = env.get(name, "").strip().lower() or default
     if raw not in choices:
@@ -148,7 +147,7 @@ class Settings:
             refresh_hourly_horizon_hours=hourly_hours,
             refresh_daily_horizon_days=daily_days,
             reconcile_requests_per_second=_float(env, "SYNC_RECONCILE_REQUESTS_PER_SECOND", 5.0, 0.1, 50.0),
-            deleted_messages=_choice(env, "SYNC_DELETED_MESSAGES", "tombstone", DELETED_MESSAGE_POLICIES),
+            deleted_messages=_choice(env, "SYNC_DELETED_MESSAGES", "tombstone", DELETION_POLICIES),
             anonymization_key=Secret(key),
         )
 

@@ -52,6 +52,19 @@ def channels_to_refresh(conn: sa.Connection, tenant_id: str, channel_types: list
     ).all()
 
 
+def threads_with_counters(conn: sa.Connection, tenant_id: str, channel_ids: list[int]) -> list[Any]:
+    """The given channels that are threads, with their counters and creation time."""
+    return conn.execute(
+        sa.select(
+            channels.c.id,
+            channels.c.is_thread,
+            channels.c.created_at,
+            channels.c.message_count,
+            channels.c.total_message_sent,
+        ).where(channels.c.tenant_id == tenant_id, channels.c.id.in_(channel_ids), channels.c.is_thread)
+    ).all()
+
+
 def record_refresh(
     conn: sa.Connection,
     tenant_id: str,

@@ -185,9 +185,10 @@ def copy_new_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], 
 BATCH_SETTINGS_SQL = sql.SQL("SET LOCAL synchronous_commit = off")
 
 
-def write_messages(conn: sa.Connection, tenant_id: str, rows: MessageRows) -> bool:
+def write_messages(conn: sa.Connection, tenant_id: str, rows: MessageRows, *, stored: bool = False) -> bool:
     """Write messages with their reactions and attachments in the caller's transaction, without touching any
-    checkpoint: the path of a re-read (`sync/refresh.py`), and the first half of `write_message_batch`.
+    checkpoint: the path of a re-read (`sync/refresh.py`, `stored=True`: the messages are known to be stored, so
+    the `COPY` of new rows is not even tried), and the first half of `write_message_batch`.
 
     Returns True when every message was new (one `COPY` each), False when the batch was upserted: changed rows
     updated, equal rows left untouched, the batch's reactions and attachments replaced.
@@ -196,7 +197,7 @@ def write_messages(conn: sa.Connection, tenant_id: str, rows: MessageRows) -> bo
     with raw.cursor() as cursor:
         cursor.execute(BATCH_SETTINGS_SQL)
     batch = unique_by_key(messages, MESSAGE_COLUMNS, rows.messages)
-    new = bool(batch) and copy_new_rows(conn, messages, MESSAGE_COLUMNS, batch)
+    new = bool(batch) and not stored and copy_new_rows(conn, messages, MESSAGE_COLUMNS, batch)
     if new:
         # The messages did not exist a moment ago, so neither did any reaction or attachment of theirs.
         for table, columns, children in (

@@ -33,7 +33,7 @@ from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.rows import MESSAGE_BEARING_TYPES, MessageRows, shape_messages, snowflake_at
 from discord_sync.source.protocol import ChannelUnavailable, CommunitySource, RateLimitTooLong, TransientFailure
 from discord_sync.store.deletions import apply_deletions, stored_live_ids
-from discord_sync.store.refreshes import channels_to_refresh, record_refresh
+from discord_sync.store.refreshes import channels_to_refresh, record_refresh, threads_with_counters
 from discord_sync.store.writer import write_messages
 
 HOURLY, DAILY, RECONCILE, DELETION_SIGNAL = "hourly", "daily", "reconcile", "deletion_signal"
@@ -145,6 +145,16 @@ def plan_tenant_refresh(
     return windows
 
 
+def record_first_baselines(conn: sa.Connection, tenant_id: str, channel_ids: list[int], now: datetime) -> None:
+    """Counter baselines of threads whose first sync just completed: a deletion after it shows at the next run."""
+    if not channel_ids:
+        return
+    for row in threads_with_counters(conn, tenant_id, channel_ids):
+        deletions = thread_deletions(row)
+        if deletions is not None:
+            record_refresh(conn, tenant_id, row.id, at=now, horizons=frozenset(), deletions_seen=deletions)
+
+
 class RequestPacer:
     """Spaces requests at most `per_second` apart across every worker (a reconcile's bounded rate)."""
 
@@ -247,7 +257,7 @@ class Refresher:
 
     def _write(self, rows: MessageRows) -> None:
         with self.engine.begin() as conn:
-            write_messages(conn, self.tenant_id, rows)
+            write_messages(conn, self.tenant_id, rows, stored=True)
             if rows.deleted_referenced_ids:
                 self.report.messages_deleted += apply_deletions(
                     conn, self.tenant_id, rows.deleted_referenced_ids, self.policy.deleted_messages

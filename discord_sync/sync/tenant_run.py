@@ -26,7 +26,13 @@ from discord_sync.sync.channel_windows import ChannelOutcome, ChannelPlan, Chann
 from discord_sync.sync.lock import tenant_lock
 from discord_sync.sync.planning import plan_channels
 from discord_sync.sync.quiet_gc import quiet_garbage_collector
-from discord_sync.sync.refresh import Refresher, RefreshPolicy, RefreshWindow, plan_tenant_refresh
+from discord_sync.sync.refresh import (
+    Refresher,
+    RefreshPolicy,
+    RefreshWindow,
+    plan_tenant_refresh,
+    record_first_baselines,
+)
 from discord_sync.sync.report import SyncOptions, TenantSyncReport
 
 
@@ -140,6 +146,11 @@ class TenantSync:
                         report.request_stats,
                         report.refresh_stats,
                     ) = asyncio.run(self._run_async(source_factory, plans, refresh, reconcile))
+                first_synced = [
+                    o.plan.channel_id for o in report.outcomes if o.status == "complete" and not o.plan.checkpoint
+                ]
+                with self.engine.begin() as conn:
+                    record_first_baselines(conn, self.tenant_id, first_synced, datetime.now(UTC))
             report.seconds = time.monotonic() - started
             if not report.all_failed:
                 with self.engine.begin() as conn:
