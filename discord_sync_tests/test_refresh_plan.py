@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from discord_sync.shaping.rows import snowflake_at
-from discord_sync.sync.refresh import (
+from discord_sync.sync.refresh_plan import (
     DAILY,
     DELETION_SIGNAL,
     HOURLY,

@@ -22,7 +22,7 @@ from discord_sync.store.database import libpq_url, resolve_database_url, shared_
 from discord_sync.store.migrate import migrate
 from discord_sync.store.schema import metadata
 from discord_sync.store.writer import upsert_frame
-from discord_sync.sync.refresh import RefreshPolicy
+from discord_sync.sync.refresh_plan import RefreshPolicy
 from discord_sync.sync.report import SyncOptions
 
 GLOBAL_LIMITER_BUCKET = "discord:global"

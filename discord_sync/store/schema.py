@@ -175,7 +175,7 @@ sync_progress = sa.Table(
     sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in SYNC_STATUSES) + ")", name="known_status"),
 )
 
-# When each channel's stored history was last re-read, per horizon of the refresh policy (`sync/refresh.py`), and
+# When each channel's stored history was last re-read, per horizon of the refresh policy (`sync/refresh_plan.py`), and
 # the deletions a thread's counters showed at its last complete re-read.
 channel_refreshes = sa.Table(
     "channel_refreshes",

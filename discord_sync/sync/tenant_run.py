@@ -26,13 +26,8 @@ from discord_sync.sync.channel_windows import ChannelOutcome, ChannelPlan, Chann
 from discord_sync.sync.lock import tenant_lock
 from discord_sync.sync.planning import plan_channels
 from discord_sync.sync.quiet_gc import quiet_garbage_collector
-from discord_sync.sync.refresh import (
-    Refresher,
-    RefreshPolicy,
-    RefreshWindow,
-    plan_tenant_refresh,
-    record_first_baselines,
-)
+from discord_sync.sync.refresh import Refresher
+from discord_sync.sync.refresh_plan import RefreshPolicy, RefreshWindow, plan_tenant_refresh, record_first_baselines
 from discord_sync.sync.report import SyncOptions, TenantSyncReport
 
 
