@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from discord_sync.shaping.rows import snowflake_at
+from discord_sync.sync.refresh import RequestPacer
 from discord_sync.sync.refresh_plan import (
     DAILY,
     DELETION_SIGNAL,
@@ -139,3 +140,10 @@ def test_a_thread_seen_for_the_first_time_records_its_counters_as_the_baseline()
 )
 def test_thread_deletions_from_counters(row, expected):
     assert thread_deletions(row) == expected
+
+
+def test_a_reconcile_pacer_hands_out_slots_one_interval_apart_and_none_in_the_past():
+    pacer = RequestPacer(per_second=4)
+    assert [pacer.reserve(10.0) for _ in range(3)] == [0.0, 0.25, 0.5]
+    assert pacer.reserve(10.6) == pytest.approx(0.15)  # the next slot is 10.75
+    assert pacer.reserve(20.0) == 0.0  # an idle pacer does not bank slots

@@ -52,8 +52,10 @@ def channels_to_refresh(conn: sa.Connection, tenant_id: str, channel_types: list
     ).all()
 
 
-def threads_with_counters(conn: sa.Connection, tenant_id: str, channel_ids: list[int]) -> list[Any]:
-    """The given channels that are threads, with their counters and creation time."""
+def channels_with_counters(conn: sa.Connection, tenant_id: str, channel_ids: list[int]) -> list[Any]:
+    """The given channels with their thread counters (null for channels) and creation time."""
+    if not channel_ids:
+        return []
     return conn.execute(
         sa.select(
             channels.c.id,
@@ -61,7 +63,7 @@ def threads_with_counters(conn: sa.Connection, tenant_id: str, channel_ids: list
             channels.c.created_at,
             channels.c.message_count,
             channels.c.total_message_sent,
-        ).where(channels.c.tenant_id == tenant_id, channels.c.id.in_(channel_ids), channels.c.is_thread)
+        ).where(channels.c.tenant_id == tenant_id, channels.c.id.in_(channel_ids))
     ).all()
 
 

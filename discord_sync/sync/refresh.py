@@ -51,19 +51,21 @@ class RefreshReport:
 
 
 class RequestPacer:
-    """Spaces requests at most `per_second` apart across every worker (a reconcile's bounded rate)."""
+    """Spaces requests `1 / per_second` apart across every worker of a run (a reconcile's bounded rate)."""
 
     def __init__(self, per_second: float) -> None:
         self.interval = 1.0 / per_second
         self._next = 0.0
-        self._lock = asyncio.Lock()
+
+    def reserve(self, now: float) -> float:
+        """Take the next free slot at or after `now`; returns how long to wait for it."""
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        return slot - now
 
     async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        async with self._lock:
-            now = loop.time()
-            delay = self._next - now
-            self._next = max(now, self._next) + self.interval
+        # No await between reading and moving `_next`: workers on one event loop cannot take the same slot.
+        delay = self.reserve(asyncio.get_running_loop().time())
         if delay > 0:
             await asyncio.sleep(delay)
 

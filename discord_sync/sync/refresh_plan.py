@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from discord_sync.shaping.rows import MESSAGE_BEARING_TYPES, snowflake_at
-from discord_sync.store.refreshes import channels_to_refresh, record_refresh, threads_with_counters
+from discord_sync.store.refreshes import channels_to_refresh, channels_with_counters, record_refresh
 
 HOURLY, DAILY, RECONCILE, DELETION_SIGNAL = "hourly", "daily", "reconcile", "deletion_signal"
 DAILY_EVERY = timedelta(hours=24)
@@ -112,11 +112,10 @@ def plan_tenant_refresh(
     return windows
 
 
-def record_first_baselines(conn: sa.Connection, tenant_id: str, channel_ids: list[int], now: datetime) -> None:
-    """Counter baselines of threads whose first sync just completed: a deletion after it shows at the next run."""
-    if not channel_ids:
-        return
-    for row in threads_with_counters(conn, tenant_id, channel_ids):
-        deletions = thread_deletions(row)
-        if deletions is not None:
-            record_refresh(conn, tenant_id, row.id, at=now, horizons=frozenset(), deletions_seen=deletions)
+def record_first_sync(conn: sa.Connection, tenant_id: str, channel_ids: list[int], now: datetime) -> None:
+    """Channels whose first sync just completed were read whole: that counts as their hourly and daily re-read,
+    and a thread's counters now are its baseline, so a deletion after it shows at the next run."""
+    for row in channels_with_counters(conn, tenant_id, channel_ids):
+        record_refresh(
+            conn, tenant_id, row.id, at=now, horizons=frozenset({HOURLY, DAILY}), deletions_seen=thread_deletions(row)
+        )

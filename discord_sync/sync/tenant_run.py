@@ -27,7 +27,7 @@ from discord_sync.sync.lock import tenant_lock
 from discord_sync.sync.planning import plan_channels
 from discord_sync.sync.quiet_gc import quiet_garbage_collector
 from discord_sync.sync.refresh import Refresher
-from discord_sync.sync.refresh_plan import RefreshPolicy, RefreshWindow, plan_tenant_refresh, record_first_baselines
+from discord_sync.sync.refresh_plan import RefreshPolicy, RefreshWindow, plan_tenant_refresh, record_first_sync
 from discord_sync.sync.report import SyncOptions, TenantSyncReport
 
 
@@ -145,7 +145,7 @@ class TenantSync:
                     o.plan.channel_id for o in report.outcomes if o.status == "complete" and not o.plan.checkpoint
                 ]
                 with self.engine.begin() as conn:
-                    record_first_baselines(conn, self.tenant_id, first_synced, datetime.now(UTC))
+                    record_first_sync(conn, self.tenant_id, first_synced, datetime.now(UTC))
             report.seconds = time.monotonic() - started
             if not report.all_failed:
                 with self.engine.begin() as conn:
