@@ -126,9 +126,7 @@ class Guild:
         mention_ids: tuple[int, ...] = (),
     ) -> MessageRecord:
         """Post a new message now; its id is always newer than every message before it."""
-        newest = channel.last_message_id()
-        now_ms = max(int(time.time() * 1000), self._last_added_ms + 1, snowflake_ms(newest) + 1 if newest else 0)
-        self._last_added_ms = now_ms
+        now_ms = self.next_post_ms(channel)
         record = MessageRecord(
             id=make_snowflake(now_ms, channel.ordinal % (1 << 22)),
             channel_id=channel.id,
@@ -143,6 +141,13 @@ class Guild:
             self.users[author_id] = User(id=author_id, username=f"user_{author_id}", global_name=None)
         channel.add(record)
         return record
+
+    def next_post_ms(self, channel: Channel) -> int:
+        """The time of a message posted now: never before the channel's newest message or the last one posted."""
+        newest = channel.last_message_id()
+        now_ms = max(int(time.time() * 1000), self._last_added_ms + 1, snowflake_ms(newest) + 1 if newest else 0)
+        self._last_added_ms = now_ms
+        return now_ms
 
     def edit_message(self, channel: Channel, message_id: int, content: str) -> MessageRecord | None:
         """Change a message's content and stamp `edited_timestamp`; None if it does not exist."""

@@ -141,9 +141,8 @@ def post_message(
 
     `forward_of` is (channel id, message id) of a message of this guild whose content and files it forwards.
     """
-    now_ms = int(time.time() * 1000)
-    at_ms = now_ms - int(age_seconds * 1000)
-    guild._last_added_ms = max(guild._last_added_ms, now_ms)
+    # A message posted now is newer than every other, as on Discord; a backdated one lands where its age says.
+    at_ms = int(time.time() * 1000) - int(age_seconds * 1000) if age_seconds else guild.next_post_ms(channel)
     message_id = make_snowflake(at_ms, _free_low_bits(channel, at_ms))
     forward = None
     if forward_of is not None:
