@@ -29,6 +29,7 @@ from bench.infra import EmulatorProcess, Server, sync_environment
 from bench.initial_sync import SyncMeasurement, measure_initial_sync
 from bench.many_tenants import measure_many_tenants
 from bench.quiet_tenant import measure_quiet_hour
+from bench.refresh import RECENT_MODEL, WEEK_MODEL, measure_refresh
 from bench.steady_state import measure_steady_state
 from bench.write_path import measure_write_path
 from discord_sync.emulator import GuildSpec
@@ -57,10 +58,13 @@ class Sizes:
     quiet_archived_per_channel: int = 10
     # Many tenants: how many tenants of 2,000 channels and threads share the bot.
     tenants: int = 100
+    # Refresh: channels with a week of history each.
+    refresh_channels: int = 100
+    refresh_messages_per_channel: int = 70
 
 
 FULL = Sizes(100, 2, 1000, 200_000, 50_000, (20, 1.0), 200, 50_000, 60.0)
-QUICK = Sizes(20, 2, 500, 30_000, 10_000, (20, 1.0), 20, 10_000, 15.0, 100, 5, 5)
+QUICK = Sizes(20, 2, 500, 30_000, 10_000, (20, 1.0), 20, 10_000, 15.0, 100, 5, 5, refresh_channels=20)
 
 
 @dataclass
@@ -325,6 +329,48 @@ def write_path(server: Server, sizes: Sizes, latency: float, table: Table) -> No
     )
 
 
+def refresh(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
+    """Benchmark 7: the hourly run with a stream of edits, deletions and reactions on the last 7 days."""
+    m = measure_refresh(server, sizes.refresh_channels, sizes.refresh_messages_per_channel, latency)
+    changes = ", ".join(f"{n} {kind}" for kind, n in sorted(m.changes.items()))
+    model = (
+        f"{m.channels} channels × {m.messages // m.channels} msgs over 7 days; per hour: last 24 h "
+        f"{RECENT_MODEL[0]:.1%} edited, {RECENT_MODEL[1]:.0%} reacted, {RECENT_MODEL[2]:.0%} unreacted, "
+        f"{RECENT_MODEL[3]:.1%} deleted; days 2-7 {WEEK_MODEL[0]:.1%} edited, {WEEK_MODEL[1]:.0%} reacted, "
+        f"{WEEK_MODEL[3]:.1%} deleted; 1% of channels new messages (this run: {changes})"
+    )
+    table.add(
+        "7a. hourly run with edits/deletions/reactions: requests",
+        f"{m.hourly.requests} requests",
+        f"{m.hourly_floor} (refresh policy floor)",
+        m.hourly_floor / m.hourly.requests,
+        "≤ 1.1 × floor",
+        m.hourly.requests <= 1.1 * m.hourly_floor,
+        f"{m.hourly.discovery} discovery, {m.hourly.message_pages} message pages ({m.hourly.refresh_requests} re-read "
+        f"requests in {m.hourly.windows} windows), {m.hourly.confirmations} deletion checks; {model}",
+    )
+    table.add(
+        "7b. staleness after the hourly run: last 24 h true to Discord",
+        f"{m.fresh_24h_after_hourly:.1%}",
+        "100%",
+        m.fresh_24h_after_hourly,
+        "100%",
+        m.fresh_24h_after_hourly == 1.0,
+        f"content, reactions and deletion state; last 7 days after the same run: {m.fresh_7d_after_hourly:.1%} "
+        "(days 2-7 wait for the daily re-read)",
+    )
+    table.add(
+        "7c. daily re-read: last 7 days true to Discord",
+        f"{m.fresh_7d_after_daily:.1%}",
+        "100%",
+        m.fresh_7d_after_daily,
+        "100%",
+        m.fresh_7d_after_daily == 1.0,
+        f"{m.daily.requests} requests (floor {m.daily_floor}: {m.daily.discovery} discovery + one page per 100 "
+        f"messages of the week per channel + deletion checks); {m.daily.windows} windows",
+    )
+
+
 def machine() -> str:
     cpu = next(
         (
@@ -383,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default="1,2,3,4,7,e",
         help="which benchmark groups: 1 (with 6), 2 (with 5), 3, 4, 7 (quiet tenant), 8 (many tenants; "
-        "BENCH_TENANTS overrides their number), e (the emulator's own cost)",
+        "BENCH_TENANTS overrides their number), 9 (refresh: requests and staleness), e (the emulator's own cost)",
     )
     parser.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
     args = parser.parse_args(argv)
@@ -403,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
             "4": write_path,
             "7": quiet_tenant,
             "8": many_tenants,
+            "9": refresh,
             "e": emulator_cost,
         }
         for key in args.only.split(","):

@@ -13,3 +13,6 @@ PARTITION_TAG = "dagster/partition"
 RESET_TAG = "discord_sync/reset"
 # A channel or thread id: forget that one channel's checkpoint and messages, then sync it again.
 RESET_CHANNEL_TAG = "discord_sync/reset_channel"
+# "true": besides the new messages, re-read the tenant's whole stored history at SYNC_RECONCILE_REQUESTS_PER_SECOND
+# and apply every edit, reaction change and deletion found.
+RECONCILE_TAG = "discord_sync/reconcile"

@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
+# What a message found deleted on Discord becomes in the copy (SYNC_DELETED_MESSAGES).
+DELETION_POLICIES = ("tombstone", "delete", "keep")
 DISCORD_MAX_FETCH_SIZE = 100
 # The old name of SYNC_MAX_WINDOWS_PER_CHANNEL, still read (with a warning) so existing deployments keep working.
 DEPRECATED_WINDOWS_VARIABLE = "SYNC_CHANNEL_BATCH_SIZE"
@@ -111,6 +114,13 @@ def _windows_variable(env: Mapping[str, str]) -> str:
     return DEPRECATED_WINDOWS_VARIABLE
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or default
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the product reads from its environment, already validated.
@@ -132,6 +142,10 @@ class Settings:
     request_timeout: float = 30.0
     debug_rate_limits: bool = False
     full_thread_listing_hours: int = 24
+    refresh_hourly_horizon_hours: float = 24.0
+    refresh_daily_horizon_days: float = 7.0
+    reconcile_requests_per_second: float = 5.0
+    deleted_messages: str = "tombstone"
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
     dagster_webserver_url: str = "http://127.0.0.1:3000"
     discord_sync_home: str = ".discord-sync"
@@ -144,6 +158,15 @@ class Settings:
         if key and len(key) < 16:
             raise SettingsError("ANONYMIZATION_KEY must be at least 16 characters (a random secret)")
         default = DEFAULTS
+        hourly_hours = _float(
+            env, "SYNC_REFRESH_HOURLY_HORIZON_HOURS", default.refresh_hourly_horizon_hours, 0.0, 168.0
+        )
+        daily_days = _float(env, "SYNC_REFRESH_DAILY_HORIZON_DAYS", default.refresh_daily_horizon_days, 0.0, 365.0)
+        if 0 < daily_days * 24 < hourly_hours:
+            raise SettingsError(
+                f"SYNC_REFRESH_DAILY_HORIZON_DAYS ({daily_days} days) must reach at least as far back as "
+                f"SYNC_REFRESH_HOURLY_HORIZON_HOURS ({hourly_hours} hours), or be 0 to turn the daily re-read off"
+            )
         return cls(
             database_url=_database_url(env, "DATABASE_URL"),
             discord_bot_token=Secret(env.get("DISCORD_BOT_TOKEN", "").strip()),
@@ -160,7 +183,15 @@ class Settings:
             max_rate_limit_wait=_float(env, "SYNC_MAX_RATE_LIMIT_WAIT", default.max_rate_limit_wait, 0.0, 3600.0),
             request_timeout=_float(env, "SYNC_REQUEST_TIMEOUT", default.request_timeout, 0.1, 600.0),
             debug_rate_limits=_bool(env, "DEBUG_RATE_LIMITS"),
-            full_thread_listing_hours=_int(env, "SYNC_FULL_THREAD_LISTING_HOURS", 24, 1, 720),
+            full_thread_listing_hours=_int(
+                env, "SYNC_FULL_THREAD_LISTING_HOURS", default.full_thread_listing_hours, 1, 720
+            ),
+            refresh_hourly_horizon_hours=hourly_hours,
+            refresh_daily_horizon_days=daily_days,
+            reconcile_requests_per_second=_float(
+                env, "SYNC_RECONCILE_REQUESTS_PER_SECOND", default.reconcile_requests_per_second, 0.1, 50.0
+            ),
+            deleted_messages=_choice(env, "SYNC_DELETED_MESSAGES", default.deleted_messages, DELETION_POLICIES),
             anonymization_key=Secret(key),
             dagster_webserver_url=_http_url(env, "DAGSTER_WEBSERVER_URL", default.dagster_webserver_url),
             discord_sync_home=env.get("DISCORD_SYNC_HOME", "").strip() or default.discord_sync_home,

@@ -108,7 +108,9 @@ def test_threads_carry_metadata_counts_and_tags(emulator: Emulator) -> None:
     ids = channel_ids(emulator)
     post = api_get(emulator, f"/channels/{ids['forum-post-1']}").body
     assert {"archived", "archive_timestamp", "locked"} <= set(post["thread_metadata"])
-    assert post["message_count"] == len(emulator.client.ground_truth(emulator.guild_ids[0])[ids["forum-post-1"]])
+    # A thread created before 2022-07-01 (every generated one) stops counting at 50, as on Discord.
+    count = len(emulator.client.ground_truth(emulator.guild_ids[0])[ids["forum-post-1"]])
+    assert post["message_count"] == min(count, 50) and post["total_message_sent"] == min(count, 50)
     assert int(post["last_message_id"]) == emulator.client.ground_truth(emulator.guild_ids[0])[ids["forum-post-1"]][-1]
     posts = [api_get(emulator, f"/channels/{ids[f'forum-post-{n}']}").body for n in range(8)]
     assert any(p["applied_tags"] for p in posts)

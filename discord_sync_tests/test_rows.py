@@ -134,6 +134,7 @@ def test_attachment_rows_keep_metadata():
             64,
             48,
             None,
+            None,  # an unsigned URL has no expiry
         )
     ]
 

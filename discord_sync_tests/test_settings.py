@@ -18,6 +18,9 @@ def test_defaults_when_nothing_is_set():
     assert settings.message_fetch_size == 100
     assert settings.database_url is None
     assert settings.debug_rate_limits is False
+    assert (settings.refresh_hourly_horizon_hours, settings.refresh_daily_horizon_days) == (24.0, 7.0)
+    assert settings.reconcile_requests_per_second == 5.0
+    assert settings.deleted_messages == "tombstone"
 
 
 @pytest.mark.parametrize(
@@ -35,6 +38,12 @@ def test_defaults_when_nothing_is_set():
         ("DEBUG_RATE_LIMITS", "maybe", "true or false"),
         ("ANONYMIZATION_KEY", "short", "at least 16"),
         ("SYNC_GLOBAL_REQUESTS_PER_SECOND", "80", "between"),
+        ("SYNC_REFRESH_HOURLY_HORIZON_HOURS", "-1", "between 0"),
+        ("SYNC_REFRESH_HOURLY_HORIZON_HOURS", "a day", "number"),
+        ("SYNC_REFRESH_DAILY_HORIZON_DAYS", "400", "between 0"),
+        ("SYNC_RECONCILE_REQUESTS_PER_SECOND", "0", "between"),
+        ("SYNC_RECONCILE_REQUESTS_PER_SECOND", "51", "between"),
+        ("SYNC_DELETED_MESSAGES", "shred", "tombstone, delete, keep"),
     ],
 )
 def test_malformed_setting_is_refused_naming_the_variable(variable, value, expected_words):
@@ -94,3 +103,10 @@ def test_every_default_lives_on_the_settings_object():
         for name, field in resource.model_fields.items():
             if not field.is_required():
                 assert field.default == getattr(DEFAULTS, name), f"{resource.__name__}.{name}"
+
+
+def test_daily_refresh_horizon_shorter_than_the_hourly_one_is_refused():
+    with pytest.raises(SettingsError, match="SYNC_REFRESH_DAILY_HORIZON_DAYS"):
+        Settings.from_env({"SYNC_REFRESH_HOURLY_HORIZON_HOURS": "48", "SYNC_REFRESH_DAILY_HORIZON_DAYS": "1"})
+    settings = Settings.from_env({"SYNC_REFRESH_DAILY_HORIZON_DAYS": "0", "SYNC_DELETED_MESSAGES": "Delete"})
+    assert settings.refresh_daily_horizon_days == 0 and settings.deleted_messages == "delete"

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from discord_sync.cli import main
 from discord_sync.control.runs import tenant_runs
-from discord_sync.run_names import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.run_names import RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.store.database import create_db_engine, shared_engine
 from discord_sync.store.tenants import add_tenant
 from discord_sync_tests.conftest import TEMPLATE_DB, TEST_ANONYMIZATION_KEY
@@ -167,6 +167,15 @@ def test_reset_launches_a_backfill_of_the_tenant_carrying_the_reset_tag(instance
     assert instance.get_backfill(backfill_id).tags[RESET_TAG] == "true"
 
 
+def test_reconcile_launches_a_backfill_of_the_tenant_tagged_to_re_read_its_whole_history(instance, tenants, capsys):
+    assert main(["sync", "reconcile", "--tenant", "acme"]) == 0
+    out = capsys.readouterr().out
+    backfill_id = out.split("launched as backfill ")[1].split(":")[0]
+    backfill = instance.get_backfill(backfill_id)
+    assert backfill is not None and list(backfill.partition_names) == ["acme"]
+    assert backfill.tags[RECONCILE_TAG] == "true" and RESET_TAG not in backfill.tags
+
+
 def test_cancel_takes_queued_runs_out_of_the_queue_through_the_webserver(instance, tenants, capsys):
     assert main(["sync", "start"]) == 0
     [globex_run] = tenant_runs("globex")
@@ -198,6 +207,7 @@ def test_reset_refuses_without_a_tty_and_without_yes(instance, tenants, capsys):
         (["sync", "reset", "--tenant", "acme", "--channel", "general", "--yes"], "not a channel id"),
         (["sync", "cancel", "--run-id", "00000000-0000-0000-0000-000000000000"], "no run"),
         (["sync", "status", "--tenant", "nope"], "no tenant 'nope'"),
+        (["sync", "reconcile", "--tenant", "nope"], "no tenant 'nope'"),
     ],
 )
 def test_errors_are_one_line_and_a_non_zero_exit(instance, tenants, capsys, argv, message):

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from discord_sync.shaping.anonymize import Anonymizer
-from discord_sync.shaping.rows import shape_messages
+from discord_sync.shaping.rows import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS, REACTION_COLUMNS, shape_messages
 from discord_sync.store.database import create_db_engine
 from discord_sync.store.migrate import alembic_config
 from discord_sync.store.progress import reset_tenant
@@ -266,6 +266,35 @@ def _reply_index(conn):
     ).scalar_one()
 
 
+ADDED_SINCE_0001 = {"deleted_at", "embeds", "sticker_items", "poll", "forwarded", "url_expires_at"}
+
+
+def _write_0001_rows(conn, rows) -> None:
+    for table, columns, values in (
+        (messages, MESSAGE_COLUMNS, rows.messages),
+        (message_emoji_reactions, REACTION_COLUMNS, rows.reactions),
+        (message_attachments, ATTACHMENT_COLUMNS, rows.attachments),
+    ):
+        if values:
+            conn.execute(
+                table.insert(),
+                [{c: v for c, v in zip(columns, row, strict=True) if c not in ADDED_SINCE_0001} for row in values],
+            )
+
+
+def _stored_0001(engine):
+    """`_stored`, limited to the columns 0001 had."""
+    with engine.connect() as conn:
+        return tuple(
+            conn.execute(
+                sa.select(*[c for c in table.columns if c.name not in ADDED_SINCE_0001]).order_by(
+                    *table.primary_key.columns
+                )
+            ).all()
+            for table in (messages, message_emoji_reactions, message_attachments)
+        )
+
+
 def test_migration_0002_keeps_stored_data_and_only_lightens_the_write_path(empty_database):
     engine = empty_database
     _migrate_to(engine, "0001")
@@ -276,23 +305,17 @@ def test_migration_0002_keeps_stored_data_and_only_lightens_the_write_path(empty
                 tenant_id="acme", id=900, name="general", type=0, is_thread=False, created_at=sa.func.now()
             )
         )
-        # The 0001 tables, written the way 0001's writer did (no fast path needed for the data to be there).
-        write_message_batch(
-            conn,
-            "acme",
-            900,
-            _batch([_payload(i) for i in range(10)] + [_payload(10, reply_to=3)]),
-            checkpoint=BASE + 10,
-        )
+        # The 0001 tables, holding the rows 0001's writer stored: today's rows without the columns added since.
+        _write_0001_rows(conn, _batch([_payload(i) for i in range(10)] + [_payload(10, reply_to=3)]))
     with engine.connect() as conn:
         assert {"messages", "message_emoji_reactions", "message_attachments"} <= _tenant_foreign_keys(conn)
         assert "WHERE" not in _reply_index(conn)
-    before = _stored(engine)
+    before = _stored_0001(engine)
 
     _migrate_to(engine, "head")
-    assert _stored(engine) == before
+    assert _stored_0001(engine) == before
     with engine.connect() as conn:
-        assert _tenant_foreign_keys(conn) == {"channels", "sync_progress", "channel_sync_jobs"}
+        assert _tenant_foreign_keys(conn) == {"channels", "sync_progress", "channel_sync_jobs", "channel_refreshes"}
         assert _reply_index(conn).endswith("WHERE (reply_to_id IS NOT NULL)")
         replies = (
             conn.execute(

@@ -67,7 +67,7 @@ def test_an_edit_updates_the_row_and_replaces_its_reactions(engine, tenant_with_
 
 def test_a_failing_batch_leaves_nothing_half_written(engine, tenant_with_channel):
     rows = shape_messages("acme", 900, [_payload(i) for i in range(10)], ANON)
-    rows.attachments.append(("acme", 1, 999, None, "x", None, 1, None, None, None, None))  # NOT NULL violation
+    rows.attachments.append(("acme", 1, 999, None, "x", None, 1, None, None, None, None, None))  # NOT NULL violation
     with pytest.raises(psycopg.errors.NotNullViolation):
         with engine.begin() as conn:
             write_message_batch(conn, "acme", 900, rows, checkpoint=1_100_000_000_000_000_009)

@@ -1,4 +1,4 @@
-"""`discord-sync sync start|status|reset|cancel`: drive tenant syncs on the running Dagster deployment.
+"""`discord-sync sync start|status|reset|reconcile|cancel`: drive tenant syncs on the running Dagster deployment.
 
 Starting, resetting and canceling go through the Dagster webserver (`DAGSTER_WEBSERVER_URL`), as the UI does;
 status reads the product's tables and the runs of `DAGSTER_HOME`'s instance.
@@ -23,7 +23,7 @@ from discord_sync.control.runs import (
     start_tenant_sync,
     tenant_runs,
 )
-from discord_sync.run_names import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.run_names import RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.settings import Settings
 from discord_sync.store.database import resolve_database_url, shared_engine
 from discord_sync.store.migrate import require_current_schema
@@ -38,7 +38,7 @@ DAEMON_NOTE = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    sync = subparsers.add_parser("sync", help="start, watch, reset or cancel tenant syncs")
+    sync = subparsers.add_parser("sync", help="start, watch, reset, reconcile or cancel tenant syncs")
     commands = sync.add_subparsers(dest="sync_command", required=True)
 
     start = commands.add_parser("start", help="queue a sync of one tenant or of every tenant; prints the run ids")
@@ -57,6 +57,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reset.add_argument("--channel", help="only this channel or thread id")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     reset.set_defaults(handler=run_reset)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="re-read a tenant's whole stored history at a bounded rate and apply every change found"
+    )
+    reconcile.add_argument("--tenant", required=True)
+    reconcile.set_defaults(handler=run_reconcile)
 
     cancel = commands.add_parser("cancel", help="stop the queued and running syncs of a tenant, or one run")
     target = cancel.add_mutually_exclusive_group(required=True)
@@ -126,6 +132,18 @@ def run_reset(args: argparse.Namespace) -> int:
     print(
         f"reset of {what} launched as backfill {backfill_id}: its run clears the checkpoints and rows, then syncs "
         "them again (after any run of the tenant already queued or running)"
+    )
+    _note_if_no_daemon(settings)
+    return 0
+
+
+def run_reconcile(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    [tenant_id] = _tenant_ids(_engine(settings), args.tenant)
+    backfill_id = start_backfill([tenant_id], tags={RECONCILE_TAG: "true"}, settings=settings)
+    print(
+        f"reconcile of tenant {tenant_id} launched as backfill {backfill_id}: its run re-reads the stored history at "
+        "SYNC_RECONCILE_REQUESTS_PER_SECOND and applies edits, reactions and deletions"
     )
     _note_if_no_daemon(settings)
     return 0

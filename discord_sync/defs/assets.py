@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import DiscordResource, PostgresResource, SyncResource
-from discord_sync.run_names import RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.run_names import RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.source.protocol import ChannelListing, SourceError
 from discord_sync.store.tenants import TenantError, get_tenant
@@ -123,7 +123,8 @@ def messages(
     """Fetch every changed channel's new messages in parallel and stream them into PostgreSQL.
 
     A run tagged `discord_sync/reset=true` forgets the tenant's messages and checkpoints first;
-    `discord_sync/reset_channel=<id>` does so for one channel.
+    `discord_sync/reset_channel=<id>` does so for one channel. Recent history is re-read as the refresh policy
+    says (edits, reactions, deletions); `discord_sync/reconcile=true` re-reads the whole stored history.
     """
     tenant_id = context.partition_key
     engine = postgres.engine()
@@ -142,12 +143,14 @@ def messages(
         anonymizer=Anonymizer(sync.anonymization_key),
         options=sync.options(),
         log=context.log,
+        refresh_policy=sync.refresh_policy(),
     )
     try:
         report = sync_run.run(
             lambda: discord.source(postgres.url()),
             reset=reset,
             reset_channel=int(reset_channel) if reset_channel else None,
+            reconcile=tags.get(RECONCILE_TAG, "").lower() == "true",
         )
     except SourceError as error:
         raise dg.Failure(f"tenant {tenant_id}: {error}", allow_retries=False) from None

@@ -1,7 +1,8 @@
 """The tenant sync job.
 
 A run of `sync_tenant` for partition T refreshes tenant T's channel catalog, then its messages, reactions and
-attachments. Tags on the run (or on a backfill, whose runs inherit them; named in `run_names`) turn it into a reset.
+attachments. Tags on the run (or on a backfill, whose runs inherit them; named in `run_names`) turn it into a reset
+or a reconcile.
 """
 
 import dagster as dg

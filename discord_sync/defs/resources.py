@@ -8,6 +8,7 @@ and reports what it wrote as materialization metadata. Either way rows go `COPY`
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -21,6 +22,7 @@ from discord_sync.store.database import libpq_url, shared_engine
 from discord_sync.store.migrate import require_current_schema
 from discord_sync.store.schema import metadata
 from discord_sync.store.writer import upsert_frame
+from discord_sync.sync.refresh_plan import RefreshPolicy
 from discord_sync.sync.report import SyncOptions
 
 GLOBAL_LIMITER_BUCKET = "discord:global"
@@ -59,6 +61,19 @@ class SyncResource(dg.ConfigurableResource):
     message_fetch_size: int = DEFAULTS.message_fetch_size
     write_batch_messages: int = DEFAULTS.write_batch_messages
     full_thread_listing_hours: int = DEFAULTS.full_thread_listing_hours
+    refresh_hourly_horizon_hours: float = DEFAULTS.refresh_hourly_horizon_hours
+    refresh_daily_horizon_days: float = DEFAULTS.refresh_daily_horizon_days
+    reconcile_requests_per_second: float = DEFAULTS.reconcile_requests_per_second
+    deleted_messages: str = DEFAULTS.deleted_messages
+
+    def refresh_policy(self) -> RefreshPolicy:
+        """Which stored history each run re-reads, and what a message found deleted becomes."""
+        return RefreshPolicy(
+            hourly_horizon=timedelta(hours=self.refresh_hourly_horizon_hours),
+            daily_horizon=timedelta(days=self.refresh_daily_horizon_days),
+            reconcile_requests_per_second=self.reconcile_requests_per_second,
+            deleted_messages=self.deleted_messages,
+        )
 
     def options(self) -> SyncOptions:
         """The sync's tuning as the sync engine takes it."""
@@ -140,6 +155,10 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             message_fetch_size=settings.message_fetch_size,
             write_batch_messages=settings.write_batch_messages,
             full_thread_listing_hours=settings.full_thread_listing_hours,
+            refresh_hourly_horizon_hours=settings.refresh_hourly_horizon_hours,
+            refresh_daily_horizon_days=settings.refresh_daily_horizon_days,
+            reconcile_requests_per_second=settings.reconcile_requests_per_second,
+            deleted_messages=settings.deleted_messages,
         ),
         "postgres": postgres,
         "io_manager": PostgresIOManager(postgres=postgres),

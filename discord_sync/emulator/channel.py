@@ -11,6 +11,7 @@ import bisect
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from discord_sync.shaping.channel_types import MESSAGE_BEARING_TYPES, THREAD_TYPES
 
@@ -56,6 +57,8 @@ class Channel:
     created_ms: int = 0
     deleted_ids: set[int] = field(default_factory=set)
     edits: dict[int, tuple[str, int]] = field(default_factory=dict)
+    # Fields of a message changed after it was posted (reactions, pins, flags, poll votes), by message id.
+    changes: dict[int, dict[str, Any]] = field(default_factory=dict)
     added: list[MessageRecord] = field(default_factory=list)
     added_ids: list[int] = field(default_factory=list)
 
@@ -162,6 +165,10 @@ class Channel:
         deleted_base = sum(1 for i in self.deleted_ids if self.base_index(i) is not None)
         live_added = sum(1 for i in self.added_ids if i not in self.deleted_ids)
         return self.base_count - deleted_base + live_added
+
+    def total_sent(self) -> int:
+        """How many messages were ever posted here, deleted ones included (Discord's `total_message_sent`)."""
+        return self.base_count + len(self.added_ids)
 
     def last_message_id(self) -> int | None:
         """Id of the newest message, or None for an empty channel."""

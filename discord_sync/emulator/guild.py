@@ -36,6 +36,8 @@ class Guild:
         self.custom_emoji: list[tuple[int, str, bool]] = []
         self.channels: dict[int, Channel] = {}
         self.bot_present = True
+        # Seconds added to the clock that signs attachment URLs, so tests can make signed URLs expire.
+        self.url_clock_offset_s = 0
         self._next_ordinal = 0
         self._last_added_ms = 0
         self._make_people(rng)
@@ -150,6 +152,8 @@ class Guild:
         edit = channel.edits.get(message_id)
         if edit is not None:
             record.content, record.edited_ms = edit
+        for name, value in channel.changes.get(message_id, {}).items():
+            setattr(record, name, value)
         return record
 
     def add_message(
@@ -161,9 +165,7 @@ class Guild:
         mention_ids: tuple[int, ...] = (),
     ) -> MessageRecord:
         """Post a new message now; its id is always newer than every message before it."""
-        newest = channel.last_message_id()
-        now_ms = max(int(time.time() * 1000), self._last_added_ms + 1, snowflake_ms(newest) + 1 if newest else 0)
-        self._last_added_ms = now_ms
+        now_ms = self.next_post_ms(channel)
         record = MessageRecord(
             id=make_snowflake(now_ms, channel.ordinal % (1 << 22)),
             channel_id=channel.id,
@@ -179,6 +181,13 @@ class Guild:
         channel.add(record)
         return record
 
+    def next_post_ms(self, channel: Channel) -> int:
+        """The time of a message posted now: never before the channel's newest message or the last one posted."""
+        newest = channel.last_message_id()
+        now_ms = max(int(time.time() * 1000), self._last_added_ms + 1, snowflake_ms(newest) + 1 if newest else 0)
+        self._last_added_ms = now_ms
+        return now_ms
+
     def edit_message(self, channel: Channel, message_id: int, content: str) -> MessageRecord | None:
         """Change a message's content and stamp `edited_timestamp`; None if it does not exist."""
         if not channel.exists(message_id):
@@ -192,6 +201,7 @@ class Guild:
             return False
         channel.deleted_ids.add(message_id)
         channel.edits.pop(message_id, None)
+        channel.changes.pop(message_id, None)
         return True
 
     def create_channel(self, name: str, type: int = 0, parent_id: int | None = None, **settings: object) -> Channel:

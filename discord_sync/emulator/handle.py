@@ -75,6 +75,87 @@ class EmulatorClient:
         """Delete a message."""
         self._call("DELETE", f"/channels/{channel_id}/messages/{message_id}")
 
+    def post_message(
+        self,
+        channel_id: int,
+        content: str = "",
+        *,
+        age_seconds: float = 0,
+        attachments: int = 0,
+        embeds: list[dict[str, Any]] | None = None,
+        stickers: list[dict[str, Any]] | None = None,
+        poll: dict[str, Any] | None = None,
+        forward_of: tuple[int, int] | None = None,
+        type: int = 0,
+    ) -> dict[str, Any]:
+        """Post a message of any kind, optionally `age_seconds` in the past (set channels up before a first sync):
+        `attachments` files, `embeds` [{type, url, title, description}], `stickers` [{id, name, format_type}],
+        `poll` {question, answers, votes, hours}, `forward_of` (channel id, message id). Returns its payload."""
+        body: dict[str, Any] = {
+            "content": content,
+            "age_seconds": age_seconds,
+            "attachments": attachments,
+            "embeds": embeds,
+            "stickers": stickers,
+            "poll": poll,
+            "type": type,
+        }
+        if forward_of is not None:
+            body["forward_of"] = {"channel_id": str(forward_of[0]), "message_id": str(forward_of[1])}
+        return self._call("POST", f"/channels/{channel_id}/rich_messages", body)
+
+    def post_history(self, channel_id: int, count: int, days: float) -> list[int]:
+        """Post `count` messages spread evenly over the last `days` (before a first sync); their ids, oldest first."""
+        body = {"count": count, "days": days}
+        return [int(i) for i in self._call("POST", f"/channels/{channel_id}/history", body)["ids"]]
+
+    def react(
+        self,
+        channel_id: int,
+        message_id: int,
+        emoji: str,
+        delta: int = 1,
+        *,
+        emoji_id: int | None = None,
+        burst: bool = False,
+    ) -> dict[str, Any]:
+        """Add (`delta` > 0) or remove (< 0) reactions with one emoji; returns the message's payload."""
+        body = {"emoji": emoji, "emoji_id": str(emoji_id) if emoji_id else None, "delta": delta, "burst": burst}
+        return self._call("POST", f"/channels/{channel_id}/messages/{message_id}/reactions", body)
+
+    def vote(self, channel_id: int, message_id: int, answer_id: int, delta: int = 1) -> dict[str, Any]:
+        """Add (or withdraw) votes for a poll answer (1-based); returns the message's payload."""
+        body = {"answer_id": answer_id, "delta": delta}
+        return self._call("POST", f"/channels/{channel_id}/messages/{message_id}/poll_votes", body)
+
+    def end_poll(self, channel_id: int, message_id: int) -> dict[str, Any]:
+        """End a poll now (its counts become final)."""
+        return self._call("POST", f"/channels/{channel_id}/messages/{message_id}/poll_votes", {"end": True})
+
+    def set_message_state(
+        self,
+        channel_id: int,
+        message_id: int,
+        *,
+        pinned: bool | None = None,
+        flags: int | None = None,
+        attachments: int | None = None,
+    ) -> dict[str, Any]:
+        """Pin or unpin a message, set its flags, or make it carry `attachments` files."""
+        body: dict[str, Any] = {"pinned": pinned, "flags": flags}
+        if attachments is not None:
+            body["attachments"] = attachments
+        return self._call("POST", f"/channels/{channel_id}/messages/{message_id}/state", body)
+
+    def bulk_delete(self, channel_id: int, message_ids: list[int]) -> int:
+        """Delete many messages at once; returns how many existed."""
+        body = {"ids": [str(i) for i in message_ids]}
+        return self._call("POST", f"/channels/{channel_id}/messages/bulk_delete", body)["deleted"]
+
+    def set_attachment_url_clock(self, guild_id: int, offset_seconds: int) -> None:
+        """Sign attachment URLs as if it were `offset_seconds` later (URLs served before then look expired)."""
+        self._call("POST", f"/guilds/{guild_id}/attachment_url_clock", {"offset_seconds": offset_seconds})
+
     def create_thread(self, parent_id: int, name: str, archived: bool = False, private: bool = False) -> dict[str, Any]:
         """Create an (empty) thread under a channel; returns its payload."""
         return self._call(

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Mapping
+from hashlib import blake2b
 from typing import Any
 
 from discord_sync.shaping.channel_types import FORUM_TYPES, THREAD_PARENT_TYPES, VOICE_TYPES, ChannelType
 
 from .channel import BOT_USER_ID, Channel
 from .guild import Guild
-from .records import Attachment, MessageRecord, Reaction, User
+from .records import Attachment, Embed, Forward, MessageRecord, Poll, Reaction, Sticker, User
 from .snowflakes import iso_timestamp
 
 CDN = "https://cdn.discordapp.com"
 MEDIA = "https://media.discordapp.net"
 BOT_USER = User(id=BOT_USER_ID, username="discord-sync-bot", global_name="Discord Sync", bot=True)
 BURST_COLORS = ["#ff6f61", "#6b5b95"]
+# Discord signs attachment URLs: `is` when issued, `ex` when they stop working (hex Unix seconds), `hm` the
+# signature. A URL issued in one hour stays the same for that hour, as a cached CDN signature does.
+URL_SIGNING_PERIOD_S = 3600
+URL_LIFETIME_S = 86_400
+THREAD_COUNTERS_SINCE_MS = 1_656_633_600_000  # 2022-07-01: older threads stopped counting at 50
+OLD_THREAD_COUNTER_CAP = 50
+FORWARD_REFERENCE = 1
+HAS_SNAPSHOT_FLAG = 1 << 14
 
 
 def user(person: User) -> dict[str, Any]:
@@ -158,11 +168,13 @@ def channel(model: Guild, record: Channel) -> dict[str, Any]:
         "rate_limit_per_user": 0,
     }
     if record.is_thread:
-        count = record.count()
+        count, sent = record.count(), record.total_sent()
+        if record.created_ms < THREAD_COUNTERS_SINCE_MS:
+            count, sent = min(count, OLD_THREAD_COUNTER_CAP), min(sent, OLD_THREAD_COUNTER_CAP)
         payload.update(
             owner_id=str(record.owner_id or model.member_ids[0]),
             message_count=count,
-            total_message_sent=count,
+            total_message_sent=sent,
             member_count=min(50, 1 + count // 3),
             applied_tags=[str(tag) for tag in record.applied_tags],
             thread_metadata={
@@ -244,13 +256,14 @@ def message(
         else user(User(id=record.author_id, username="unknown", global_name=None))
     )
     channel_id = str(record.channel_id)
+    issued = signing_time(model) if record.attachments else 0
     payload: dict[str, Any] = {
         "type": record.type,
         "content": record.content,
         "mentions": [_cached_user(users[i]) for i in record.mention_ids if i in users] if record.mention_ids else [],
         "mention_roles": [str(i) for i in record.mention_role_ids] if record.mention_role_ids else [],
-        "attachments": [_attachment(channel_id, a) for a in record.attachments] if record.attachments else [],
-        "embeds": [],
+        "attachments": [_attachment(channel_id, a, issued) for a in record.attachments] if record.attachments else [],
+        "embeds": [_embed(e) for e in record.embeds] if record.embeds else [],
         "timestamp": iso_timestamp(record.timestamp_ms),
         "edited_timestamp": iso_timestamp(record.edited_ms) if record.edited_ms else None,
         "flags": record.flags,
@@ -264,6 +277,19 @@ def message(
     }
     if record.reactions:
         payload["reactions"] = [_reaction(r) for r in record.reactions]
+    if record.sticker_items:
+        payload["sticker_items"] = [_sticker(s) for s in record.sticker_items]
+    if record.poll is not None:
+        payload["poll"] = _poll(record.poll)
+    if record.forward is not None:
+        payload["flags"] = record.flags | HAS_SNAPSHOT_FLAG
+        payload["message_reference"] = {
+            "type": FORWARD_REFERENCE,
+            "channel_id": str(record.forward.channel_id),
+            "message_id": str(record.forward.message_id),
+            "guild_id": str(record.forward.guild_id),
+        }
+        payload["message_snapshots"] = [{"message": _snapshot(model, record.forward)}]
     if record.webhook_id:
         payload["webhook_id"] = str(record.webhook_id)
     if record.reply_to:
@@ -301,16 +327,77 @@ def _reaction(reaction: Reaction) -> dict[str, Any]:
     }
 
 
-def _attachment(channel_id: str, attachment: Attachment) -> dict[str, Any]:
+def signing_time(model: Guild) -> int:
+    """Unix seconds at which the attachment URLs served now were issued (moved by the guild's URL clock)."""
+    now = int(time.time()) + model.url_clock_offset_s
+    return now - now % URL_SIGNING_PERIOD_S
+
+
+def signed_query(path: str, issued: int) -> str:
+    """The `?ex=&is=&hm=&` of a CDN URL issued at `issued`, valid for `URL_LIFETIME_S`."""
+    expires = issued + URL_LIFETIME_S
+    signature = blake2b(f"{path}:{issued}:{expires}".encode(), digest_size=32).hexdigest()
+    return f"?ex={expires:x}&is={issued:x}&hm={signature}&"
+
+
+def _attachment(channel_id: str, attachment: Attachment, issued: int) -> dict[str, Any]:
     path = f"attachments/{channel_id}/{attachment.id}/{attachment.filename}"
+    query = signed_query(path, issued)
     payload: dict[str, Any] = {
         "id": str(attachment.id),
         "filename": attachment.filename,
         "size": attachment.size,
-        "url": f"{CDN}/{path}",
-        "proxy_url": f"{MEDIA}/{path}",
+        "url": f"{CDN}/{path}{query}",
+        "proxy_url": f"{MEDIA}/{path}{query}",
         "content_type": attachment.content_type,
     }
     if attachment.width is not None:
         payload.update(width=attachment.width, height=attachment.height)
     return payload
+
+
+def _embed(embed: Embed) -> dict[str, Any]:
+    payload: dict[str, Any] = {"type": embed.type}
+    for name in ("url", "title", "description"):
+        value = getattr(embed, name)
+        if value is not None:
+            payload[name] = value
+    return payload
+
+
+def _sticker(sticker: Sticker) -> dict[str, Any]:
+    return {"id": str(sticker.id), "name": sticker.name, "format_type": sticker.format_type}
+
+
+def _poll(poll: Poll) -> dict[str, Any]:
+    """A PollResponse; Discord lists only answers that have votes in `answer_counts`."""
+    return {
+        "question": {"text": poll.question},
+        "answers": [{"answer_id": n + 1, "poll_media": {"text": text}} for n, text in enumerate(poll.answers)],
+        "expiry": iso_timestamp(poll.expiry_ms),
+        "allow_multiselect": poll.allow_multiselect,
+        "layout_type": 1,
+        "results": {
+            "is_finalized": poll.finalized,
+            "answer_counts": [
+                {"id": n + 1, "count": votes, "me_voted": False} for n, votes in enumerate(poll.votes) if votes
+            ],
+        },
+    }
+
+
+def _snapshot(model: Guild, forward: Forward) -> dict[str, Any]:
+    """A MinimalContentMessageResponse: what a forward shows of the original, frozen when it was forwarded."""
+    issued = signing_time(model) if forward.attachments else 0
+    return {
+        "type": forward.type,
+        "content": forward.content,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [_attachment(str(forward.channel_id), a, issued) for a in forward.attachments],
+        "embeds": [],
+        "timestamp": iso_timestamp(forward.timestamp_ms),
+        "edited_timestamp": iso_timestamp(forward.edited_ms) if forward.edited_ms else None,
+        "flags": 0,
+        "components": [],
+    }

@@ -49,6 +49,51 @@ class Attachment:
     height: int | None = None
 
 
+@dataclass(frozen=True)
+class Embed:
+    """A link preview or bot card: the fields the product keeps."""
+
+    type: str = "rich"
+    url: str | None = None
+    title: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Sticker:
+    """A sticker sent with a message; `format_type` 1 PNG, 2 APNG, 3 Lottie, 4 GIF."""
+
+    id: int
+    name: str
+    format_type: int = 1
+
+
+@dataclass(frozen=True)
+class Poll:
+    """A poll: its question, answers, votes per answer (in answer order), and whether it has ended."""
+
+    question: str
+    answers: tuple[str, ...]
+    votes: tuple[int, ...]
+    expiry_ms: int
+    allow_multiselect: bool = False
+    finalized: bool = False
+
+
+@dataclass(frozen=True)
+class Forward:
+    """What a forwarded message carries: where the original was and a snapshot of its content and files."""
+
+    guild_id: int
+    channel_id: int
+    message_id: int
+    type: int
+    content: str
+    timestamp_ms: int
+    edited_ms: int | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
 @dataclass
 class MessageRecord:
     """One message as stored; generated lazily for the base timeline or kept for added ones."""
@@ -69,3 +114,7 @@ class MessageRecord:
     pinned: bool = False
     flags: int = 0
     extra: dict = field(default_factory=dict)
+    embeds: tuple[Embed, ...] = ()
+    sticker_items: tuple[Sticker, ...] = ()
+    poll: Poll | None = None
+    forward: Forward | None = None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from discord_sync.shaping import message_kinds
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.channel_types import THREAD_TYPES
 
@@ -36,6 +37,11 @@ MESSAGE_COLUMNS = (
     "mentioned_user_hashes",
     "mentioned_role_ids",
     "flags",
+    "deleted_at",
+    "embeds",
+    "sticker_items",
+    "poll",
+    "forwarded",
 )
 REACTION_COLUMNS = (
     "tenant_id",
@@ -60,6 +66,7 @@ ATTACHMENT_COLUMNS = (
     "width",
     "height",
     "description",
+    "url_expires_at",
 )
 CHANNEL_COLUMNS = (
     "tenant_id",
@@ -78,6 +85,7 @@ CHANNEL_COLUMNS = (
     "available_tags",
     "applied_tag_ids",
     "message_count",
+    "total_message_sent",
     "last_message_id",
     "created_at",
     "last_seen_at",
@@ -103,17 +111,25 @@ class MessageRows:
     reactions: list[tuple] = field(default_factory=list)
     attachments: list[tuple] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
+    # Messages that replies say are deleted: a reply whose `referenced_message` is null answers a deleted message.
+    deleted_referenced_ids: list[int] = field(default_factory=list)
 
     def extend(self, other: MessageRows) -> None:
         self.messages.extend(other.messages)
         self.reactions.extend(other.reactions)
         self.attachments.extend(other.attachments)
         self.errors.extend(other.errors)
+        self.deleted_referenced_ids.extend(other.deleted_referenced_ids)
 
 
 def snowflake_time(snowflake: int) -> datetime:
     """When a snowflake was minted: its top 42 bits are milliseconds since Discord's epoch."""
     return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, tz=UTC)
+
+
+def snowflake_at(moment_ms: int) -> int:
+    """The smallest snowflake minted at a Unix time in milliseconds (where a time range starts, in ids)."""
+    return max(0, moment_ms - DISCORD_EPOCH_MS) << 22
 
 
 def clean_text(value: Any) -> str:
@@ -205,6 +221,11 @@ def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: An
         [anonymizer.user_hash(user["id"]) for user in payload.get("mentions") or () if user.get("id")],
         [snowflake(role) for role in payload.get("mention_roles") or ()],
         column_int(payload.get("flags") or 0, 32),
+        None,  # deleted_at: a message Discord returns exists
+        message_kinds.embeds(payload.get("embeds")),
+        message_kinds.sticker_items(payload.get("sticker_items")),
+        message_kinds.poll(payload.get("poll")),
+        message_kinds.forwarded(payload, anonymizer),
     )
     reactions = []
     for reaction in payload.get("reactions") or ():
@@ -238,9 +259,17 @@ def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: An
                 optional_int(attachment.get("width"), 32),
                 optional_int(attachment.get("height"), 32),
                 optional_text(attachment.get("description")),
+                message_kinds.url_expires_at(attachment.get("url")),
             )
         )
     rows.messages.append(message)
+    # Discord sends `referenced_message: null` (the key present) when the answered message was deleted.
+    # Only within the channel: the bot may be unable to see an answered message elsewhere.
+    same_channel = reference.get("channel_id") in (None, str(channel_id))
+    if is_reply and same_channel and "referenced_message" in payload and payload["referenced_message"] is None:
+        referenced = snowflake(reference["message_id"])
+        if referenced is not None:
+            rows.deleted_referenced_ids.append(referenced)
     rows.reactions.extend(reactions)
     rows.attachments.extend(attachments)
 
@@ -284,6 +313,7 @@ def channel_row(tenant_id: str, payload: dict, anonymizer: Anonymizer, seen_at: 
         "available_tags": tags if tags else None,
         "applied_tag_ids": [snowflake(t) for t in payload["applied_tags"]] if payload.get("applied_tags") else None,
         "message_count": payload.get("message_count"),
+        "total_message_sent": payload.get("total_message_sent"),
         "last_message_id": snowflake(payload.get("last_message_id")),
         "created_at": snowflake_time(channel_id),
         "last_seen_at": seen_at,

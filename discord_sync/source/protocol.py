@@ -85,3 +85,7 @@ class CommunitySource(Protocol):
 
     async def fetch_messages_after(self, channel_id: int, after: int, limit: int) -> list[dict]:
         """Up to `limit` messages with id > `after`, oldest first."""
+
+    async def message_exists(self, channel_id: int, message_id: int) -> bool:
+        """Whether the message still exists; raises `ChannelUnavailable` when the bot may not read the channel, so
+        that lost access is never taken for a deletion."""

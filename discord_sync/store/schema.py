@@ -82,6 +82,7 @@ channels = sa.Table(
     sa.Column("available_tags", pg.JSONB),
     sa.Column("applied_tag_ids", pg.ARRAY(sa.BigInteger)),
     sa.Column("message_count", sa.Integer),
+    sa.Column("total_message_sent", sa.Integer),
     sa.Column("last_message_id", sa.BigInteger),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
@@ -117,6 +118,11 @@ messages = sa.Table(
     sa.Column("mentioned_role_ids", pg.ARRAY(sa.BigInteger), nullable=False, server_default="{}"),
     sa.Column("flags", sa.Integer, nullable=False, server_default="0"),
     sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    sa.Column("embeds", pg.JSONB),
+    sa.Column("sticker_items", pg.JSONB),
+    sa.Column("poll", pg.JSONB),
+    sa.Column("forwarded", pg.JSONB),
     sa.Index(None, "tenant_id", "channel_id", "id"),
     sa.Index(None, "tenant_id", "created_at"),
     sa.Index(None, "tenant_id", "author_hash"),
@@ -153,6 +159,7 @@ message_attachments = sa.Table(
     sa.Column("width", sa.Integer),
     sa.Column("height", sa.Integer),
     sa.Column("description", sa.Text),
+    sa.Column("url_expires_at", sa.DateTime(timezone=True)),
     sa.Index(None, "tenant_id", "message_id"),
 )
 
@@ -182,6 +189,19 @@ thread_discovery = sa.Table(
     sa.Column("joined_private_until", sa.BigInteger),
     sa.Column("last_full_listing_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+)
+
+# When each channel's stored history was last re-read, per horizon of the refresh policy (`sync/refresh_plan.py`), and
+# the deletions a thread's counters showed at its last complete re-read.
+channel_refreshes = sa.Table(
+    "channel_refreshes",
+    metadata,
+    _tenant_fk(),
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("hourly_refreshed_at", sa.DateTime(timezone=True)),
+    sa.Column("daily_refreshed_at", sa.DateTime(timezone=True)),
+    sa.Column("reconciled_at", sa.DateTime(timezone=True)),
+    sa.Column("deletions_seen", sa.Integer),
 )
 
 channel_sync_jobs = sa.Table(

@@ -202,6 +202,42 @@ def copy_new_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], 
 BATCH_SETTINGS_SQL = sql.SQL("SET LOCAL synchronous_commit = off")
 
 
+def write_messages(conn: sa.Connection, tenant_id: str, rows: MessageRows, *, stored: bool = False) -> tuple[bool, int]:
+    """Write messages with their reactions and attachments in the caller's transaction, without touching any
+    checkpoint: the path of a re-read (`sync/refresh.py`, `stored=True`: the messages are known to be stored, so
+    the `COPY` of new rows is not even tried), and the first half of `write_message_batch`.
+
+    Returns whether every message was new (one `COPY` each; else the batch was upserted: changed rows updated,
+    equal rows left untouched, the batch's reactions and attachments replaced), and how many messages were not
+    stored before (a re-read counts none).
+    """
+    raw = _driver_connection(conn)
+    with raw.cursor() as cursor:
+        cursor.execute(BATCH_SETTINGS_SQL)
+    batch = unique_by_key(messages, MESSAGE_COLUMNS, rows.messages)
+    new = bool(batch) and not stored and copy_new_rows(conn, messages, MESSAGE_COLUMNS, batch)
+    if new:
+        # The messages did not exist a moment ago, so neither did any reaction or attachment of theirs.
+        for table, columns, children in (
+            (message_emoji_reactions, REACTION_COLUMNS, rows.reactions),
+            (message_attachments, ATTACHMENT_COLUMNS, rows.attachments),
+        ):
+            if children:
+                _copy_rows(raw, table.name, table, columns, unique_by_key(table, columns, children))
+        return True, len(batch)
+    already_stored = len(batch)
+    if batch:
+        message_ids = [row[1] for row in batch]
+        if not stored:
+            with raw.cursor() as cursor:
+                counted = cursor.execute(count_stored_sql(messages), (tenant_id, message_ids)).fetchone()
+                already_stored = counted[0] if counted else 0
+        upsert_rows(conn, messages, MESSAGE_COLUMNS, batch)
+        replace_children(conn, message_emoji_reactions, REACTION_COLUMNS, tenant_id, message_ids, rows.reactions)
+        replace_children(conn, message_attachments, ATTACHMENT_COLUMNS, tenant_id, message_ids, rows.attachments)
+    return False, len(batch) - already_stored
+
+
 def write_message_batch(
     conn: sa.Connection,
     tenant_id: str,
@@ -217,27 +253,6 @@ def write_message_batch(
 
     Returns True when the batch took the fast path (all its messages were new), False when it was upserted.
     """
-    raw = _driver_connection(conn)
-    with raw.cursor() as cursor:
-        cursor.execute(BATCH_SETTINGS_SQL)
-    batch = unique_by_key(messages, MESSAGE_COLUMNS, rows.messages)
-    new = bool(batch) and copy_new_rows(conn, messages, MESSAGE_COLUMNS, batch)
-    if new:
-        # The messages did not exist a moment ago, so neither did any reaction or attachment of theirs.
-        for table, columns, children in (
-            (message_emoji_reactions, REACTION_COLUMNS, rows.reactions),
-            (message_attachments, ATTACHMENT_COLUMNS, rows.attachments),
-        ):
-            if children:
-                _copy_rows(raw, table.name, table, columns, unique_by_key(table, columns, children))
-    already_stored = 0
-    if batch and not new:
-        message_ids = [row[1] for row in batch]
-        with raw.cursor() as cursor:
-            counted = cursor.execute(count_stored_sql(messages), (tenant_id, message_ids)).fetchone()
-            already_stored = counted[0] if counted else 0
-        upsert_rows(conn, messages, MESSAGE_COLUMNS, batch)
-        replace_children(conn, message_emoji_reactions, REACTION_COLUMNS, tenant_id, message_ids, rows.reactions)
-        replace_children(conn, message_attachments, ATTACHMENT_COLUMNS, tenant_id, message_ids, rows.attachments)
-    store_checkpoint(conn, tenant_id, channel_id, checkpoint, status, new_messages=len(batch) - already_stored)
+    new, newly_stored = write_messages(conn, tenant_id, rows)
+    store_checkpoint(conn, tenant_id, channel_id, checkpoint, status, new_messages=newly_stored)
     return new

@@ -31,6 +31,7 @@ class TenantSyncReport:
     seconds: float = 0.0
     peak_concurrent_channels: int = 0
     request_stats: dict[str, Any] = field(default_factory=dict)
+    refresh_stats: dict[str, Any] = field(default_factory=dict)  # what the re-reads did (`refresh.RefreshReport`)
 
     def count(self, status: ChannelSyncStatus) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -64,4 +65,5 @@ class TenantSyncReport:
             "peak_concurrent_channels": self.peak_concurrent_channels,
             "sync_seconds": round(self.seconds, 2),
             **self.request_stats,
+            **self.refresh_stats,
         }

@@ -12,12 +12,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.rows import MessageRows
+from discord_sync.store.deletions import apply_deletions
 from discord_sync.store.progress import finish_attempt, reset_tenant, start_attempt
 from discord_sync.store.retention import delete_old_attempts
 from discord_sync.store.sync_status import ChannelSyncStatus
@@ -26,6 +28,8 @@ from discord_sync.sync.channel_windows import ChannelSyncer
 from discord_sync.sync.lock import tenant_lock
 from discord_sync.sync.planning import plan_channels
 from discord_sync.sync.quiet_gc import quiet_garbage_collector
+from discord_sync.sync.refresh import Refresher
+from discord_sync.sync.refresh_plan import RefreshPolicy, RefreshWindow, plan_tenant_refresh, record_first_sync
 from discord_sync.sync.report import SyncOptions, TenantSyncReport
 from discord_sync.sync.windows import ChannelOutcome, ChannelPlan
 
@@ -42,6 +46,7 @@ class TenantSync:
         anonymizer: Anonymizer,
         options: SyncOptions,
         log: logging.Logger | Any,
+        refresh_policy: RefreshPolicy | None = None,
     ) -> None:
         self.engine = engine
         self.tenant_id = tenant_id
@@ -49,11 +54,14 @@ class TenantSync:
         self.anonymizer = anonymizer
         self.options = options
         self.log = log
+        self.refresh_policy = refresh_policy or RefreshPolicy()
         self._attempt_ids: dict[int, int] = {}
 
     def _write_batch_now(self, channel_id: int, rows: MessageRows, checkpoint: int, status: ChannelSyncStatus) -> None:
         with self.engine.begin() as conn:
             write_message_batch(conn, self.tenant_id, channel_id, rows, checkpoint=checkpoint, status=status)
+            if rows.deleted_referenced_ids:
+                apply_deletions(conn, self.tenant_id, rows.deleted_referenced_ids, self.refresh_policy.deleted_messages)
 
     async def _write_batch(
         self, channel_id: int, rows: MessageRows, checkpoint: int, status: ChannelSyncStatus
@@ -101,9 +109,15 @@ class TenantSync:
         )
 
     def run(
-        self, source_factory: Callable[[], Any], *, reset: bool = False, reset_channel: int | None = None
+        self,
+        source_factory: Callable[[], Any],
+        *,
+        reset: bool = False,
+        reset_channel: int | None = None,
+        reconcile: bool = False,
     ) -> TenantSyncReport:
-        """Sync the tenant's changed channels (after a reset, if asked) and report what happened."""
+        """Sync the tenant's changed channels (after a reset, if asked), re-read what the refresh policy (or a
+        reconcile) asks for, and report what happened."""
         report = TenantSyncReport()
         started = time.monotonic()
         with tenant_lock(self.engine, self.tenant_id, self.log):
@@ -113,25 +127,43 @@ class TenantSync:
                 scope = f"channel {reset_channel}" if reset_channel is not None else "all channels"
                 self.log.info(f"tenant {self.tenant_id}: reset {scope}; {deleted} stored messages will be synced again")
             with self.engine.begin() as conn:
+                # First: channels the bot may no longer read are marked skipped, so the refresh leaves them alone.
                 plans, report.channels_unchanged, report.channels_not_readable = plan_channels(conn, self.tenant_id)
+                # Planned before the new messages move the checkpoints: what this run fetches is not re-read.
+                refresh = plan_tenant_refresh(
+                    conn, self.tenant_id, self.refresh_policy, datetime.now(UTC), reconcile=reconcile
+                )
             report.channels_planned = len(plans)
             self.log.info(
                 f"tenant {self.tenant_id}: {len(plans)} channels have new messages, "
                 f"{report.channels_unchanged} unchanged (no request needed), "
-                f"{report.channels_not_readable} not readable by the bot's permissions (skipped, no request)"
+                f"{report.channels_not_readable} not readable by the bot's permissions (skipped, no request); "
+                f"{len(refresh)} stored ranges to re-read{' (reconcile)' if reconcile else ''}"
             )
-            if plans:
+            if plans or refresh:
                 with quiet_garbage_collector():
-                    report.outcomes, report.peak_concurrent_channels, report.request_stats = asyncio.run(
-                        self._run_async(source_factory, plans)
-                    )
+                    (
+                        report.outcomes,
+                        report.peak_concurrent_channels,
+                        report.request_stats,
+                        report.refresh_stats,
+                    ) = asyncio.run(self._run_async(source_factory, plans, refresh, reconcile))
+                first_synced = [
+                    o.plan.channel_id
+                    for o in report.outcomes
+                    if o.status == ChannelSyncStatus.COMPLETE and not o.plan.checkpoint
+                ]
+                with self.engine.begin() as conn:
+                    record_first_sync(conn, self.tenant_id, first_synced, datetime.now(UTC))
             report.seconds = time.monotonic() - started
             if not report.all_failed:
                 with self.engine.begin() as conn:
                     delete_old_attempts(conn)
         return report
 
-    async def _run_async(self, source_factory: Callable[[], Any], plans: list[ChannelPlan]) -> tuple:
+    async def _run_async(
+        self, source_factory: Callable[[], Any], plans: list[ChannelPlan], refresh: list[RefreshWindow], paced: bool
+    ) -> tuple:
         async with source_factory() as source:
             syncer = ChannelSyncer(
                 tenant_id=self.tenant_id,
@@ -145,5 +177,17 @@ class TenantSync:
                 on_channel_done=self._on_done,
                 on_channel_start=self._on_start,
             )
-            outcomes = await syncer.run(plans)
-            return outcomes, syncer.peak_concurrent_channels, source.stats.as_metadata()
+            outcomes = await syncer.run(plans) if plans else []
+            refresher = Refresher(
+                engine=self.engine,
+                tenant_id=self.tenant_id,
+                source=source,
+                anonymizer=self.anonymizer,
+                policy=self.refresh_policy,
+                fetch_size=self.options.message_fetch_size,
+                max_workers=self.options.max_channel_workers,
+                paced=paced,
+                log=self.log,
+            )
+            refreshed = await refresher.run(refresh)
+            return outcomes, syncer.peak_concurrent_channels, source.stats.as_metadata(), refreshed.metadata()

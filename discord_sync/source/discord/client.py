@@ -36,6 +36,7 @@ from discord_sync.source.rate_limiter import PostgresRateLimiter
 log = logging.getLogger("discord_sync.discord")
 
 INVALID_STATUSES = frozenset({401, 403, 429})
+UNKNOWN_MESSAGE = 10008  # Discord's JSON error code of a 404 for a deleted (or never existing) message
 
 
 @dataclass
@@ -282,6 +283,17 @@ class DiscordSource:
             raise TransientFailure(f"unexpected messages payload of type {type(page).__name__}")
         # Discord answers newest first even for `after=`; the sync writes and checkpoints oldest first.
         return sorted(page, key=_message_order)
+
+    async def message_exists(self, channel_id: int, message_id: int) -> bool:
+        try:
+            await self._call(self._session.get_message, channel_id, message_id)
+        except discord.Forbidden as error:
+            raise ChannelUnavailable(channel_id, 403, error.text or "Missing Access") from None
+        except discord.NotFound as error:
+            if error.code == UNKNOWN_MESSAGE:
+                return False
+            raise ChannelUnavailable(channel_id, 404, error.text or "Unknown Channel") from None
+        return True
 
 
 def _message_order(message: Any) -> int:
