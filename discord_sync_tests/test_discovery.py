@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from discord_sync.emulator import Emulator, GuildSpec
+from discord_sync.settings import DEFAULTS
 from discord_sync.source.discord.client import DiscordSource
 from discord_sync.source.discord.discovery import discover_channels
 from discord_sync.source.protocol import ChannelListing, DiscoveryMemory
@@ -42,7 +43,13 @@ def discover(emulator: Emulator, memory: DiscoveryMemory, now: datetime) -> Chan
     """One discovery through the product's client, with `now` standing for the hour of the run."""
 
     async def run() -> ChannelListing:
-        async with DiscordSource(token=TEST_TOKEN, api_base_url=emulator.base_url, limiter=None) as source:
+        async with DiscordSource(
+            token=TEST_TOKEN,
+            api_base_url=emulator.base_url,
+            limiter=None,
+            request_timeout=DEFAULTS.request_timeout,
+            max_rate_limit_wait=DEFAULTS.max_rate_limit_wait,
+        ) as source:
             await source.describe_community(emulator.guild_ids[0])
             return await discover_channels(source, emulator.guild_ids[0], memory, now)
 

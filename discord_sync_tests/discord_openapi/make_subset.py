@@ -22,6 +22,7 @@ ROUTES = (
     "/guilds/{guild_id}",
     "/guilds/{guild_id}/channels",
     "/guilds/{guild_id}/threads/active",
+    "/guilds/{guild_id}/members/{user_id}",
     "/channels/{channel_id}",
     "/channels/{channel_id}/messages",
     "/channels/{channel_id}/messages/{message_id}",
