@@ -1,9 +1,10 @@
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
-from discord_sync.store.database import DAGSTER_SCHEMA, dagster_storage_url, with_driver
+from discord_sync.store.database import dagster_postgres_environment, with_driver
 from discord_sync.store.migrate import migrate
-from discord_sync.store.schema import metadata
+from discord_sync.store.schema import DAGSTER_SCHEMA, metadata
 
 REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
 
@@ -23,8 +24,56 @@ def test_migrate_is_idempotent_and_matches_the_declared_schema(database_url, eng
 def test_driver_urls():
     url = "postgresql://u:p@h:5432/db"
     assert with_driver(url, "psycopg") == "postgresql+psycopg://u:p@h:5432/db"
-    assert dagster_storage_url(url).startswith("postgresql+psycopg2://u:p@h:5432/db?options=")
-    assert "search_path%3Ddagster" in dagster_storage_url(url)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgresql://sync:p%40ss@db.internal:6543/discord",
+            {
+                "DAGSTER_PG_HOST": "db.internal",
+                "DAGSTER_PG_PORT": "6543",
+                "DAGSTER_PG_USER": "sync",
+                "DAGSTER_PG_PASSWORD": "p@ss",
+                "DAGSTER_PG_DB": "discord",
+            },
+        ),
+        (
+            "postgresql+psycopg://postgres:@/postgres?host=/tmp/pg-socket",
+            {
+                "DAGSTER_PG_HOST": "",
+                "DAGSTER_PG_PORT": "5432",
+                "DAGSTER_PG_USER": "postgres",
+                "DAGSTER_PG_PASSWORD": "",
+                "DAGSTER_PG_DB": "postgres",
+                "PGHOST": "/tmp/pg-socket",
+            },
+        ),
+    ],
+)
+def test_dagster_postgres_environment_names_the_same_database_as_the_url(url, expected):
+    assert dagster_postgres_environment(url) == expected
+
+
+@pytest.mark.unit
+def test_dagster_yaml_uses_dagster_postgres_own_storage_in_the_dagster_schema():
+    import yaml
+
+    config = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    postgres_db = config["storage"]["postgres"]["postgres_db"]
+    assert postgres_db["scheme"] == "postgresql+psycopg2"
+    assert postgres_db["params"] == {"options": f"-csearch_path={DAGSTER_SCHEMA}"}
+    assert {value["env"] for key, value in postgres_db.items() if isinstance(value, dict) and "env" in value} == {
+        "DAGSTER_PG_HOST",
+        "DAGSTER_PG_PORT",
+        "DAGSTER_PG_USER",
+        "DAGSTER_PG_PASSWORD",
+        "DAGSTER_PG_DB",
+    }
+    modules = [v["module"] for v in config.values() if isinstance(v, dict) and "module" in v]
+    assert not [m for m in modules if m.startswith("discord_sync")], "the stock Dagster images must read this file"
 
 
 def test_dagster_writes_run_events_through_the_real_postgres_storage(database_url, engine, monkeypatch):

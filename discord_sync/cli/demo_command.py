@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from discord_sync.control.runs import REPO_ROOT, WORKSPACE_FILE, ensure_dagster_home
-from discord_sync.store.database import resolve_database_url
+from discord_sync.store.database import export_dagster_postgres_environment, resolve_database_url
 from discord_sync.store.embedded_postgres import discord_sync_home, stop_embedded_server
 from discord_sync.store.migrate import migrate
 
@@ -100,6 +100,7 @@ def run_demo(args: argparse.Namespace) -> int:
     database_url = resolve_database_url()
     # Every child process (webserver, daemon, code server, run workers) uses this one server.
     os.environ["DATABASE_URL"] = database_url
+    export_dagster_postgres_environment(database_url)
     # Ctrl-C and a plain `kill` both stop everything; SIGINT is re-armed because a shell that starts the demo in
     # the background hands it over ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
