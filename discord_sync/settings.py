@@ -88,6 +88,16 @@ def _database_url(env: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
+def _optional_http_url(env: Mapping[str, str], name: str, example: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if raw == "":
+        return None
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SettingsError(f"{name} must be an http(s) URL such as {example}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the product reads from its environment, already validated."""
@@ -104,6 +114,8 @@ class Settings:
     request_timeout: float = 30.0
     debug_rate_limits: bool = False
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
+    alert_webhook_url: str | None = None
+    sync_freshness_hours: float = 2.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -125,6 +137,8 @@ class Settings:
             request_timeout=_float(env, "SYNC_REQUEST_TIMEOUT", 30.0, 0.1, 600.0),
             debug_rate_limits=_bool(env, "DEBUG_RATE_LIMITS"),
             anonymization_key=Secret(key),
+            alert_webhook_url=_optional_http_url(env, "ALERT_WEBHOOK_URL", "https://hooks.example.com/discord-sync"),
+            sync_freshness_hours=_float(env, "SYNC_FRESHNESS_HOURS", 2.0, 0.01, 720.0),
         )
 
     def require_sync_secrets(self) -> None:

@@ -35,7 +35,9 @@ def test_sync_job_sensor_schedule_and_checks_are_wired(defs):
     schedule = defs.resolve_schedule_def("hourly_sync_schedule")
     assert schedule.cron_schedule == "0 * * * *"
     check_names = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
-    assert check_names == {"every_channel_synced_or_explained", "no_raw_user_ids"}
+    assert check_names == {"every_channel_synced_or_explained", "no_raw_user_ids", "tenant_sync_is_fresh"}
+    assert defs.resolve_sensor_def("tenant_run_failure_alert").default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_sensor_def("tenant_freshness_sensor").default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_secrets_reach_dagster_as_env_vars_not_values(defs):

@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from discord_sync.defs.alert_webhook import AlertWebhook
 from discord_sync.settings import DEFAULT_API_BASE_URL, Settings
 from discord_sync.source.discord.client import DiscordSource
 from discord_sync.source.rate_limiter import PostgresRateLimiter
@@ -114,6 +115,12 @@ class PostgresIOManager(dg.ConfigurableIOManager):
         return pd.DataFrame(rows, columns=[c.name for c in table.columns], dtype=object)
 
 
+class SyncFreshness(dg.ConfigurableResource):
+    """How old a tenant's last successful sync may get before it counts as stale (`SYNC_FRESHNESS_HOURS`)."""
+
+    max_age_hours: float = 2.0
+
+
 def resources_from_settings(settings: Settings) -> dict[str, Any]:
     """The resources of a deployment: secrets through `EnvVar` (never in run config), the rest validated."""
     postgres = PostgresResource(database_url=settings.database_url)
@@ -135,4 +142,6 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
         ),
         "postgres": postgres,
         "io_manager": PostgresIOManager(postgres=postgres),
+        "alert_webhook": AlertWebhook(url=settings.alert_webhook_url),
+        "freshness": SyncFreshness(max_age_hours=settings.sync_freshness_hours),
     }
