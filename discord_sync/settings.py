@@ -116,6 +116,7 @@ class Settings:
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
     alert_webhook_url: str | None = None
     sync_freshness_hours: float = 2.0
+    dagster_run_retention_days: int = 90
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -139,6 +140,7 @@ class Settings:
             anonymization_key=Secret(key),
             alert_webhook_url=_optional_http_url(env, "ALERT_WEBHOOK_URL", "https://hooks.example.com/discord-sync"),
             sync_freshness_hours=_float(env, "SYNC_FRESHNESS_HOURS", 2.0, 0.01, 720.0),
+            dagster_run_retention_days=_int(env, "DAGSTER_RUN_RETENTION_DAYS", 90, 1, 3650),
         )
 
     def require_sync_secrets(self) -> None:

@@ -121,6 +121,12 @@ class SyncFreshness(dg.ConfigurableResource):
     max_age_hours: float = 2.0
 
 
+class RunRetention(dg.ConfigurableResource):
+    """How long Dagster keeps finished runs and their event logs (`DAGSTER_RUN_RETENTION_DAYS`)."""
+
+    days: int = 90
+
+
 def resources_from_settings(settings: Settings) -> dict[str, Any]:
     """The resources of a deployment: secrets through `EnvVar` (never in run config), the rest validated."""
     postgres = PostgresResource(database_url=settings.database_url)
@@ -144,4 +150,5 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
         "io_manager": PostgresIOManager(postgres=postgres),
         "alert_webhook": AlertWebhook(url=settings.alert_webhook_url),
         "freshness": SyncFreshness(max_age_hours=settings.sync_freshness_hours),
+        "run_retention": RunRetention(days=settings.dagster_run_retention_days),
     }

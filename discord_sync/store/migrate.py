@@ -10,7 +10,9 @@ from alembic.config import Config
 
 from discord_sync.store.database import shared_engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# The top-level `migrations/` folder, reached through the link `store/migrations` so that a non-editable install
+# (the container image) carries the migrations inside the package (pyproject.toml's package-data).
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # Serializes concurrent `migrate` calls (the webserver, the daemon and a test may start at once).
 _MIGRATION_LOCK_KEY = 0x6473796E63  # "dsync"
