@@ -96,3 +96,36 @@ def test_dagster_writes_run_events_through_the_real_postgres_storage(database_ur
             sa.text(f"SELECT count(*) FROM {DAGSTER_SCHEMA}.event_logs WHERE run_id = :r"), {"r": result.run_id}
         ).scalar()
     assert stored == len(events)
+
+
+@pytest.mark.integration
+def test_dagster_storage_reaches_the_embedded_server_over_its_unix_socket(tmp_path, monkeypatch):
+    """The demo's case: no DATABASE_URL, the embedded server listens on a socket only, dagster.yaml still finds it."""
+    import os
+    import subprocess
+    import sys
+
+    tmp_path.chmod(0o777)  # pgserver runs the server as its own user under root
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "DAGSTER_PG", "PGHOST"))}
+    env.update(DISCORD_SYNC_HOME=str(tmp_path), DAGSTER_HOME=str(tmp_path / "home"))
+    script = (
+        "import dagster as dg\n"
+        "from discord_sync.store.database import resolve_database_url, export_dagster_postgres_environment\n"
+        "from discord_sync.store.embedded_postgres import stop_embedded_server\n"
+        "from discord_sync.store.migrate import migrate\n"
+        "url = resolve_database_url()\n"
+        "try:\n"
+        "    assert '?host=' in url, url\n"
+        "    export_dagster_postgres_environment(url)\n"
+        "    migrate(url)\n"
+        "    with dg.DagsterInstance.get() as instance:\n"
+        "        instance.add_dynamic_partitions('tenants', ['acme'])\n"
+        "        print(instance.get_dynamic_partitions('tenants'))\n"
+        "finally:\n"
+        "    stop_embedded_server()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "['acme']"
