@@ -56,6 +56,14 @@ mutation($params: ExecutionParams!) {
 }
 """
 
+FRESHNESS_CHECK = """
+query($tenant: String) {
+  assetCheckExecutions(assetKey: {path: ["messages"]}, checkName: "tenant_sync_is_fresh", partition: $tenant, limit: 1) {
+    status runId evaluation { success description }
+  }
+}
+"""
+
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorProcess]:
@@ -208,6 +216,9 @@ def test_two_tenants_sync_through_the_queue_share_the_limiter_and_survive_a_code
     assert {_tag(r, "dagster/partition") for r in runs(topology, {HOURLY_SYNC_TAG: "true"})} == set(TENANTS)
     for tenant in TENANTS:
         assert stored_message_ids(engine, tenant) == truth[tenant]
+        # The freshness check ran inside the tenant's last sync and passed, as the UI shows it.
+        [check] = topology.graphql(FRESHNESS_CHECK, {"tenant": tenant})["assetCheckExecutions"]
+        assert check["status"] == "SUCCEEDED" and check["runId"] in hourly, check
     for pid in leftover_workers:
         _reap(pid)
 
