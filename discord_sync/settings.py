@@ -88,14 +88,14 @@ def _database_url(env: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
-def _optional_http_url(env: Mapping[str, str], name: str, example: str) -> str | None:
+def _secret_http_url(env: Mapping[str, str], name: str, example: str) -> Secret:
+    """An optional http(s) URL that may carry a token in its path (chat webhooks do): never echoed back."""
     raw = env.get(name, "").strip()
-    if raw == "":
-        return None
-    parsed = urlparse(raw)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise SettingsError(f"{name} must be an http(s) URL such as {example}, got {raw!r}")
-    return raw
+    if raw:
+        parsed = urlparse(raw)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise SettingsError(f"{name} must be an http(s) URL such as {example} (the value is not shown)")
+    return Secret(raw)
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class Settings:
     request_timeout: float = 30.0
     debug_rate_limits: bool = False
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
-    alert_webhook_url: str | None = None
+    alert_webhook_url: Secret = field(default_factory=lambda: Secret(""))
     sync_freshness_hours: float = 2.0
     dagster_run_retention_days: int = 90
 
@@ -138,7 +138,7 @@ class Settings:
             request_timeout=_float(env, "SYNC_REQUEST_TIMEOUT", 30.0, 0.1, 600.0),
             debug_rate_limits=_bool(env, "DEBUG_RATE_LIMITS"),
             anonymization_key=Secret(key),
-            alert_webhook_url=_optional_http_url(env, "ALERT_WEBHOOK_URL", "https://hooks.example.com/discord-sync"),
+            alert_webhook_url=_secret_http_url(env, "ALERT_WEBHOOK_URL", "https://hooks.example.com/discord-sync"),
             sync_freshness_hours=_float(env, "SYNC_FRESHNESS_HOURS", 2.0, 0.01, 720.0),
             dagster_run_retention_days=_int(env, "DAGSTER_RUN_RETENTION_DAYS", 90, 1, 3650),
         )

@@ -40,6 +40,18 @@ def test_sync_job_sensor_schedule_and_checks_are_wired(defs):
     assert defs.resolve_sensor_def("tenant_freshness_sensor").default_status == dg.DefaultSensorStatus.RUNNING
 
 
+@pytest.mark.unit
+def test_the_alert_webhook_url_reaches_dagster_as_an_env_var_not_its_value(monkeypatch):
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", "https://hooks.example.com/T0/B0/secret-part")
+    import discord_sync.definitions as module
+
+    defs = importlib.reload(module).defs
+    assert "secret-part" not in repr(defs.resources)
+    monkeypatch.delenv("ALERT_WEBHOOK_URL")
+    importlib.reload(module)
+
+
 def test_secrets_reach_dagster_as_env_vars_not_values(defs):
     discord = defs.resources["discord"]
     sync = defs.resources["sync"]

@@ -148,7 +148,8 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
         ),
         "postgres": postgres,
         "io_manager": PostgresIOManager(postgres=postgres),
-        "alert_webhook": AlertWebhook(url=settings.alert_webhook_url),
+        # A webhook URL often holds a token: through EnvVar, the UI shows the variable's name, not the URL.
+        "alert_webhook": AlertWebhook(url=dg.EnvVar("ALERT_WEBHOOK_URL") if settings.alert_webhook_url else None),
         "freshness": SyncFreshness(max_age_hours=settings.sync_freshness_hours),
         "run_retention": RunRetention(days=settings.dagster_run_retention_days),
     }
