@@ -76,8 +76,10 @@ def test_dagster_yaml_uses_dagster_postgres_own_storage_in_the_dagster_schema():
     assert not [m for m in modules if m.startswith("discord_sync")], "the stock Dagster images must read this file"
 
 
-def test_dagster_writes_run_events_through_the_real_postgres_storage(database_url, engine, monkeypatch):
-    monkeypatch.setenv("DAGSTER_HOME", str(REPO))
+def test_dagster_writes_run_events_through_the_real_postgres_storage(database_url, engine, monkeypatch, tmp_path):
+    # The repository's dagster.yaml in a home of the test's, so the run's compute logs land in tmp_path.
+    (tmp_path / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
 
     @dg.asset
     def answer() -> dg.MaterializeResult:
