@@ -139,6 +139,12 @@ def test_a_stale_tenant_shows_a_failed_freshness_check_and_alerts_once_until_it_
         assert (evaluation.check_name, evaluation.partition, evaluation.passed) == (CHECK_NAME, "acme", False)
         assert [(a["alert"], a["tenant"]) for a in receiver.alerts] == [("tenant_stale", "acme")]
         assert "never synced" in receiver.alerts[0]["error"] and receiver.alerts[0]["hours_since_last_success"] >= 3
+        # Stored as the daemon stores a sensor's asset events: the tenant's freshness check is failed (red in the UI).
+        instance.report_runless_asset_event(evaluation)
+        record = instance.get_latest_asset_check_evaluation_record(
+            dg.AssetCheckKey(dg.AssetKey("messages"), CHECK_NAME)
+        )
+        assert record.status.value == "FAILED" and record.partition == "acme", record
 
         second = tick(first.cursor)
         assert second.asset_events == [] and len(receiver.alerts) == 1  # still stale: no second alert
