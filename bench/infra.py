@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import sqlalchemy as sa
 
 from discord_sync.emulator import EmulatorProcess as _EmulatorProcess
+from discord_sync.store.database import dagster_postgres_environment
 from discord_sync.store.embedded_postgres import start_server
 
 BENCH_TOKEN = "bench-token.abcdefghijklmnopqrstuvwxyz0123456789"
@@ -85,5 +86,7 @@ def sync_environment(base_url: str, database_url: str, **overrides: str) -> dict
         ANONYMIZATION_KEY=ANONYMIZATION_KEY,
         PYTHONWARNINGS="ignore",
     )
+    # dagster.yaml's storage reads DAGSTER_PG_*: the same database as DATABASE_URL.
+    env.update(dagster_postgres_environment(database_url))
     env.update(overrides)
     return env

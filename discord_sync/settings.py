@@ -121,6 +121,16 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     return raw
 
 
+def _secret_http_url(env: Mapping[str, str], name: str, example: str) -> Secret:
+    """An optional http(s) URL that may carry a token in its path (chat webhooks do): never echoed back."""
+    raw = env.get(name, "").strip()
+    if raw:
+        parsed = urlparse(raw)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise SettingsError(f"{name} must be an http(s) URL such as {example} (the value is not shown)")
+    return Secret(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the product reads from its environment, already validated.
@@ -149,6 +159,9 @@ class Settings:
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
     dagster_webserver_url: str = "http://127.0.0.1:3000"
     discord_sync_home: str = ".discord-sync"
+    alert_webhook_url: Secret = field(default_factory=lambda: Secret(""))
+    sync_freshness_hours: float = 2.0
+    dagster_run_retention_days: int = 90
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -195,6 +208,11 @@ class Settings:
             anonymization_key=Secret(key),
             dagster_webserver_url=_http_url(env, "DAGSTER_WEBSERVER_URL", default.dagster_webserver_url),
             discord_sync_home=env.get("DISCORD_SYNC_HOME", "").strip() or default.discord_sync_home,
+            alert_webhook_url=_secret_http_url(env, "ALERT_WEBHOOK_URL", "https://hooks.example.com/discord-sync"),
+            sync_freshness_hours=_float(env, "SYNC_FRESHNESS_HOURS", default.sync_freshness_hours, 0.01, 720.0),
+            dagster_run_retention_days=_int(
+                env, "DAGSTER_RUN_RETENTION_DAYS", default.dagster_run_retention_days, 1, 3650
+            ),
         )
 
     def require_database_url(self) -> str:

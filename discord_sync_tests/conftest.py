@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from discord_sync.store.database import create_db_engine
+from discord_sync.store.database import create_db_engine, dagster_postgres_environment
 from discord_sync.store.embedded_postgres import start_server
 from discord_sync.store.migrate import migrate
 
@@ -79,13 +79,15 @@ def template_database(pg_server_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def database_url(pg_server_url: str, template_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh migrated database for one test; `DATABASE_URL` points at it for the test's duration."""
+    """A fresh migrated database for one test; `DATABASE_URL` (and Dagster's `DAGSTER_PG_*`) point at it meanwhile."""
     name = f"discord_sync_test_{uuid.uuid4().hex[:12]}"
     admin = create_db_engine(pg_server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"'))
     url = _database_on(pg_server_url, name)
     monkeypatch.setenv("DATABASE_URL", url)
+    for name, value in dagster_postgres_environment(url).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("ANONYMIZATION_KEY", TEST_ANONYMIZATION_KEY)
     yield url
     from discord_sync.store.database import shared_engine

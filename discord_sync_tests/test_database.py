@@ -2,9 +2,9 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from discord_sync.store.database import DAGSTER_SCHEMA, dagster_storage_url, with_driver
+from discord_sync.store.database import dagster_postgres_environment, with_driver
 from discord_sync.store.migrate import migrate
-from discord_sync.store.schema import metadata
+from discord_sync.store.schema import DAGSTER_SCHEMA, metadata
 
 REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
 
@@ -24,12 +24,62 @@ def test_migrate_is_idempotent_and_matches_the_declared_schema(database_url, eng
 def test_driver_urls():
     url = "postgresql://u:p@h:5432/db"
     assert with_driver(url, "psycopg") == "postgresql+psycopg://u:p@h:5432/db"
-    assert dagster_storage_url(url).startswith("postgresql+psycopg2://u:p@h:5432/db?options=")
-    assert "search_path%3Ddagster" in dagster_storage_url(url)
 
 
-def test_dagster_writes_run_events_through_the_real_postgres_storage(database_url, engine, monkeypatch):
-    monkeypatch.setenv("DAGSTER_HOME", str(REPO))
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgresql://sync:p%40ss@db.internal:6543/discord",
+            {
+                "DAGSTER_PG_HOST": "db.internal",
+                "DAGSTER_PG_PORT": "6543",
+                "DAGSTER_PG_USER": "sync",
+                "DAGSTER_PG_PASSWORD": "p@ss",
+                "DAGSTER_PG_DB": "discord",
+            },
+        ),
+        (
+            "postgresql+psycopg://postgres:@/postgres?host=/tmp/pg-socket",
+            {
+                "DAGSTER_PG_HOST": "",
+                "DAGSTER_PG_PORT": "5432",
+                "DAGSTER_PG_USER": "postgres",
+                "DAGSTER_PG_PASSWORD": "",
+                "DAGSTER_PG_DB": "postgres",
+                "PGHOST": "/tmp/pg-socket",
+            },
+        ),
+    ],
+)
+def test_dagster_postgres_environment_names_the_same_database_as_the_url(url, expected):
+    assert dagster_postgres_environment(url) == expected
+
+
+@pytest.mark.unit
+def test_dagster_yaml_uses_dagster_postgres_own_storage_in_the_dagster_schema():
+    import yaml
+
+    config = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    postgres_db = config["storage"]["postgres"]["postgres_db"]
+    assert postgres_db["scheme"] == "postgresql+psycopg2"
+    assert postgres_db["params"] == {"options": f"-csearch_path={DAGSTER_SCHEMA}"}
+    assert {value["env"] for key, value in postgres_db.items() if isinstance(value, dict) and "env" in value} == {
+        "DAGSTER_PG_HOST",
+        "DAGSTER_PG_PORT",
+        "DAGSTER_PG_USER",
+        "DAGSTER_PG_PASSWORD",
+        "DAGSTER_PG_DB",
+    }
+    modules = [v["module"] for v in config.values() if isinstance(v, dict) and "module" in v]
+    assert not [m for m in modules if m.startswith("discord_sync")], "the stock Dagster images must read this file"
+
+
+def test_dagster_writes_run_events_through_the_real_postgres_storage(database_url, engine, monkeypatch, tmp_path):
+    # The repository's dagster.yaml in a home of the test's, so the run's compute logs land in tmp_path.
+    (tmp_path / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
 
     @dg.asset
     def answer() -> dg.MaterializeResult:
@@ -75,3 +125,37 @@ def test_a_run_on_a_schema_behind_this_version_refuses_with_the_command_to_run_a
     assert expected in errors and "run `discord-sync migrate`" in errors
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM discord_sync_schema_version")).scalar_one() == "0002"
+
+
+def test_dagster_storage_reaches_the_embedded_server_over_its_unix_socket(tmp_path, monkeypatch):
+    """The demo's case: no DATABASE_URL, the embedded server listens on a socket only, dagster.yaml still finds it."""
+    import os
+    import subprocess
+    import sys
+
+    tmp_path.chmod(0o777)  # pgserver runs the server as its own user under root
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "DAGSTER_PG", "PGHOST"))}
+    env.update(DISCORD_SYNC_HOME=str(tmp_path), DAGSTER_HOME=str(tmp_path / "home"))
+    script = (
+        "import dagster as dg\n"
+        "from discord_sync.settings import Settings\n"
+        "from discord_sync.store.database import export_dagster_postgres_environment\n"
+        "from discord_sync.store.embedded_postgres import embedded_database_url, stop_embedded_server\n"
+        "from discord_sync.store.migrate import migrate\n"
+        "settings = Settings.from_env()\n"
+        "url = embedded_database_url(settings)\n"
+        "try:\n"
+        "    assert '?host=' in url, url\n"
+        "    export_dagster_postgres_environment(url)\n"
+        "    migrate(url)\n"
+        "    with dg.DagsterInstance.get() as instance:\n"
+        "        instance.add_dynamic_partitions('tenants', ['acme'])\n"
+        "        print(instance.get_dynamic_partitions('tenants'))\n"
+        "finally:\n"
+        "    stop_embedded_server(settings)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "['acme']"

@@ -37,7 +37,21 @@ def test_sync_job_sensor_schedule_and_checks_are_wired(defs):
     schedule = defs.resolve_schedule_def("hourly_sync_schedule")
     assert schedule.cron_schedule == "0 * * * *"
     check_names = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
-    assert check_names == {"every_channel_synced_or_explained", "no_raw_user_ids"}
+    assert check_names == {"every_channel_synced_or_explained", "no_raw_user_ids", "tenant_sync_is_fresh"}
+    assert defs.resolve_sensor_def("tenant_run_failure_alert").default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_sensor_def("tenant_freshness_sensor").default_status == dg.DefaultSensorStatus.RUNNING
+
+
+@pytest.mark.unit
+def test_the_alert_webhook_url_reaches_dagster_as_an_env_var_not_its_value(monkeypatch):
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", "https://hooks.example.com/T0/B0/secret-part")
+    import discord_sync.definitions as module
+
+    defs = importlib.reload(module).defs
+    assert "secret-part" not in repr(defs.resources)
+    monkeypatch.delenv("ALERT_WEBHOOK_URL")
+    importlib.reload(module)
 
 
 def test_secrets_reach_dagster_as_env_vars_not_values(defs):

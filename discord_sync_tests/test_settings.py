@@ -21,6 +21,18 @@ def test_defaults_when_nothing_is_set():
     assert (settings.refresh_hourly_horizon_hours, settings.refresh_daily_horizon_days) == (24.0, 7.0)
     assert settings.reconcile_requests_per_second == 5.0
     assert settings.deleted_messages == "tombstone"
+    assert not settings.alert_webhook_url
+    assert settings.sync_freshness_hours == 2.0
+    assert settings.dagster_run_retention_days == 90
+
+
+@pytest.mark.unit
+def test_a_malformed_alert_webhook_url_is_refused_without_showing_it():
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"ALERT_WEBHOOK_URL": "hooks.example.com/T0/B0/secret-part"})
+    assert "secret-part" not in str(error.value)
+    settings = Settings.from_env({"ALERT_WEBHOOK_URL": "https://hooks.example.com/T0/B0/secret-part"})
+    assert "secret-part" not in repr(settings)
 
 
 @pytest.mark.parametrize(
@@ -44,6 +56,10 @@ def test_defaults_when_nothing_is_set():
         ("SYNC_RECONCILE_REQUESTS_PER_SECOND", "0", "between"),
         ("SYNC_RECONCILE_REQUESTS_PER_SECOND", "51", "between"),
         ("SYNC_DELETED_MESSAGES", "shred", "tombstone, delete, keep"),
+        ("ALERT_WEBHOOK_URL", "hooks.example.com/T0/secret", "http(s) URL"),
+        ("SYNC_FRESHNESS_HOURS", "soon", "number"),
+        ("SYNC_FRESHNESS_HOURS", "0", "between"),
+        ("DAGSTER_RUN_RETENTION_DAYS", "0", "between 1 and"),
     ],
 )
 def test_malformed_setting_is_refused_naming_the_variable(variable, value, expected_words):

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from discord_sync.cli import db_commands, demo_command, emulator_command, sync_commands, tenant_commands
 from discord_sync.control.runs import RunControlError
-from discord_sync.settings import SettingsError
+from discord_sync.settings import Settings, SettingsError
+from discord_sync.store.database import export_dagster_postgres_environment
 from discord_sync.store.migrate import SchemaVersionError
 from discord_sync.store.tenants import TenantError
 
@@ -40,9 +41,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.passed_on = unknown
     try:
+        _point_dagster_at_the_database()
         return int(args.handler(args) or 0)
     except (SettingsError, TenantError, CommandError, RunControlError, SchemaVersionError) as error:
         print(f"discord-sync: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _point_dagster_at_the_database() -> None:
+    """Let `dagster.yaml`'s `DAGSTER_PG_*` follow `DATABASE_URL` in this process and the Dagster ones it starts."""
+    database_url = Settings.from_env().database_url
+    if database_url:
+        export_dagster_postgres_environment(database_url)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from discord_sync.settings import Settings
-from discord_sync.store.database import dagster_storage_url, ensure_dagster_schema
+from discord_sync.store.database import export_dagster_postgres_environment
 from discord_sync.store.embedded_postgres import embedded_database_url, embedded_server_running, stop_embedded_server
 from discord_sync.store.migrate import migrate
 
@@ -26,15 +26,27 @@ DEMO_TENANT = "demo"
 # Keys the user hashes of the demo only; a real deployment sets its own secret.
 DEMO_ANONYMIZATION_KEY = "demo-only-anonymization-key-do-not-use-in-production"
 SHUTDOWN_GRACE_SECONDS = 30
-# Handed from the demo to its children only: Dagster's storage URL (schema `dagster`), read by the demo's
-# dagster.yaml as an environment variable so that no password is ever written to that file.
-DEMO_STORAGE_URL_VARIABLE = "DISCORD_SYNC_DEMO_DAGSTER_STORAGE_URL"
-DEMO_DAGSTER_YAML = f"""\
+# Written when DAGSTER_HOME is unset (an installed package has no checkout beside it): the repository's
+# `dagster.yaml`, reduced to what a demo needs. The connection comes from the DAGSTER_PG_* variables the demo
+# exports, so no password is ever written to the file.
+DEMO_DAGSTER_YAML = """\
 # Written by `discord-sync demo` because DAGSTER_HOME was unset: Dagster's state lives in the demo's PostgreSQL.
 storage:
   postgres:
-    postgres_url:
-      env: {DEMO_STORAGE_URL_VARIABLE}
+    postgres_db:
+      hostname: {env: DAGSTER_PG_HOST}
+      port: {env: DAGSTER_PG_PORT}
+      username: {env: DAGSTER_PG_USER}
+      password: {env: DAGSTER_PG_PASSWORD}
+      db_name: {env: DAGSTER_PG_DB}
+      scheme: postgresql+psycopg2
+      params:
+        options: "-csearch_path=dagster"
+python_logs:
+  managed_python_loggers:
+    - discord_sync
+    - discord
+  python_log_level: INFO
 concurrency:
   runs:
     max_concurrent_runs: 4
@@ -57,8 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _demo_dagster_home(settings: Settings, database_url: str) -> None:
     """Without `DAGSTER_HOME`, write the demo's own instance settings and point every child process at them."""
-    ensure_dagster_schema(database_url)
-    os.environ[DEMO_STORAGE_URL_VARIABLE] = dagster_storage_url(database_url)
+    export_dagster_postgres_environment(database_url)
     if os.environ.get("DAGSTER_HOME"):
         return
     home = Path(settings.discord_sync_home).resolve() / "dagster_home"

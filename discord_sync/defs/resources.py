@@ -15,6 +15,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from discord_sync.defs.alert_webhook import AlertWebhook
 from discord_sync.settings import DEFAULTS, Settings
 from discord_sync.source.discord.client import DiscordSource
 from discord_sync.source.rate_limiter import PostgresRateLimiter
@@ -134,6 +135,18 @@ class PostgresIOManager(dg.ConfigurableIOManager):
         return pd.DataFrame(rows, columns=[c.name for c in table.columns], dtype=object)
 
 
+class SyncFreshness(dg.ConfigurableResource):
+    """How old a tenant's last successful sync may get before it counts as stale (`SYNC_FRESHNESS_HOURS`)."""
+
+    max_age_hours: float = 2.0
+
+
+class RunRetention(dg.ConfigurableResource):
+    """How long Dagster keeps finished runs and their event logs (`DAGSTER_RUN_RETENTION_DAYS`)."""
+
+    days: int = 90
+
+
 def resources_from_settings(settings: Settings) -> dict[str, Any]:
     """The resources of a deployment, every field filled from `settings`; secrets (the bot token, the anonymization
     key, the database URL with its password) go in as `EnvVar`, so Dagster stores and shows only their names."""
@@ -162,4 +175,8 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
         ),
         "postgres": postgres,
         "io_manager": PostgresIOManager(postgres=postgres),
+        # A webhook URL often holds a token: through EnvVar, the UI shows the variable's name, not the URL.
+        "alert_webhook": AlertWebhook(url=dg.EnvVar("ALERT_WEBHOOK_URL") if settings.alert_webhook_url else None),
+        "freshness": SyncFreshness(max_age_hours=settings.sync_freshness_hours),
+        "run_retention": RunRetention(days=settings.dagster_run_retention_days),
     }

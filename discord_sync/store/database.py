@@ -1,21 +1,25 @@
-"""Connections to the product's PostgreSQL: one URL, spelled for each driver that needs it.
+"""Connections to the product's PostgreSQL: one URL, spelled for each driver and process that needs it.
 
-The product's own tables go through SQLAlchemy with psycopg 3 (`postgresql+psycopg`). Dagster's storage goes
-through psycopg2 (`postgresql+psycopg2`) because dagster-postgres sends `NOTIFY ..., :param`, which psycopg 3
-rejects, and it lives in its own schema `dagster` so that its tables (and its `alembic_version`) never mix with
-the analysts' tables in `public`.
+The product's own tables go through SQLAlchemy with psycopg 3 (`postgresql+psycopg`). Dagster's storage is
+dagster-postgres's own, configured in `dagster.yaml` from the `DAGSTER_PG_*` variables (so Dagster's stock images
+and its Helm chart read it without this package); `dagster_postgres_environment` derives them from `DATABASE_URL`
+so that both always name the same database. Dagster's tables live in the schema `dagster` (created by migration
+0007), away from the analysts' tables in `public`.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import MutableMapping
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from discord_sync.settings import Settings
 
-DAGSTER_SCHEMA = "dagster"
+# The variables `dagster.yaml` reads (`storage: postgres: postgres_db:`); the Helm chart sets DAGSTER_PG_PASSWORD too.
+DAGSTER_PG_VARIABLES = ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB")
 
 
 def resolve_database_url(settings: Settings | None = None) -> str:
@@ -35,12 +39,31 @@ def with_driver(url: str, driver: str) -> str:
     return f"postgresql+{driver}://{rest}"
 
 
-def dagster_storage_url(url: str) -> str:
-    """The URL Dagster's run, event and schedule storage uses: psycopg2, schema `dagster` first in the path."""
-    parts = urlsplit(with_driver(url, "psycopg2"))
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
-    query.append(("options", f"-csearch_path={DAGSTER_SCHEMA}"))
-    return urlunsplit(parts._replace(query=urlencode(query)))
+def dagster_postgres_environment(url: str) -> dict[str, str]:
+    """The `DAGSTER_PG_*` variables naming the same database as `url`, for dagster-postgres's `postgres_db` config.
+
+    A Unix-socket URL (`?host=/dir`, as the embedded server gives) leaves the host empty and sets libpq's
+    `PGHOST`, since dagster-postgres builds a `host:port` URL that cannot spell a socket folder.
+    """
+    parsed = make_url(with_driver(url, "psycopg2"))
+    socket_dir = parsed.query.get("host")
+    env = {
+        "DAGSTER_PG_HOST": "" if socket_dir else (parsed.host or ""),
+        "DAGSTER_PG_PORT": str(parsed.port or 5432),
+        "DAGSTER_PG_USER": parsed.username or "",
+        "DAGSTER_PG_PASSWORD": parsed.password or "",
+        "DAGSTER_PG_DB": parsed.database or "",
+    }
+    if socket_dir:
+        env["PGHOST"] = socket_dir if isinstance(socket_dir, str) else socket_dir[0]
+    return env
+
+
+def export_dagster_postgres_environment(url: str, environ: MutableMapping[str, str] | None = None) -> None:
+    """Set the `DAGSTER_PG_*` variables from `url` where the deployment did not set them (child processes inherit)."""
+    environ = os.environ if environ is None else environ
+    for name, value in dagster_postgres_environment(url).items():
+        environ.setdefault(name, value)
 
 
 def create_db_engine(url: str, **kwargs: object) -> sa.Engine:
@@ -52,12 +75,6 @@ def create_db_engine(url: str, **kwargs: object) -> sa.Engine:
 def shared_engine(url: str) -> sa.Engine:
     """One engine per URL per process, so resources and CLI commands share a connection pool."""
     return create_db_engine(url)
-
-
-def ensure_dagster_schema(url: str) -> None:
-    """Create the schema that holds Dagster's own storage tables."""
-    with shared_engine(url).begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {DAGSTER_SCHEMA}"))
 
 
 def libpq_url(url: str) -> str:

@@ -22,6 +22,10 @@ metadata = sa.MetaData(
     }
 )
 
+# Dagster's own storage tables (runs, events, schedules) live in this schema, created by migration 0007 and named
+# in `dagster.yaml`'s connection options; the product's tables stay in `public`.
+DAGSTER_SCHEMA = "dagster"
+
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 

@@ -162,16 +162,20 @@ class DiscordSource:
             if headers.get("X-RateLimit-Global") == "true" or headers.get("X-RateLimit-Scope") == "global":
                 self.stats.global_rate_limited += 1
         if self._debug:
+            # One line per response with every rate-limit header an operator needs to explain a wait or a 429;
+            # WARNING so it passes the run logs' level (python_logs in dagster.yaml) when DEBUG_RATE_LIMITS is on.
             log.warning(
-                "rate limit: %s %s -> %s bucket=%s remaining=%s reset_after=%s scope=%s retry_after=%s",
+                "rate limit: method=%s path=%s status=%s limit=%s remaining=%s reset_after=%s scope=%s "
+                "retry_after=%s bucket=%s",
                 params.method,
                 params.url.path,
                 status,
-                headers.get("X-RateLimit-Bucket"),
+                headers.get("X-RateLimit-Limit"),
                 headers.get("X-RateLimit-Remaining"),
                 headers.get("X-RateLimit-Reset-After"),
                 headers.get("X-RateLimit-Scope"),
                 headers.get("Retry-After"),
+                headers.get("X-RateLimit-Bucket"),
             )
 
     async def _call(self, request: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:

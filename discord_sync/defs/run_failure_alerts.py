@@ -1,0 +1,57 @@
+"""Run-failure alerts: every failed tenant sync posts the tenant, the run and what went wrong to the webhook."""
+
+# No `from __future__ import annotations`: Dagster validates the resource annotation as a real type.
+
+import re
+
+import dagster as dg
+
+from discord_sync.defs.alert_webhook import AlertWebhook
+from discord_sync.defs.jobs import sync_tenant_job
+
+PARTITION_TAG = "dagster/partition"
+# Long enough for the first lines of a traceback's message, short enough for a chat message.
+MAX_ERROR_CHARS = 1000
+
+
+# Dagster's error text starts with the exception's class path (`dagster._core....Failure: `); a reader wants the rest.
+_EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w]*\.)+[A-Za-z_]\w*: |^\w*(?:Error|Exception|Failure): ")
+
+
+def _first_line(message: str) -> str:
+    lines = message.strip().splitlines()
+    return _EXCEPTION_PREFIX.sub("", lines[0]) if lines else "no message"
+
+
+def failure_summary(step_errors: list[tuple[str, str]], run_message: str) -> str:
+    """`step failed: first line of its error` per failed step, or the run's own failure message."""
+    if not step_errors:
+        return run_message
+    return "; ".join(f"{step} failed: {_first_line(message)}" for step, message in step_errors)[:MAX_ERROR_CHARS]
+
+
+def run_failure_payload(*, tenant: str | None, run_id: str, job: str, error: str) -> dict[str, str | None]:
+    """The JSON body of a run-failure alert."""
+    return {"alert": "run_failed", "tenant": tenant, "run_id": run_id, "job": job, "error": error}
+
+
+@dg.run_failure_sensor(
+    monitored_jobs=[sync_tenant_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Posts each failed tenant sync (tenant, run id, the error in plain words) to ALERT_WEBHOOK_URL.",
+)
+def tenant_run_failure_alert(context: dg.RunFailureSensorContext, alert_webhook: AlertWebhook) -> None:
+    """Send the failed run's tenant, id and first error line of each failed step to the alert webhook."""
+    run = context.dagster_run
+    step_errors = [
+        (event.step_key or "run", event.step_failure_data.error.message if event.step_failure_data.error else "")
+        for event in context.get_step_failure_events()
+    ]
+    payload = run_failure_payload(
+        tenant=run.tags.get(PARTITION_TAG),
+        run_id=run.run_id,
+        job=run.job_name,
+        error=failure_summary(step_errors, context.failure_event.message or "the run failed"),
+    )
+    sent = alert_webhook.post(payload=payload)
+    context.log.info(f"run {run.run_id} failed ({payload['error']}); alert {'sent' if sent else 'not configured'}")

@@ -1,0 +1,258 @@
+"""The deployment files say what the product needs: docker-compose.yml, the Helm values for Dagster's chart (checked
+against the chart's schema), the Dockerfile (its install steps run in a clean venv), all consistent with
+dagster.yaml. No container runtime runs here, so the files are read, not run."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import jsonschema
+import pytest
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.engine import make_url
+
+from discord_sync.cli import build_parser
+from discord_sync.control.runs import REPO_ROOT
+from discord_sync.store.database import create_db_engine, dagster_postgres_environment
+
+DEPLOY = REPO_ROOT / "deploy"
+PRODUCT_SERVICES = ("migrate", "code-server", "webserver", "daemon", "api")
+SECRETS = ("DATABASE_URL", "DISCORD_BOT_TOKEN", "ANONYMIZATION_KEY")
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def without_required_and_remote_refs(schema: object) -> object:
+    """The chart's schema for an overlay: `required` dropped (the chart's own values.yaml fills the rest) and the
+    kubernetesjsonschema.dev `$ref`s dropped (no network in tests; each keeps its own `type`)."""
+    if isinstance(schema, dict):
+        return {
+            key: without_required_and_remote_refs(value)
+            for key, value in schema.items()
+            if key != "required" and not (key == "$ref" and str(value).startswith("http"))
+        }
+    if isinstance(schema, list):
+        return [without_required_and_remote_refs(item) for item in schema]
+    return schema
+
+
+def chart_validator() -> jsonschema.Draft7Validator:
+    schema = json.loads((DEPLOY / "helm" / "dagster-chart-values.schema.json").read_text())
+    return jsonschema.Draft7Validator(without_required_and_remote_refs(schema))
+
+
+@pytest.mark.unit
+def test_helm_values_validate_against_the_dagster_chart_schema_and_a_typo_would_not():
+    values = load(DEPLOY / "helm" / "values.yaml")
+    validator = chart_validator()
+    assert [e.message for e in validator.iter_errors(values)] == []
+    assert set(values) <= set(validator.schema["properties"]), "a top-level key the chart does not know"
+    typo = copy.deepcopy(values)
+    typo["runLauncher"]["config"]["k8sRunLauncher"]["envSecret"] = [{"name": "x"}]
+    assert not validator.is_valid(typo)
+
+
+@pytest.mark.unit
+def test_helm_values_carry_dagster_yaml_settings_and_the_product_secrets():
+    values = load(DEPLOY / "helm" / "values.yaml")
+    instance = load(REPO_ROOT / "dagster.yaml")
+    postgres_db = instance["storage"]["postgres"]["postgres_db"]
+    assert values["postgresql"]["postgresqlParams"] == postgres_db["params"]
+    assert values["postgresql"]["postgresqlScheme"] == postgres_db["scheme"]
+    assert values["pythonLogs"]["managedPythonLoggers"] == instance["python_logs"]["managed_python_loggers"]
+    queue = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert queue["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
+    assert queue["tagConcurrencyLimits"] == instance["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert values["retention"]["schedule"]["purgeAfterDays"] == instance["retention"]["schedule"]["purge_after_days"]
+    assert values["retention"]["sensor"]["purgeAfterDays"] == instance["retention"]["sensor"]["purge_after_days"]
+
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    assert deployment["codeServerArgs"][:2] == ["-m", "discord_sync.definitions"]
+    secret_names = {s["name"] for s in deployment["envSecrets"]}
+    assert secret_names == {s["name"] for s in values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"]}
+    secrets = {
+        d["metadata"]["name"]: d for d in yaml.safe_load_all((DEPLOY / "helm" / "secrets.example.yaml").read_text())
+    }
+    for name in secret_names:
+        assert set(SECRETS) <= set(secrets[name]["stringData"])
+    assert "postgresql-password" in secrets["dagster-postgresql-secret"]["stringData"]
+
+    job = load(DEPLOY / "helm" / "migrate-job.yaml")
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["discord-sync", "migrate"]
+    assert container["image"] == f"{deployment['image']['repository']}:{deployment['image']['tag']}"
+    assert {ref["secretRef"]["name"] for ref in container["envFrom"]} == secret_names
+
+
+def _compose_environment(service: dict) -> dict[str, str]:
+    """A service's environment with `${VAR:?...}` / `${VAR:-default}` filled in as compose would, from examples."""
+    examples = {"POSTGRES_PASSWORD": "s3cret"}
+
+    def fill(value: str) -> str:
+        return re.sub(
+            r"\$\{(\w+)(?::[?-]([^}]*))?\}",
+            lambda m: examples.get(m.group(1), m.group(2) if m.group(0).find(":-") > 0 else f"<{m.group(1)}>"),
+            str(value),
+        )
+
+    return {key: fill(value) for key, value in service["environment"].items()}
+
+
+@pytest.mark.unit
+def test_compose_runs_every_process_of_the_product_from_one_image_on_one_database():
+    compose = load(REPO_ROOT / "docker-compose.yml")
+    services = compose["services"]
+    assert set(services) == {"postgres", *PRODUCT_SERVICES}
+    image = services["code-server"]["image"]
+    for name in PRODUCT_SERVICES:
+        service = services[name]
+        assert service["image"] == image, name
+        env = _compose_environment(service)
+        assert set(SECRETS) <= set(env), name
+        # Dagster's storage variables name the very database DATABASE_URL names: no split of state.
+        derived = dagster_postgres_environment(env["DATABASE_URL"])
+        assert {k: env[k] for k in derived} == derived, name
+    postgres = services["postgres"]["environment"]
+    url = make_url(_compose_environment(services["migrate"])["DATABASE_URL"])
+    assert (url.host, url.username, url.database) == ("postgres", postgres["POSTGRES_USER"], postgres["POSTGRES_DB"])
+
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in ("code-server", "api"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["code-server"]["environment"]["DAGSTER_CURRENT_IMAGE"] == image
+    command = services["code-server"]["command"]
+    assert command[:5] == ["dagster", "code-server", "start", "-m", "discord_sync.definitions"]
+    location = command[command.index("--location-name") + 1]
+
+    workspace = load(DEPLOY / "docker" / "workspace.yaml")["load_from"][0]["grpc_server"]
+    assert (workspace["host"], str(workspace["port"]), workspace["location_name"]) == (
+        "code-server",
+        command[command.index("-p") + 1],
+        location,
+    )
+    assert services["webserver"]["command"][0] == "dagster-webserver"
+    assert services["daemon"]["command"][:2] == ["dagster-daemon", "run"]
+    assert "/var/run/docker.sock:/var/run/docker.sock" in services["daemon"]["volumes"]
+    assert all(port.startswith("127.0.0.1:") for port in services["webserver"]["ports"])
+
+    subcommands = set(build_parser()._subparsers._group_actions[0].choices)
+    # `discord-sync api` comes with issue 13 (the HTTP API); every other command must exist today.
+    used = {services[name]["command"][1] for name in PRODUCT_SERVICES if services[name]["command"][0] == "discord-sync"}
+    assert used - {"api"} <= subcommands and "migrate" in used
+
+
+@pytest.mark.unit
+def test_compose_dagster_yaml_is_the_repository_one_plus_the_docker_run_launcher():
+    compose = load(REPO_ROOT / "docker-compose.yml")
+    repository = load(REPO_ROOT / "dagster.yaml")
+    docker = load(DEPLOY / "docker" / "dagster.yaml")
+    launcher = docker.pop("run_launcher")
+    docker.pop("run_monitoring")
+    assert docker == repository
+    assert (launcher["module"], launcher["class"]) == ("dagster_docker", "DockerRunLauncher")
+    config = launcher["config"]
+    assert config["network"] == compose["networks"]["discord-sync"]["name"]
+    product_env = set(compose["services"]["daemon"]["environment"])
+    assert set(config["env_vars"]) == product_env, "a run container would miss a setting the daemon has"
+    volume = config["container_kwargs"]["volumes"][0].split(":")[0]
+    assert volume == compose["volumes"]["discord-sync-storage"]["name"]
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions as (keyword, arguments), continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", (REPO_ROOT / "Dockerfile").read_text())
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [tuple(line.split(None, 1)) for line in lines]  # type: ignore[misc]
+
+
+@pytest.mark.unit
+def test_dockerfile_installs_the_package_and_serves_the_code_location():
+    instructions = dockerfile_instructions()
+    copied = [args.split()[0] for keyword, args in instructions if keyword == "COPY"]
+    assert all((REPO_ROOT / path).exists() for path in copied)
+    installs = [args for keyword, args in instructions if keyword == "RUN" and "pip install" in args]
+    assert installs and not any(" -e " in f" {args} " for args in installs), "the image needs a non-editable install"
+    [cmd] = [json.loads(args) for keyword, args in instructions if keyword == "CMD"]
+    assert cmd[:5] == ["dagster", "code-server", "start", "-m", "discord_sync.definitions"]
+    [workdir] = [args for keyword, args in instructions if keyword == "WORKDIR"]
+    assert f"DAGSTER_HOME={workdir}" in " ".join(args for keyword, args in instructions if keyword == "ENV")
+
+
+@pytest.mark.e2e
+def test_the_dockerfile_install_steps_give_a_working_product_in_a_clean_venv(pg_server_url, tmp_path):
+    """Run the Dockerfile's COPY and `pip install` steps into a fresh venv, then migrate an empty database with it
+    and load the code location and the instance the way the containers do."""
+    context = tmp_path / "image"
+    context.mkdir()
+    for keyword, args in dockerfile_instructions():
+        if keyword == "COPY":
+            *sources, target = args.split()
+            for source in sources:
+                destination = context / target / Path(source).name if target.endswith("/") else context / target
+                if target in ("./", "."):
+                    destination = context / source
+                if (REPO_ROOT / source).is_dir():
+                    shutil.copytree(REPO_ROOT / source, destination, symlinks=True, dirs_exist_ok=True)
+                else:
+                    shutil.copy(REPO_ROOT / source, destination)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    for keyword, args in dockerfile_instructions():
+        if keyword == "RUN" and args.startswith("pip install"):
+            step = subprocess.run(
+                [str(python), "-m", *shlex.split(args)], cwd=context, capture_output=True, text=True, timeout=900
+            )
+            assert step.returncode == 0, step.stderr[-3000:]
+
+    name = f"discord_sync_image_{uuid.uuid4().hex[:10]}"
+    admin = create_db_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    elsewhere = tmp_path / "elsewhere"  # not the build context, so nothing imports the copied sources
+    elsewhere.mkdir()
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(context / "dagster.yaml", home / "dagster.yaml")
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "DATABASE_URL": url, "DAGSTER_HOME": str(home)}
+    env.update(dagster_postgres_environment(url))
+    try:
+        migrate = subprocess.run(
+            [str(venv / "bin" / "discord-sync"), "migrate"], env=env, cwd=elsewhere, capture_output=True, text=True
+        )
+        assert migrate.returncode == 0, migrate.stderr
+        loads = subprocess.run(
+            [
+                str(python),
+                "-c",
+                "import dagster as dg, dagster_docker, dagster_k8s, discord_sync, discord_sync.definitions as d;"
+                "assert 'site-packages' in discord_sync.__file__, discord_sync.__file__;"
+                "i = dg.DagsterInstance.get(); i.add_dynamic_partitions('tenants', ['acme']);"
+                "print(sorted(d.defs.resolve_asset_graph().get_all_asset_keys()))",
+            ],
+            env={**env, "DISCORD_BOT_TOKEN": "x", "ANONYMIZATION_KEY": "image-check-key-0123456789"},
+            cwd=elsewhere,
+            capture_output=True,
+            text=True,
+        )
+        assert loads.returncode == 0, loads.stderr
+        assert "messages" in loads.stdout
+        with create_db_engine(url).connect() as conn:
+            tables = set(conn.execute(sa.text("SELECT schemaname || '.' || tablename FROM pg_tables")).scalars())
+        assert {"public.messages", "public.tenants", "dagster.runs", "dagster.dynamic_partitions"} <= tables
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

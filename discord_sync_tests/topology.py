@@ -1,0 +1,162 @@
+"""A multi-machine Dagster deployment as separate local processes: the user-code gRPC server, the webserver and
+the daemon, each started as its own command against one PostgreSQL, like the containers of docker-compose.yml.
+
+The workspace file points the webserver and the daemon at the code server over gRPC (the deployment shape of
+`deploy/helm/values.yaml` and `docker-compose.yml`), so they never import the product's code themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+from dagster_graphql import DagsterGraphQLClient
+
+from discord_sync.control.runs import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+LOCATION = "discord_sync"
+FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def grpc_workspace(port: int) -> str:
+    """A workspace.yaml that loads the code location from a running gRPC server, not from a module."""
+    return f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {port}\n      location_name: {LOCATION}\n"
+
+
+class Topology:
+    """The processes of one deployment, their logs in `logs/`, and a GraphQL client on the webserver."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs = env, logs
+        self.code_server_port, self.webserver_port = free_port(), free_port()
+        self.workspace = logs / "workspace.yaml"
+        self.workspace.write_text(grpc_workspace(self.code_server_port))
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.client = DagsterGraphQLClient("127.0.0.1", port_number=self.webserver_port)
+
+    def start(self, name: str, command: list[str]) -> subprocess.Popen:
+        """Start one process in its own session (a container of its own), output to `logs/<name>.log`."""
+        log = open(self.logs / f"{name}.log", "a")
+        process = subprocess.Popen(
+            command, env=self.env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.processes[name] = process
+        return process
+
+    def start_code_server(self) -> None:
+        self.start(
+            "code-server",
+            [
+                str(BIN / "dagster"),
+                "code-server",
+                "start",
+                "-m",
+                "discord_sync.definitions",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.code_server_port),
+                "--location-name",
+                LOCATION,
+            ],
+        )
+        self._wait("code server", self._code_server_answers)
+
+    def start_webserver_and_daemon(self) -> None:
+        workspace = str(self.workspace)
+        self.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace])
+        self.start(
+            "webserver",
+            [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.webserver_port), "-w", workspace],
+        )
+        self._wait("webserver", self._webserver_answers)
+
+    def kill_code_server(self) -> list[int]:
+        """SIGKILL the code server and the gRPC server it spawned; return the run workers left running.
+
+        In a container deployment each run is a container (DockerRunLauncher) or pod (K8sRunLauncher) of its own,
+        so losing the code server does not touch a run in flight. Here run workers are the gRPC server's child
+        processes: they are left alone, as a run container would be.
+        """
+        server = psutil.Process(self.processes["code-server"].pid)
+        descendants = server.children(recursive=True)
+        runs = [p for p in descendants if _is_run_worker(p)]
+        servers = [server, *(p for p in descendants if p not in runs and not _is_descendant_of_any(p, runs))]
+        for process in servers:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        self.processes.pop("code-server").wait(timeout=30)
+        return [p.pid for p in runs]
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGINT)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        return self.client._execute(query, variables or {})
+
+    def _code_server_answers(self) -> bool:
+        probe = subprocess.run(
+            [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(self.code_server_port), "-h", "127.0.0.1"],
+            capture_output=True,
+            env=self.env,
+        )
+        return probe.returncode == 0
+
+    def _webserver_answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.webserver_port}/server_info", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    def _wait(self, what: str, ready, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"the {what} did not come up within {timeout} s; see {self.logs}")
+
+
+def _is_run_worker(process: psutil.Process) -> bool:
+    """A run worker is a multiprocessing child started by the gRPC server's StartRun."""
+    try:
+        return "spawn_main" in " ".join(process.cmdline())
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _is_descendant_of_any(process: psutil.Process, ancestors: list[psutil.Process]) -> bool:
+    try:
+        parents = {p.pid for p in process.parents()}
+    except psutil.NoSuchProcess:
+        return False
+    return any(a.pid in parents for a in ancestors)
