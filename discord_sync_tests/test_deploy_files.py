@@ -21,8 +21,8 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from discord_sync.cli import build_parser
-from discord_sync.control.runs import REPO_ROOT
 from discord_sync.store.database import create_db_engine, dagster_postgres_environment
+from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
 PRODUCT_SERVICES = ("migrate", "code-server", "webserver", "daemon", "api")

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 from dagster_graphql import DagsterGraphQLClient
 
-from discord_sync.control.runs import REPO_ROOT
+from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 
 BIN = Path(sys.executable).parent
 LOCATION = "discord_sync"
