@@ -45,6 +45,8 @@ def test_sync_job_sensor_schedule_and_checks_are_wired(defs):
 @pytest.mark.unit
 def test_the_alert_webhook_url_reaches_dagster_as_an_env_var_not_its_value(monkeypatch):
     monkeypatch.setenv("DISCORD_BOT_TOKEN", TOKEN)
+    # Loading the definitions opens no connection: a URL that leads nowhere is enough.
+    monkeypatch.setenv("DATABASE_URL", "postgresql://discord_sync@127.0.0.1:1/nowhere")
     monkeypatch.setenv("ALERT_WEBHOOK_URL", "https://hooks.example.com/T0/B0/secret-part")
     import discord_sync.definitions as module
 
