@@ -103,6 +103,8 @@ class Settings:
     max_rate_limit_wait: float = 60.0
     request_timeout: float = 30.0
     debug_rate_limits: bool = False
+    progress_interval: float = 5.0
+    api_max_body_bytes: int = 16_384
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
 
     @classmethod
@@ -124,6 +126,8 @@ class Settings:
             max_rate_limit_wait=_float(env, "SYNC_MAX_RATE_LIMIT_WAIT", 60.0, 0.0, 3600.0),
             request_timeout=_float(env, "SYNC_REQUEST_TIMEOUT", 30.0, 0.1, 600.0),
             debug_rate_limits=_bool(env, "DEBUG_RATE_LIMITS"),
+            progress_interval=_float(env, "SYNC_PROGRESS_INTERVAL", 5.0, 0.1, 3600.0),
+            api_max_body_bytes=_int(env, "API_MAX_BODY_BYTES", 16_384, 256, 10_485_760),
             anonymization_key=Secret(key),
         )
 

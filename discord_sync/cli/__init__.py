@@ -6,11 +6,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from discord_sync.cli import db_commands, demo_command, emulator_command, sync_commands, tenant_commands
+from discord_sync.cli import (
+    api_commands,
+    db_commands,
+    demo_command,
+    emulator_command,
+    sync_commands,
+    tenant_commands,
+)
 from discord_sync.settings import SettingsError
+from discord_sync.store.api_keys import ApiKeyError
 from discord_sync.store.tenants import TenantError
 
-COMMAND_MODULES = [db_commands, tenant_commands, sync_commands, demo_command, emulator_command]
+COMMAND_MODULES = [db_commands, tenant_commands, sync_commands, api_commands, demo_command, emulator_command]
 
 
 class CommandError(Exception):
@@ -33,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (SettingsError, TenantError, CommandError) as error:
+    except (SettingsError, TenantError, ApiKeyError, CommandError) as error:
         print(f"discord-sync: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

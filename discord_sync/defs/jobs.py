@@ -6,14 +6,12 @@ attachments. Tags on the run (or on a backfill, whose runs inherit them) turn it
 
 import dagster as dg
 
+from discord_sync.control.tags import RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.defs.partitions import tenant_partitions
 
-SYNC_ASSET_KEYS = ["channels", "messages", "reactions", "attachments"]
+__all__ = ["RESET_CHANNEL_TAG", "RESET_TAG", "SYNC_ASSET_KEYS", "sync_tenant_job"]
 
-# "true": forget the tenant's checkpoints and messages, then sync everything again from the beginning.
-RESET_TAG = "discord_sync/reset"
-# A channel or thread id: forget that one channel's checkpoint and messages, then sync it again.
-RESET_CHANNEL_TAG = "discord_sync/reset_channel"
+SYNC_ASSET_KEYS = ["channels", "messages", "reactions", "attachments"]
 
 sync_tenant_job = dg.define_asset_job(
     "sync_tenant",

@@ -57,6 +57,7 @@ class SyncResource(dg.ConfigurableResource):
     channel_batch_size: int = 5
     message_fetch_size: int = 100
     write_batch_messages: int = 2000
+    progress_interval_seconds: float = 5.0
 
     def options(self) -> SyncOptions:
         return SyncOptions(
@@ -64,6 +65,7 @@ class SyncResource(dg.ConfigurableResource):
             max_windows_per_channel=self.channel_batch_size,
             message_fetch_size=self.message_fetch_size,
             write_batch_messages=self.write_batch_messages,
+            progress_interval=self.progress_interval_seconds,
         )
 
 
@@ -132,6 +134,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             channel_batch_size=settings.channel_batch_size,
             message_fetch_size=settings.message_fetch_size,
             write_batch_messages=settings.write_batch_messages,
+            progress_interval_seconds=settings.progress_interval,
         ),
         "postgres": postgres,
         "io_manager": PostgresIOManager(postgres=postgres),

@@ -16,6 +16,7 @@ class SyncOptions:
     max_windows_per_channel: int = 5
     message_fetch_size: int = 100
     write_batch_messages: int = 2000
+    progress_interval: float = 5.0
 
 
 @dataclass

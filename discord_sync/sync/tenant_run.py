@@ -23,6 +23,7 @@ from discord_sync.store.writer import write_message_batch
 from discord_sync.sync.channel_windows import ChannelOutcome, ChannelPlan, ChannelSyncer
 from discord_sync.sync.lock import tenant_lock
 from discord_sync.sync.planning import plan_channels
+from discord_sync.sync.progress_reporter import ProgressReporter
 from discord_sync.sync.quiet_gc import quiet_garbage_collector
 from discord_sync.sync.report import SyncOptions, TenantSyncReport
 
@@ -47,6 +48,16 @@ class TenantSync:
         self.options = options
         self.log = log
         self._attempt_ids: dict[int, int] = {}
+        self.progress = ProgressReporter(
+            engine=engine,
+            tenant_id=tenant_id,
+            run_id=run_id,
+            log=log,
+            interval=options.progress_interval,
+            attempt_ids=self._attempt_ids,
+        )
+        self._request_stats: dict[str, Any] = {}
+        self._syncer: ChannelSyncer | None = None
 
     def _write_batch_now(self, channel_id: int, rows: MessageRows, checkpoint: int, status: str) -> None:
         with self.engine.begin() as conn:
@@ -102,28 +113,49 @@ class TenantSync:
         report = TenantSyncReport()
         started = time.monotonic()
         with tenant_lock(self.engine, self.tenant_id, self.log):
-            if reset or reset_channel is not None:
-                with self.engine.begin() as conn:
-                    deleted = reset_tenant(conn, self.tenant_id, reset_channel)
-                scope = f"channel {reset_channel}" if reset_channel is not None else "all channels"
-                self.log.info(f"tenant {self.tenant_id}: reset {scope}; {deleted} stored messages will be synced again")
-            with self.engine.begin() as conn:
-                plans, report.channels_unchanged = plan_channels(conn, self.tenant_id)
-            report.channels_planned = len(plans)
-            self.log.info(
-                f"tenant {self.tenant_id}: {len(plans)} channels have new messages, "
-                f"{report.channels_unchanged} unchanged (no request needed)"
-            )
-            if plans:
-                with quiet_garbage_collector():
-                    report.outcomes, report.peak_concurrent_channels, report.request_stats = asyncio.run(
-                        self._run_async(source_factory, plans)
-                    )
+            self.progress.open()
+            try:
+                self._run_locked(report, source_factory, reset=reset, reset_channel=reset_channel)
+            except BaseException as error:
+                outcomes = [state.outcome for state in self._syncer.states] if self._syncer else report.outcomes
+                try:
+                    self.progress.close(outcomes, self._request_stats, error=_plain_error(error))
+                except Exception:  # the run's own error is the one to raise
+                    self.log.warning(f"tenant {self.tenant_id}: could not record the run's failure")
+                raise
             report.seconds = time.monotonic() - started
+            self.progress.close(report.outcomes, report.request_stats)
             if not report.all_failed:
                 with self.engine.begin() as conn:
                     delete_old_sync_jobs(conn)
         return report
+
+    def _run_locked(
+        self,
+        report: TenantSyncReport,
+        source_factory: Callable[[], Any],
+        *,
+        reset: bool,
+        reset_channel: int | None,
+    ) -> None:
+        if reset or reset_channel is not None:
+            with self.engine.begin() as conn:
+                deleted = reset_tenant(conn, self.tenant_id, reset_channel)
+            scope = f"channel {reset_channel}" if reset_channel is not None else "all channels"
+            self.log.info(f"tenant {self.tenant_id}: reset {scope}; {deleted} stored messages will be synced again")
+        with self.engine.begin() as conn:
+            plans, report.channels_unchanged = plan_channels(conn, self.tenant_id)
+        report.channels_planned = len(plans)
+        self.progress.channels_unchanged = report.channels_unchanged
+        self.log.info(
+            f"tenant {self.tenant_id}: {len(plans)} channels have new messages, "
+            f"{report.channels_unchanged} unchanged (no request needed)"
+        )
+        if plans:
+            with quiet_garbage_collector():
+                report.outcomes, report.peak_concurrent_channels, report.request_stats = asyncio.run(
+                    self._run_async(source_factory, plans)
+                )
 
     async def _run_async(self, source_factory: Callable[[], Any], plans: list[ChannelPlan]) -> tuple:
         async with source_factory() as source:
@@ -139,5 +171,22 @@ class TenantSync:
                 on_channel_done=self._on_done,
                 on_channel_start=self._on_start,
             )
-            outcomes = await syncer.run(plans)
-            return outcomes, syncer.peak_concurrent_channels, source.stats.as_metadata()
+            self._syncer = syncer
+            done = asyncio.Event()
+            reporting = asyncio.create_task(
+                self.progress.report_until(done, syncer, lambda: source.stats.as_metadata())
+            )
+            try:
+                outcomes = await syncer.run(plans)
+            finally:
+                self._request_stats = source.stats.as_metadata()
+                done.set()
+                await reporting
+            return outcomes, syncer.peak_concurrent_channels, self._request_stats
+
+
+def _plain_error(error: BaseException) -> str:
+    """A failed run's error for `sync_runs`: the exception's own message (the product's errors are plain words)."""
+    if isinstance(error, KeyboardInterrupt | asyncio.CancelledError):
+        return "the run was interrupted"
+    return f"{type(error).__name__}: {error}"[:500]

@@ -1,0 +1,111 @@
+"""Start, find and cancel a tenant's sync runs: the only door the HTTP API uses into Dagster.
+
+Thin functions over `control/runs.py`, each opening the deployment's instance itself, so callers need no Dagster
+object. The interface (`start_tenant_sync`, `tenant_runs`, `cancel_tenant_run`, `daemon_is_alive`) is the one the
+rewrite of `control/runs.py` onto public Dagster APIs provides; the owner points these names at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from dagster import DagsterRunStatus, RunsFilter
+
+from discord_sync.control import runs
+from discord_sync.store.database import resolve_database_url, shared_engine
+
+# What "queued or running" means for "never two syncs of a tenant at once".
+ACTIVE_STATUSES = ("queued", "not_started", "starting", "started", "canceling")
+
+
+class RunStartError(RuntimeError):
+    """A sync could not be queued (the code location failed to load, or a setting the job needs is missing)."""
+
+
+@dataclass(frozen=True)
+class TenantRun:
+    """One Dagster run of a tenant's sync, in plain values: status is Dagster's, lower case (`queued`, `started`...)."""
+
+    run_id: str
+    tenant_id: str
+    status: str
+    created_at: datetime | None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+def _time(timestamp: float | datetime | None) -> datetime | None:
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, datetime):
+        return timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _statuses(statuses: Sequence[str] | None) -> list[DagsterRunStatus]:
+    return [DagsterRunStatus(status.upper()) for status in statuses or []]
+
+
+def tenant_runs(tenant_id: str, *, statuses: Sequence[str] | None = None, limit: int | None = None) -> list[TenantRun]:
+    """The tenant's runs, newest first; `statuses` (lower case, e.g. `ACTIVE_STATUSES`) narrows them."""
+    with runs.dagster_instance() as instance:
+        records = instance.get_run_records(
+            filters=RunsFilter(tags={"dagster/partition": tenant_id}, statuses=_statuses(statuses)), limit=limit
+        )
+    return [
+        TenantRun(
+            run_id=record.dagster_run.run_id,
+            tenant_id=tenant_id,
+            status=record.dagster_run.status.value.lower(),
+            created_at=_time(record.create_timestamp),
+            started_at=_time(record.start_time),
+            finished_at=_time(record.end_time),
+            tags=dict(record.dagster_run.tags),
+        )
+        for record in records
+    ]
+
+
+def start_tenant_sync(tenant_id: str, *, tags: Mapping[str, str] | None = None) -> str:
+    """Queue a sync of the tenant and return its run id; if one is already queued or running, return that one's.
+
+    A PostgreSQL advisory lock per tenant makes check-then-submit atomic across API workers and processes, so two
+    requests at once still queue one run.
+    """
+    engine = shared_engine(resolve_database_url())
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext('discord_sync.start_sync'), hashtext(:tenant))"),
+            {"tenant": tenant_id},
+        )
+        active = tenant_runs(tenant_id, statuses=ACTIVE_STATUSES, limit=1)
+        if active:
+            return active[0].run_id
+        with runs.dagster_instance() as instance:
+            runs.ensure_tenant_partitions(instance, [tenant_id])
+            try:
+                with runs.code_location_workspace(instance) as workspace:
+                    return runs.submit_tenant_sync(instance, workspace, tenant_id, dict(tags or {})).run_id
+            except runs.RunSubmissionError as error:
+                raise RunStartError(str(error)) from None
+
+
+def cancel_tenant_run(run_id: str) -> bool:
+    """Take a queued run out of the queue or ask a running one to stop; False if it is unknown or already ended."""
+    with runs.dagster_instance() as instance:
+        run = instance.get_run_by_id(run_id)
+        return run is not None and runs.cancel_run(instance, run)
+
+
+def daemon_is_alive() -> bool:
+    """Whether a Dagster daemon (which launches queued runs) reported a heartbeat in the last two minutes."""
+    with runs.dagster_instance() as instance:
+        return runs.daemon_is_alive(instance)
