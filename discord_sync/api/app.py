@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 
 from discord_sync.api import admin_routes, health_routes, metrics, sync_routes, tenant_routes
+from discord_sync.api.body_limit import BodyLimit
 from discord_sync.api.errors import error_response, install_error_handlers
 from discord_sync.settings import Settings
 from discord_sync.store.audit import record_call
@@ -35,6 +36,11 @@ def _is_json(content_type: str | None) -> bool:
 def _has_body(request: Request) -> bool:
     length = request.headers.get("content-length")
     return (length is not None and length.strip() not in ("", "0")) or "transfer-encoding" in request.headers
+
+
+def _declared_length(request: Request) -> int:
+    length = request.headers.get("content-length", "").strip()
+    return int(length) if length.isdigit() else 0
 
 
 def _audit(engine: sa.Engine, request: Request, status_code: int) -> None:
@@ -67,23 +73,28 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
-        max_body_size=settings.api_max_body_bytes,
     )
     app.state.engine = engine
     app.state.metrics = metrics.ApiMetrics(engine)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     for module in (tenant_routes, sync_routes, admin_routes, health_routes, metrics):
         app.include_router(module.router)
 
     @app.middleware("http")
     async def guard_and_record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """Refuse non-JSON bodies; record state-changing calls in the audit log and every call in the metrics."""
-        if (
+        if _declared_length(request) > settings.api_max_body_bytes:
+            # Refused before reading a byte; FastAPI's own limit still measures chunked bodies as they arrive.
+            response: Response = error_response(
+                413, "body_too_large", f"the request body is larger than {settings.api_max_body_bytes} bytes"
+            )
+        elif (
             request.method in STATE_CHANGING
             and _has_body(request)
             and not _is_json(request.headers.get("content-type"))
         ):
-            response: Response = error_response(
+            response = error_response(
                 415, "unsupported_media_type", "send the body as JSON with `Content-Type: application/json`"
             )
         else:
