@@ -18,7 +18,7 @@ from discord_sync.api.schemas import ErrorBody
 log = logging.getLogger("discord_sync.api")
 
 _HTTP_CODES = {
-    400: ("bad_request", "the request could not be read"),
+    400: ("bad_request", "the request body could not be read: send UTF-8 JSON"),
     401: ("unauthorized", "an API key is required: send `Authorization: Bearer <key>`"),
     403: ("forbidden", "this API key may not do that"),
     404: ("not_found", "there is nothing at this address"),

@@ -7,6 +7,7 @@ from typing import Any
 from discord_sync.api.schemas import ErrorBody
 
 _MEANINGS = {
+    400: "The body could not be read (not UTF-8 text)",
     401: "No API key, or an unknown or revoked one",
     403: "A tenant key on an admin route",
     404: "No such tenant (or not one this key may see), or no such channel",

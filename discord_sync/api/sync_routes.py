@@ -204,7 +204,7 @@ def _known_channel(engine: sa.Engine, tenant_id: str, channel_id: str) -> int:
     "/reset",
     status_code=202,
     response_model=SyncStarted,
-    responses=errors(401, 403, 404, 409, 413, 415, 422, 503),
+    responses=errors(400, 401, 403, 404, 409, 413, 415, 422, 503),
     summary="Forget the tenant's (or one channel's) stored messages and sync them again (admin)",
 )
 def reset_sync(

@@ -48,7 +48,7 @@ def tenant_view(engine: sa.Engine, tenant: Tenant) -> TenantOut:
     "",
     status_code=201,
     response_model=TenantOut,
-    responses=errors(401, 403, 409, 413, 415, 422),
+    responses=errors(400, 401, 403, 409, 413, 415, 422),
     summary="Add a tenant (admin); its initial sync is queued within seconds",
 )
 def create_tenant(

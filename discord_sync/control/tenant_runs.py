@@ -7,12 +7,14 @@ rewrite of `control/runs.py` onto public Dagster APIs provides; the owner points
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from dagster import DagsterRunStatus, RunsFilter
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from discord_sync.control import runs
 from discord_sync.store.database import resolve_database_url, shared_engine
@@ -42,6 +44,21 @@ class TenantRun:
         return self.status in ACTIVE_STATUSES
 
 
+_instances: dict[tuple[str, str], DagsterInstance] = {}
+_instances_lock = threading.Lock()
+
+
+def _instance() -> DagsterInstance:
+    """The deployment's instance, opened once per process (and per DAGSTER_HOME/DATABASE_URL): opening one costs
+    a storage connection and a read of `dagster.yaml`, too much for every API request."""
+    home = str(runs.ensure_dagster_home())
+    key = (home, os.environ.get("DATABASE_URL", ""))
+    with _instances_lock:
+        if key not in _instances:
+            _instances[key] = DagsterInstance.get()
+        return _instances[key]
+
+
 def _time(timestamp: float | datetime | None) -> datetime | None:
     if timestamp is None:
         return None
@@ -56,10 +73,9 @@ def _statuses(statuses: Sequence[str] | None) -> list[DagsterRunStatus]:
 
 def tenant_runs(tenant_id: str, *, statuses: Sequence[str] | None = None, limit: int | None = None) -> list[TenantRun]:
     """The tenant's runs, newest first; `statuses` (lower case, e.g. `ACTIVE_STATUSES`) narrows them."""
-    with runs.dagster_instance() as instance:
-        records = instance.get_run_records(
-            filters=RunsFilter(tags={"dagster/partition": tenant_id}, statuses=_statuses(statuses)), limit=limit
-        )
+    records = _instance().get_run_records(
+        filters=RunsFilter(tags={"dagster/partition": tenant_id}, statuses=_statuses(statuses)), limit=limit
+    )
     return [
         TenantRun(
             run_id=record.dagster_run.run_id,
@@ -89,23 +105,22 @@ def start_tenant_sync(tenant_id: str, *, tags: Mapping[str, str] | None = None) 
         active = tenant_runs(tenant_id, statuses=ACTIVE_STATUSES, limit=1)
         if active:
             return active[0].run_id
-        with runs.dagster_instance() as instance:
-            runs.ensure_tenant_partitions(instance, [tenant_id])
-            try:
-                with runs.code_location_workspace(instance) as workspace:
-                    return runs.submit_tenant_sync(instance, workspace, tenant_id, dict(tags or {})).run_id
-            except runs.RunSubmissionError as error:
-                raise RunStartError(str(error)) from None
+        instance = _instance()
+        runs.ensure_tenant_partitions(instance, [tenant_id])
+        try:
+            with runs.code_location_workspace(instance) as workspace:
+                return runs.submit_tenant_sync(instance, workspace, tenant_id, dict(tags or {})).run_id
+        except runs.RunSubmissionError as error:
+            raise RunStartError(str(error)) from None
 
 
 def cancel_tenant_run(run_id: str) -> bool:
     """Take a queued run out of the queue or ask a running one to stop; False if it is unknown or already ended."""
-    with runs.dagster_instance() as instance:
-        run = instance.get_run_by_id(run_id)
-        return run is not None and runs.cancel_run(instance, run)
+    instance = _instance()
+    run = instance.get_run_by_id(run_id)
+    return run is not None and runs.cancel_run(instance, run)
 
 
 def daemon_is_alive() -> bool:
     """Whether a Dagster daemon (which launches queued runs) reported a heartbeat in the last two minutes."""
-    with runs.dagster_instance() as instance:
-        return runs.daemon_is_alive(instance)
+    return runs.daemon_is_alive(_instance())
