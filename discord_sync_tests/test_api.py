@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+
 import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance
@@ -10,8 +14,10 @@ from dagster import DagsterInstance
 from discord_sync.cli import main
 from discord_sync.control.tags import REQUESTED_BY_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.control.tenant_runs import tenant_runs
+from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync.store.schema import api_audit_log, api_keys, channels, sync_runs, tenants
 from discord_sync_tests.api_harness import admin_key, api_database, api_server  # noqa: F401 (fixtures)
+from discord_sync_tests.sync_harness import TEST_TOKEN, materialize_tenant, sync_env
 
 pytestmark = pytest.mark.e2e
 
@@ -380,3 +386,59 @@ def test_a_dagster_instance_sees_the_runs_the_api_queued(in_env, admin_key):
     with DagsterInstance.get() as instance:
         run = instance.get_run_by_id(run_id)
     assert run is not None and run.job_name == "sync_tenant" and run.tags["dagster/partition"] == "shared"
+
+
+def test_a_long_initial_sync_is_seen_moving_in_the_api_and_sync_status_then_lands_in_history(
+    in_env, monkeypatch, capsys
+):
+    """Progress is written while channels sync (not only when they finish): the API and `sync status` show a
+    running channel with messages already stored, then the finished run lands in the history."""
+    with Emulator(guilds=[GuildSpec(seed=1, scale=0.05)], token=TEST_TOKEN, latency_ms=30) as emulator:
+        sync_env(
+            monkeypatch,
+            emulator,
+            SYNC_PROGRESS_INTERVAL="0.2",
+            SYNC_MESSAGE_FETCH_SIZE="50",
+            SYNC_CHANNEL_BATCH_SIZE="1",
+            SYNC_MAX_CHANNEL_WORKERS="4",
+            SYNC_WRITE_BATCH_MESSAGES="100",
+        )
+        in_env.tenant("liveco", emulator.guild_ids[0])
+        _, key = in_env.key("liveco")
+        outcome: dict = {}
+        syncing = threading.Thread(target=lambda: outcome.update(result=materialize_tenant("liveco")))
+        syncing.start()
+        seen_running: list[dict] = []
+        cli_saw_progress = False
+        with in_env.client(key) as client:
+            while syncing.is_alive():
+                status = client.get("/api/tenants/liveco/sync/status").json()
+                moving = [c for c in status["channels"] if c["status"] == "running" and c["messages"] > 0]
+                if status["run"] and status["run"]["outcome"] == "running" and moving:
+                    seen_running.append(status)
+                    if not cli_saw_progress:
+                        assert main(["sync", "status", "--tenant", "liveco"]) == 0
+                        table = capsys.readouterr().out
+                        cli_saw_progress = " running: " in table and "messages at" in table
+                time.sleep(0.1)
+            syncing.join()
+            tenant = client.get("/api/tenants/liveco").json()
+            history = client.get("/api/tenants/liveco/sync/history").json()
+        truth = sum(emulator.client.ground_truth_counts(emulator.guild_ids[0]).values())
+    assert outcome["result"].success
+    assert seen_running, "no status showed a running channel with messages stored before the run ended"
+    live = seen_running[-1]
+    assert 0 < live["progress"]["messages"] < truth and live["progress"]["channels_running"] >= 1
+    assert live["run"]["progress_at"] is not None
+    assert cli_saw_progress
+    [run] = history["runs"]
+    assert run["outcome"] == "complete" and run["messages"] == truth and run["finished_at"] is not None
+    assert tenant["onboarding"]["state"] == "complete" and tenant["last_sync"]["run_id"] == run["run_id"]
+    logged = capsys.readouterr()
+    metrics = [
+        json.loads(line.split("sync-metrics ", 1)[1])
+        for line in (logged.out + logged.err).splitlines()
+        if "sync-metrics {" in line
+    ]
+    assert any(not m["final"] and m["messages"] > 0 for m in metrics) and metrics[-1]["final"]
+    assert metrics[-1]["messages"] == truth and {"channels_per_minute", "rate_limit_hits_429"} <= set(metrics[-1])
