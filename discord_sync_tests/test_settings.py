@@ -13,6 +13,8 @@ def test_defaults_when_nothing_is_set():
     assert settings.message_fetch_size == 100
     assert settings.database_url is None
     assert settings.debug_rate_limits is False
+    assert settings.progress_interval == 5.0
+    assert settings.api_max_body_bytes == 16_384
 
 
 @pytest.mark.parametrize(
@@ -29,6 +31,9 @@ def test_defaults_when_nothing_is_set():
         ("DEBUG_RATE_LIMITS", "maybe", "true or false"),
         ("ANONYMIZATION_KEY", "short", "at least 16"),
         ("SYNC_GLOBAL_REQUESTS_PER_SECOND", "80", "between"),
+        ("SYNC_PROGRESS_INTERVAL", "0", "between 0.1 and"),
+        ("SYNC_PROGRESS_INTERVAL", "soon", "number"),
+        ("API_MAX_BODY_BYTES", "10", "between 256 and"),
     ],
 )
 def test_malformed_setting_is_refused_naming_the_variable(variable, value, expected_words):
