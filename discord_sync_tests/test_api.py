@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -203,6 +204,22 @@ def test_sync_queues_one_run_and_a_second_request_answers_with_that_same_run(in_
         assert tenant["active_run_id"] == first.json()["run_id"] and tenant["onboarding"]["state"] == "pending"
     [run] = tenant_runs("syncco")
     assert run.tags["dagster/partition"] == "syncco" and run.tags[REQUESTED_BY_TAG] == key_id
+
+
+def test_concurrent_sync_requests_for_one_tenant_queue_exactly_one_run(in_env):
+    in_env.tenant("racy", 6101)
+    _, key = in_env.key("racy")
+
+    def request_sync() -> str:
+        with in_env.client(key) as client:
+            response = client.post("/api/tenants/racy/sync")
+        assert response.status_code == 202, response.text
+        return response.json()["run_id"]
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        run_ids = list(pool.map(lambda _: request_sync(), range(3)))
+    assert len(set(run_ids)) == 1
+    assert [run.run_id for run in tenant_runs("racy")] == run_ids[:1]
 
 
 def test_cancel_stops_the_queued_run_and_the_admin_queue_shows_position_age_and_daemon(in_env, admin_key):

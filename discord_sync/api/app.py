@@ -11,6 +11,7 @@ from email.message import Message
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from discord_sync.api import admin_routes, health_routes, metrics, sync_routes, tenant_routes
 from discord_sync.api.body_limit import BodyLimit
@@ -116,6 +117,5 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
 
 
 async def _run_sync(function: Callable[..., None], *args: object) -> None:
-    from starlette.concurrency import run_in_threadpool
-
+    # The audit write is blocking SQL: off the event loop, like the routes' own work.
     await run_in_threadpool(function, *args)

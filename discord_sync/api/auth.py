@@ -51,7 +51,8 @@ def admin_key(key: Annotated[ApiKey, Depends(api_key)]) -> ApiKey:
     return key
 
 
-def no_such_tenant(tenant_id: str) -> ApiError:
+def no_such_tenant() -> ApiError:
+    """The one answer for an unknown tenant and for another tenant's: nothing tells them apart."""
     return ApiError(404, "not_found", "no such tenant (or not one this key may see)")
 
 
@@ -62,12 +63,12 @@ def visible_tenant(
 ) -> Tenant:
     """The tenant named in the path if this key may see it, else 404 (the same answer as for an unknown id)."""
     if not re.fullmatch(TENANT_ID_PATTERN, tenant_id) or (not key.is_admin and key.tenant_id != tenant_id):
-        raise no_such_tenant(tenant_id)
+        raise no_such_tenant()
     try:
         with engine.connect() as conn:
             return get_tenant(conn, tenant_id)
     except TenantError:
-        raise no_such_tenant(tenant_id) from None
+        raise no_such_tenant() from None
 
 
 def admin_tenant(
