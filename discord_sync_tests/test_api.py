@@ -174,6 +174,10 @@ def test_non_json_bodies_malformed_json_and_oversized_bodies_are_refused(api_ser
             "/api/tenants", headers={**headers, "Content-Type": "application/json"}, content=b'{"id": "x",'
         )
         assert is_error(broken, 422, "invalid_request") and "not valid JSON" in broken.json()["error"]["message"]
+        not_text = client.post(
+            "/api/tenants", headers={**headers, "Content-Type": "application/json"}, content=b"\xff\xfe{"
+        )
+        assert is_error(not_text, 400, "bad_request")
         huge = client.post("/api/tenants", headers=headers, json={"id": "big", "guild_id": "1", "name": "x" * 100_000})
         assert is_error(huge, 413, "body_too_large")
         # A chunked body (no Content-Length) is measured as it arrives.
