@@ -14,7 +14,7 @@ from dagster import DagsterInstance
 
 from discord_sync.cli import main
 from discord_sync.control.tags import REQUESTED_BY_TAG, RESET_CHANNEL_TAG, RESET_TAG
-from discord_sync.control.tenant_runs import tenant_runs
+from discord_sync.control.tenant_runs import RunStartError, start_tenant_sync, tenant_runs
 from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync.store.schema import api_audit_log, api_keys, channels, sync_runs, tenants
 from discord_sync_tests.api_harness import admin_key, api_database, api_server  # noqa: F401 (fixtures)
@@ -463,3 +463,12 @@ def test_a_long_initial_sync_is_seen_moving_in_the_api_and_sync_status_then_land
     ]
     assert any(not m["final"] and m["messages"] > 0 for m in metrics) and metrics[-1]["final"]
     assert metrics[-1]["messages"] == truth and {"channels_per_minute", "rate_limit_hits_429"} <= set(metrics[-1])
+
+
+def test_queueing_a_sync_without_the_bot_token_is_refused_naming_the_missing_variable(in_env, monkeypatch):
+    """What the API answers as 503 `dagster_unavailable`: the job cannot be planned without its settings."""
+    in_env.tenant("notoken", 14001)
+    monkeypatch.delenv("DISCORD_BOT_TOKEN")
+    with pytest.raises(RunStartError, match="DISCORD_BOT_TOKEN is not set"):
+        start_tenant_sync("notoken")
+    assert tenant_runs("notoken") == []
