@@ -372,6 +372,8 @@ def test_every_state_changing_call_is_audited_by_key_id_and_no_key_reaches_the_a
         client.get("/api/tenants/auditco")
     with api_server.client("dsk_zzzzzzzz_" + "q" * 43) as client:
         client.post("/api/tenants/auditco/sync")
+    with api_server.client(key) as client:
+        client.post("/api/tenants/auditco/sync/reset", content=b"channel=1", headers={"Content-Type": "text/plain"})
     with api_server.engine.connect() as conn:
         rows = conn.execute(sa.select(api_audit_log).order_by(api_audit_log.c.id)).mappings().all()
     mine = [
@@ -385,6 +387,7 @@ def test_every_state_changing_call_is_audited_by_key_id_and_no_key_reaches_the_a
         (admin_id, "audited-new", "POST /api/tenants", 201, "ok"),
         (admin_id, None, "POST /api/tenants", 422, "refused"),
         (None, "auditco", "POST /api/tenants/{tenant_id}/sync", 401, "refused"),
+        (None, "auditco", "POST /api/tenants/{tenant_id}/sync/reset", 415, "refused"),  # refused before the key check
     ]
     assert all(r["at"] is not None for r in rows)
     with api_server.engine.connect() as conn:

@@ -11,7 +11,9 @@ from email.message import Message
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
 
 from discord_sync.api import admin_routes, health_routes, metrics, sync_routes, tenant_routes
 from discord_sync.api.body_limit import BodyLimit
@@ -44,8 +46,20 @@ def _declared_length(request: Request) -> int:
     return int(length) if length.isdigit() else 0
 
 
-def _audit(engine: sa.Engine, request: Request, status_code: int) -> None:
+def _route_of(request: Request) -> tuple[APIRoute | None, dict[str, str]]:
+    """The route a request addressed and its path parameters, also for one refused before routing (413, 415)."""
     route = request.scope.get("route")
+    if route is not None:
+        return route, request.path_params
+    for candidate in request.app.state.routes:
+        match, child = candidate.matches(request.scope)
+        if match is Match.FULL and isinstance(candidate, APIRoute):
+            return candidate, child.get("path_params", {})
+    return None, {}
+
+
+def _audit(engine: sa.Engine, request: Request, status_code: int) -> None:
+    route, path_params = _route_of(request)
     if route is None:
         return  # no such address: nothing could change
     try:
@@ -53,7 +67,7 @@ def _audit(engine: sa.Engine, request: Request, status_code: int) -> None:
             record_call(
                 conn,
                 key_id=getattr(request.state, "key_id", None),
-                tenant_id=request.path_params.get("tenant_id") or getattr(request.state, "audit_tenant_id", None),
+                tenant_id=path_params.get("tenant_id") or getattr(request.state, "audit_tenant_id", None),
                 action=f"{request.method} {route.path}",
                 status_code=status_code,
                 run_id=getattr(request.state, "audit_run_id", None),
@@ -79,8 +93,10 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     app.state.metrics = metrics.ApiMetrics(engine)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
-    for module in (tenant_routes, sync_routes, admin_routes, health_routes, metrics):
-        app.include_router(module.router)
+    routers = [module.router for module in (tenant_routes, sync_routes, admin_routes, health_routes, metrics)]
+    for router in routers:
+        app.include_router(router)
+    app.state.routes = [route for router in routers for route in router.routes]
 
     @app.middleware("http")
     async def guard_and_record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -105,7 +121,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
                 if request.method in STATE_CHANGING:
                     await _run_sync(_audit, engine, request, 500)
                 raise
-        route = request.scope.get("route")
+        route, _ = _route_of(request)
         app.state.metrics.requests.labels(
             request.method, route.path if route is not None else "unmatched", str(response.status_code)
         ).inc()
