@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -37,6 +38,7 @@ from discord_sync.store.sync_runs import SyncRun, get_run, run_history
 from discord_sync.store.tenants import Tenant
 
 router = APIRouter(prefix="/api/tenants/{tenant_id}/sync", tags=["sync"])
+log = logging.getLogger("discord_sync.api")
 
 MAX_SNOWFLAKE = 2**63 - 1
 
@@ -46,7 +48,12 @@ def _start(request: Request, tenant_id: str, key: ApiKey, tags: dict[str, str]) 
     try:
         run_id = start_tenant_sync(tenant_id, tags={**tags, REQUESTED_BY_TAG: key.id})
     except RunStartError as error:
-        raise ApiError(503, "dagster_unavailable", f"the sync could not be queued: {error}") from None
+        # The reason (a missing setting, a code location that fails to load) is for the operators: it can name
+        # files and variables. The caller learns that it is not their request's fault.
+        log.error("could not queue a sync of tenant %s: %s", tenant_id, error)
+        raise ApiError(
+            503, "dagster_unavailable", "the sync could not be queued now; the operators can see why in the API's log"
+        ) from None
     request.state.audit_run_id = run_id
     found = [run for run in tenant_runs(tenant_id, limit=10) if run.run_id == run_id]
     return found[0] if found else TenantRun(run_id=run_id, tenant_id=tenant_id, status="queued", created_at=None)
