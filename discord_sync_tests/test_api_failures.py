@@ -1,5 +1,6 @@
-"""When the database goes away under a running API, callers get the one error shape in plain words (503 from the
-health check, 500 elsewhere) and nothing of the inside: no stack trace, SQL, file path, URL or password."""
+"""When Dagster cannot plan a run, or the database goes away under a running API, callers get the one error shape
+in plain words (503, or 500) and nothing of the inside: no stack trace, SQL, file path, URL or password; the
+operators find the reason in the API's log."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ PASSWORD = "pw-that-must-never-show"
 INSIDE = ("Traceback", "SELECT", "api_keys", ".py", "postgresql", PASSWORD, "127.0.0.1:5432", "psycopg")
 
 
-def test_a_lost_database_answers_500_and_503_in_plain_words_without_internals(
+def test_a_missing_setting_answers_503_and_a_lost_database_500_in_plain_words_without_internals(
     pg_server_url, template_database, tmp_path
 ):
     name = f"discord_sync_api_lost_{uuid.uuid4().hex[:10]}"
@@ -49,19 +50,23 @@ def test_a_lost_database_answers_500_and_503_in_plain_words_without_internals(
         "DAGSTER_HOME": str(tmp_path),
         "ANONYMIZATION_KEY": TEST_ANONYMIZATION_KEY,
     }
+    env.pop("DISCORD_BOT_TOKEN", None)  # the sync job cannot be planned without it
     command = [str(Path(sys.executable).with_name("discord-sync")), "api", "--port", str(port)]
     with log_path.open("w") as log:
         process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base, process, log_path)
+        headers = {"Authorization": f"Bearer {key}"}
+        created = httpx.post(f"{base}/api/tenants", headers=headers, json={"id": "acme", "guild_id": "1"}, timeout=30)
+        assert created.status_code == 201, created.text
+        unplanned = httpx.post(f"{base}/api/tenants/acme/sync", headers=headers, timeout=120)
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        headers = {"Authorization": f"Bearer {key}"}
         answers = [
             httpx.get(f"{base}/healthz", timeout=30),
             httpx.get(f"{base}/api/tenants/acme", headers=headers, timeout=30),
-            httpx.post(f"{base}/api/tenants", headers=headers, json={"id": "acme", "guild_id": "1"}, timeout=30),
+            httpx.post(f"{base}/api/tenants", headers=headers, json={"id": "other", "guild_id": "2"}, timeout=30),
         ]
     finally:
         process.terminate()
@@ -70,6 +75,8 @@ def test_a_lost_database_answers_500_and_503_in_plain_words_without_internals(
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     health, read, write = answers
+    assert unplanned.status_code == 503 and unplanned.json()["error"]["code"] == "dagster_unavailable"
+    assert not any(word in unplanned.text for word in (*INSIDE, "DISCORD_BOT_TOKEN"))
     assert health.status_code == 503 and health.json() == {"status": "down", "database": False, "daemon": False}
     for response in (read, write):
         assert response.status_code == 500
@@ -82,4 +89,5 @@ def test_a_lost_database_answers_500_and_503_in_plain_words_without_internals(
         assert not any(word in response.text for word in INSIDE)
     log = log_path.read_text()
     assert "unexpected error on GET /api/tenants/acme" in log  # the operators do see it
+    assert "DISCORD_BOT_TOKEN is not set" in log
     assert PASSWORD not in log and key.split("_")[2] not in log
