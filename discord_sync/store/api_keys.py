@@ -13,13 +13,14 @@ import re
 import secrets
 import string
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from discord_sync.store.schema import api_keys
 
 KEY_PREFIX = "dsk"
+LAST_USE_PRECISION = timedelta(minutes=1)
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _KEY_PATTERN = re.compile(r"dsk_([a-z0-9]{8})_([A-Za-z0-9_-]{43})")
 
@@ -101,5 +102,13 @@ def authenticate(conn: sa.Connection, presented: str) -> ApiKey | None:
     expected = row["key_hash"] if row is not None else hash_key("")
     if not hmac.compare_digest(expected, hash_key(presented)) or row is None or row["revoked_at"] is not None:
         return None
-    conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(last_used_at=sa.func.now()))
+    # To the minute: a busy key would otherwise rewrite its row on every request.
+    conn.execute(
+        api_keys.update()
+        .where(
+            api_keys.c.id == key_id,
+            sa.or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < sa.func.now() - LAST_USE_PRECISION),
+        )
+        .values(last_used_at=sa.func.now())
+    )
     return ApiKey(**{k: v for k, v in row.items() if k != "key_hash"})
