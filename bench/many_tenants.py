@@ -24,7 +24,7 @@ from pathlib import Path
 import dagster as dg
 
 from bench.infra import EmulatorProcess, Server, sync_environment
-from discord_sync.control.runs import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parent.parent
 from discord_sync.store.database import create_db_engine
 from discord_sync.store.tenants import add_tenant
 
