@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from dagster import DagsterInstance
 
 from discord_sync.cli import main
-from discord_sync.run_names import REQUESTED_BY_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.control.tenant_runs import RunStartError, start_tenant_sync, tenant_runs
 from discord_sync.emulator import Emulator, GuildSpec
+from discord_sync.run_names import REQUESTED_BY_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.store.schema import api_audit_log, api_keys, channels, sync_runs, tenants
 from discord_sync_tests.api_harness import admin_key, api_database, api_server  # noqa: F401 (fixtures)
 from discord_sync_tests.sync_harness import TEST_TOKEN, materialize_tenant, sync_env

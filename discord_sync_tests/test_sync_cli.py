@@ -8,15 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -33,7 +26,6 @@ from discord_sync_tests.fault_harness import REPO
 from discord_sync_tests.webserver_harness import free_port, running_webserver
 
 pytestmark = pytest.mark.e2e
-
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,7 @@ def _daemon_answers() -> bool:
 def healthz(request: Request) -> JSONResponse:
     database = _database_answers(request.app.state.engine)
     daemon = database and _daemon_answers()
-    status = "ok" if database and daemon else "degraded" if database else "down"
-    health = Health(status=status, database=database, daemon=daemon)
+    health = Health(
+        status="ok" if database and daemon else "degraded" if database else "down", database=database, daemon=daemon
+    )
     return JSONResponse(health.model_dump(), status_code=200 if database else 503)

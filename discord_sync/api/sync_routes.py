@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -22,7 +22,6 @@ from discord_sync.api.schemas import (
     SyncStarted,
     SyncStatus,
 )
-from discord_sync.run_names import REQUESTED_BY_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.control.tenant_runs import (
     ACTIVE_STATUSES,
     RunStartError,
@@ -31,6 +30,7 @@ from discord_sync.control.tenant_runs import (
     start_tenant_sync,
     tenant_runs,
 )
+from discord_sync.run_names import REQUESTED_BY_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.store.api_keys import ApiKey
 from discord_sync.store.schema import channels
 from discord_sync.store.status import channel_states
@@ -78,9 +78,10 @@ def start_sync(
 def _run_state(run: TenantRun | None, row: SyncRun | None) -> RunState | None:
     if run is None and row is None:
         return None
-    outcome = row.outcome if row else None
+    outcome: Any = row.outcome if row else None  # one of RunState.outcome's values (sync_runs checks it)
     if run is None:
         # A run outside this Dagster instance (e.g. materialized in-process): its own row is all there is.
+        assert row is not None
         status = {"running": "started", "failed": "failure"}.get(row.outcome, "success")
         return RunState(
             run_id=row.run_id,

@@ -43,6 +43,7 @@ def run_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from discord_sync.api.app import create_app
+
     settings = Settings.from_env()
     if not os.environ.get("DAGSTER_HOME"):
         raise SettingsError(

@@ -132,7 +132,7 @@ def _demo_admin_key(database_url: str) -> str:
 
 def _start_api(port: int) -> subprocess.Popen:
     command = [str(Path(sys.executable).with_name("discord-sync")), "api", "--host", "127.0.0.1", "--port", str(port)]
-    return subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True)
+    return subprocess.Popen(command, start_new_session=True)
 
 
 def _stop_process_group(process: subprocess.Popen, name: str = "dagster dev") -> None:

@@ -19,7 +19,9 @@ import sqlalchemy as sa
 
 from discord_sync.store.progress import record_attempts_progress
 from discord_sync.store.sync_runs import finish_run, start_run, update_run
-from discord_sync.sync.channel_windows import ChannelOutcome, ChannelSyncer
+from discord_sync.store.sync_status import ChannelSyncStatus
+from discord_sync.sync.channel_windows import ChannelSyncer
+from discord_sync.sync.windows import ChannelOutcome
 
 METRICS_MARKER = "sync-metrics"
 
@@ -37,10 +39,10 @@ def run_totals(
     return {
         "channels_total": len(outcomes) + channels_unchanged,
         "channels_unchanged": channels_unchanged,
-        "channels_complete": statuses.count("complete"),
-        "channels_skipped": statuses.count("skipped"),
-        "channels_failed": statuses.count("failed"),
-        "channels_running": sum(1 for o in outcomes if o.status == "running" and o.requests),
+        "channels_complete": statuses.count(ChannelSyncStatus.COMPLETE),
+        "channels_skipped": statuses.count(ChannelSyncStatus.SKIPPED),
+        "channels_failed": statuses.count(ChannelSyncStatus.FAILED),
+        "channels_running": sum(1 for o in outcomes if o.status == ChannelSyncStatus.RUNNING and o.requests),
         "messages": messages,
         "messages_per_second": round(messages / max(seconds, 1e-6), 1),
         "discord_requests": int(request_stats.get("discord_requests", 0)),
@@ -127,8 +129,8 @@ class ProgressReporter:
                 return
             except TimeoutError:
                 pass
-            outcomes = [state.outcome for state in syncer.states]
-            concurrent = sum(1 for state in syncer.states if state.active_windows())
+            outcomes = [channel.outcome for channel in syncer.channels]
+            concurrent = sum(1 for channel in syncer.channels if channel.active_windows())
             try:
                 await asyncio.to_thread(self._report, outcomes, request_stats(), concurrent)
             except Exception as error:  # progress is informative: a failed write must not fail the sync

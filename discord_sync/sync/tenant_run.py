@@ -136,7 +136,7 @@ class TenantSync:
             try:
                 self._run_locked(report, source_factory, reset=reset, reset_channel=reset_channel, reconcile=reconcile)
             except BaseException as error:
-                outcomes = [state.outcome for state in self._syncer.states] if self._syncer else report.outcomes
+                outcomes = [state.outcome for state in self._syncer.channels] if self._syncer else report.outcomes
                 try:
                     self.progress.close(outcomes, self._request_stats, error=_plain_error(error))
                 except Exception:  # the run's own error is the one to raise
