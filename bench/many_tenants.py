@@ -24,9 +24,10 @@ from pathlib import Path
 import dagster as dg
 
 from bench.infra import EmulatorProcess, Server, sync_environment
-from discord_sync.control.runs import REPO_ROOT
 from discord_sync.store.database import create_db_engine
 from discord_sync.store.tenants import add_tenant
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 BIN = Path(sys.executable).parent
 FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)

@@ -16,3 +16,5 @@ RESET_CHANNEL_TAG = "discord_sync/reset_channel"
 # "true": besides the new messages, re-read the tenant's whole stored history at SYNC_RECONCILE_REQUESTS_PER_SECOND
 # and apply every edit, reaction change and deletion found.
 RECONCILE_TAG = "discord_sync/reconcile"
+# The id of the API key that asked for a run (never the key itself), so a run can be traced to its caller.
+REQUESTED_BY_TAG = "discord_sync/requested_by"

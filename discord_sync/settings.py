@@ -156,6 +156,8 @@ class Settings:
     refresh_daily_horizon_days: float = 7.0
     reconcile_requests_per_second: float = 5.0
     deleted_messages: str = "tombstone"
+    progress_interval_seconds: float = 5.0
+    api_max_body_bytes: int = 16_384
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
     dagster_webserver_url: str = "http://127.0.0.1:3000"
     discord_sync_home: str = ".discord-sync"
@@ -205,6 +207,10 @@ class Settings:
                 env, "SYNC_RECONCILE_REQUESTS_PER_SECOND", default.reconcile_requests_per_second, 0.1, 50.0
             ),
             deleted_messages=_choice(env, "SYNC_DELETED_MESSAGES", default.deleted_messages, DELETION_POLICIES),
+            progress_interval_seconds=_float(
+                env, "SYNC_PROGRESS_INTERVAL", default.progress_interval_seconds, 0.1, 3600.0
+            ),
+            api_max_body_bytes=_int(env, "API_MAX_BODY_BYTES", default.api_max_body_bytes, 256, 10_485_760),
             anonymization_key=Secret(key),
             dagster_webserver_url=_http_url(env, "DAGSTER_WEBSERVER_URL", default.dagster_webserver_url),
             discord_sync_home=env.get("DISCORD_SYNC_HOME", "").strip() or default.discord_sync_home,

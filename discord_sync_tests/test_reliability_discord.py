@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from discord_sync.emulator import Emulator, GuildSpec
-from discord_sync.store.schema import channels, sync_progress
+from discord_sync.store.schema import channels, sync_progress, sync_runs
 from discord_sync_tests.fault_harness import completeness_problems, guild_truth, stored_state
 from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, materialize_tenant, sync_env
 
@@ -170,11 +170,18 @@ def test_a_token_revoked_mid_sync_stops_the_tenant_after_very_few_401s(engine, e
     assert "401 Unauthorized" in messages[0] and "revoked" in messages[0]
     # At most the requests already in flight (one per worker) meet the revoked token; none is retried.
     assert emulator.client.counters()["status_counts"].get("401", 0) <= 4
+    # The run's history says how it ended, in the same plain words.
+    with engine.connect() as conn:
+        [failed] = conn.execute(sa.select(sync_runs.c.outcome, sync_runs.c.error)).all()
+    assert failed.outcome == "failed" and "401 Unauthorized" in failed.error
 
     emulator.client.clear_faults()
     emulator.client.set_latency(0)
     assert materialize_tenant(tenant).success
     assert_exact_copy(engine, emulator)
+    with engine.connect() as conn:
+        outcomes = conn.execute(sa.select(sync_runs.c.outcome).order_by(sync_runs.c.started_at)).scalars().all()
+    assert outcomes == ["failed", "complete"]
 
 
 def test_bot_removed_from_the_guild_fails_the_tenant_in_plain_words(engine, emulator, tenant):

@@ -33,6 +33,8 @@ def test_a_malformed_alert_webhook_url_is_refused_without_showing_it():
     assert "secret-part" not in str(error.value)
     settings = Settings.from_env({"ALERT_WEBHOOK_URL": "https://hooks.example.com/T0/B0/secret-part"})
     assert "secret-part" not in repr(settings)
+    assert settings.progress_interval_seconds == 5.0
+    assert settings.api_max_body_bytes == 16_384
 
 
 @pytest.mark.parametrize(
@@ -60,6 +62,9 @@ def test_a_malformed_alert_webhook_url_is_refused_without_showing_it():
         ("SYNC_FRESHNESS_HOURS", "soon", "number"),
         ("SYNC_FRESHNESS_HOURS", "0", "between"),
         ("DAGSTER_RUN_RETENTION_DAYS", "0", "between 1 and"),
+        ("SYNC_PROGRESS_INTERVAL", "0", "between 0.1 and"),
+        ("SYNC_PROGRESS_INTERVAL", "soon", "number"),
+        ("API_MAX_BODY_BYTES", "10", "between 256 and"),
     ],
 )
 def test_malformed_setting_is_refused_naming_the_variable(variable, value, expected_words):

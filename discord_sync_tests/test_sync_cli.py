@@ -8,15 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -30,16 +23,9 @@ from discord_sync.store.database import create_db_engine, shared_engine
 from discord_sync.store.tenants import add_tenant
 from discord_sync_tests.conftest import TEMPLATE_DB, TEST_ANONYMIZATION_KEY
 from discord_sync_tests.fault_harness import REPO
+from discord_sync_tests.webserver_harness import free_port, running_webserver
 
 pytestmark = pytest.mark.e2e
-
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -55,39 +41,6 @@ def module_database(pg_server_url: str, template_database: str) -> Iterator[str]
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
-
-
-@contextmanager
-def running_webserver(home: Path, env: dict[str, str]) -> Iterator[str]:
-    """`dagster-webserver -m discord_sync.definitions` on a free port with `env`; yields its URL once it answers."""
-    port = free_port()
-    log = open(home / "webserver.log", "w")
-    process = subprocess.Popen(
-        [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-m", "discord_sync.definitions"],
-        env={**os.environ, **env, "DAGSTER_HOME": str(home)},
-        cwd=home,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, f"the webserver exited; see {home / 'webserver.log'}"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, f"the webserver did not answer; see {home / 'webserver.log'}"
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

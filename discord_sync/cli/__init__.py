@@ -7,14 +7,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from discord_sync.cli import db_commands, demo_command, emulator_command, sync_commands, tenant_commands
+from discord_sync.cli import (
+    api_commands,
+    db_commands,
+    demo_command,
+    emulator_command,
+    sync_commands,
+    tenant_commands,
+)
 from discord_sync.control.runs import RunControlError
 from discord_sync.settings import Settings, SettingsError
+from discord_sync.store.api_keys import ApiKeyError
 from discord_sync.store.database import export_dagster_postgres_environment
 from discord_sync.store.migrate import SchemaVersionError
 from discord_sync.store.tenants import TenantError
 
-COMMAND_MODULES = [db_commands, tenant_commands, sync_commands, demo_command, emulator_command]
+COMMAND_MODULES = [db_commands, tenant_commands, sync_commands, api_commands, demo_command, emulator_command]
 
 
 class CommandError(Exception):
@@ -43,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _point_dagster_at_the_database()
         return int(args.handler(args) or 0)
-    except (SettingsError, TenantError, CommandError, RunControlError, SchemaVersionError) as error:
+    except (SettingsError, TenantError, ApiKeyError, CommandError, RunControlError, SchemaVersionError) as error:
         print(f"discord-sync: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,11 +1,10 @@
 """`discord-sync demo`: the whole product on one machine, against the bundled Discord emulator.
 
-Embedded PostgreSQL (unless `DATABASE_URL` is set; the only place the product starts one), the emulator with one
-generated guild, a `demo` tenant for it, and `dagster dev` (webserver and daemon) on 127.0.0.1, where the
-new-tenant sensor launches the initial sync. Without `DAGSTER_HOME` the demo writes its own instance settings
-under `$DISCORD_SYNC_HOME/dagster_home`. Every child process gets the database through `DATABASE_URL`.
-Ctrl-C stops everything it started: `dagster dev` runs in its own process group, which is interrupted, then
-killed if it lingers; the embedded server is stopped only if the demo started it.
+Embedded PostgreSQL (unless `DATABASE_URL` is set), the emulator with one generated guild, a `demo` tenant for it,
+`dagster dev` (webserver and daemon) on 127.0.0.1, where the new-tenant sensor launches the initial sync, and the
+HTTP API beside it with a fresh demo admin key (printed; the previous demo keys are revoked).
+Ctrl-C stops everything it started: `dagster dev` and the API run in their own process groups, which are
+interrupted, then killed if they linger; the embedded server is stopped only if the demo started it.
 """
 
 from __future__ import annotations
@@ -58,12 +57,14 @@ concurrency:
 telemetry:
   enabled: false
 """
+DEMO_KEY_NAME = "demo"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="run the product on a demo guild served by the emulator")
     parser.add_argument("--port", type=int, default=3000, help="port of the Dagster UI on 127.0.0.1")
     parser.add_argument("--emulator-port", type=int, default=0, help="port of the emulator (default: a free one)")
+    parser.add_argument("--api-port", type=int, default=8080, help="port of the HTTP API on 127.0.0.1")
     parser.set_defaults(handler=run_demo)
 
 
@@ -117,14 +118,31 @@ def _ensure_demo_tenant(database_url: str, guild_id: int) -> None:
         )
 
 
-def _stop_process_group(process: subprocess.Popen) -> None:
-    """Interrupt `dagster dev` like a Ctrl-C would, then kill whatever is left of its process group."""
+def _demo_admin_key(database_url: str) -> str:
+    """A new admin key for the demo; earlier demo keys are revoked, so only the one printed last works."""
+    from discord_sync.store.api_keys import create_key, list_keys, revoke_key
+    from discord_sync.store.database import shared_engine
+
+    with shared_engine(database_url).begin() as conn:
+        for key in list_keys(conn):
+            if key.name == DEMO_KEY_NAME and key.revoked_at is None:
+                revoke_key(conn, key.id)
+        return create_key(conn, tenant_id=None, name=DEMO_KEY_NAME)[1]
+
+
+def _start_api(port: int) -> subprocess.Popen:
+    command = [str(Path(sys.executable).with_name("discord-sync")), "api", "--host", "127.0.0.1", "--port", str(port)]
+    return subprocess.Popen(command, start_new_session=True)
+
+
+def _stop_process_group(process: subprocess.Popen, name: str = "dagster dev") -> None:
+    """Interrupt a child like a Ctrl-C would, then kill whatever is left of its process group."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=SHUTDOWN_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
-            print("dagster dev did not stop in time; killing it", flush=True)
+            print(f"{name} did not stop in time; killing it", flush=True)
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -159,7 +177,18 @@ def run_demo(args: argparse.Namespace) -> int:
             os.environ["DISCORD_API_BASE_URL"] = emulator.base_url
             print(f"Discord emulator serving {emulator.base_url}", flush=True)
             _ensure_demo_tenant(database_url, emulator.guild_ids[0])
-            return _run_dagster_dev(args.port)
+            key = _demo_admin_key(database_url)
+            api = _start_api(args.api_port)
+            print(
+                f"\nHTTP API: http://127.0.0.1:{args.api_port}/api/docs  (demo admin key below; e.g.\n"
+                f"  curl -H 'Authorization: Bearer <key>' http://127.0.0.1:{args.api_port}/api/tenants/{DEMO_TENANT}/sync/status)\n"
+                f"demo admin key: {key}",
+                flush=True,
+            )
+            try:
+                return _run_dagster_dev(args.port)
+            finally:
+                _stop_process_group(api, "the API")
     except KeyboardInterrupt:
         return 0
     finally:

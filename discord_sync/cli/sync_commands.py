@@ -29,6 +29,7 @@ from discord_sync.store.database import resolve_database_url, shared_engine
 from discord_sync.store.migrate import require_current_schema
 from discord_sync.store.schema import channels
 from discord_sync.store.status import ChannelState, TenantState, channel_states, tenant_states
+from discord_sync.store.sync_runs import SyncRun, get_run, run_history
 from discord_sync.store.tenants import get_tenant, list_tenants, validate_tenant_id
 
 DAEMON_NOTE = (
@@ -203,15 +204,54 @@ def run_status(args: argparse.Namespace) -> int:
             get_tenant(conn, tenant_id)
         tenants = tenant_states(conn, tenant_id)
         channel_rows = channel_states(conn, tenant_id, args.run_id) if tenant_id else []
-    last_runs = {t.tenant_id: run or _latest_run(t.tenant_id, settings) for t in tenants}
+        last_runs = {t.tenant_id: run or _latest_run(t.tenant_id, settings) for t in tenants}
+        progress = _run_progress(conn, tenant_id, last_runs.get(tenant_id)) if tenant_id else None
     if args.json:
-        print(json.dumps(_status_json(tenants, last_runs, channel_rows, tenant_id is not None), indent=2))
+        data = _status_json(tenants, last_runs, channel_rows, tenant_id is not None)
+        if tenant_id is not None:
+            data["progress"] = _progress_json(progress)
+        print(json.dumps(data, indent=2))
     else:
         _print_tenants(tenants, last_runs)
         if tenant_id is not None:
             print()
+            _print_progress(progress)
             _print_channels(channel_rows)
     return 0
+
+
+def _run_progress(conn: sa.Connection, tenant_id: str, run: DagsterRun | None) -> SyncRun | None:
+    """The live totals of the tenant's latest run (or of its latest recorded run if Dagster has none)."""
+    if run is not None:
+        return get_run(conn, run.run_id)
+    latest = run_history(conn, tenant_id, limit=1)
+    return latest[0] if latest else None
+
+
+def _progress_json(progress: SyncRun | None) -> dict | None:
+    if progress is None:
+        return None
+    data = {key: value for key, value in progress.__dict__.items()}
+    for key in ("started_at", "updated_at", "finished_at"):
+        data[key] = data[key].isoformat() if data[key] else None
+    return data
+
+
+def _print_progress(progress: SyncRun | None) -> None:
+    if progress is None:
+        return
+    done = progress.channels_complete + progress.channels_skipped + progress.channels_failed
+    synced = progress.channels_total - progress.channels_unchanged
+    print(
+        f"run {progress.run_id} {progress.outcome}: {done}/{synced} channels done "
+        f"({progress.channels_running} running, {progress.channels_failed} failed, {progress.channels_skipped} "
+        f"skipped, {progress.channels_unchanged} unchanged), {progress.messages} messages at "
+        f"{progress.messages_per_second:.0f}/s, {progress.rate_limit_hits} 429s, "
+        f"{progress.limiter_wait_seconds:.1f} s limiter waits (updated {progress.updated_at:%H:%M:%S})"
+    )
+    if progress.error:
+        print(f"  errors: {progress.error}")
+    print()
 
 
 def _latest_run(tenant_id: str, settings: Settings) -> DagsterRun | None:

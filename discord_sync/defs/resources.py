@@ -66,6 +66,7 @@ class SyncResource(dg.ConfigurableResource):
     refresh_daily_horizon_days: float = DEFAULTS.refresh_daily_horizon_days
     reconcile_requests_per_second: float = DEFAULTS.reconcile_requests_per_second
     deleted_messages: str = DEFAULTS.deleted_messages
+    progress_interval_seconds: float = DEFAULTS.progress_interval_seconds
 
     def refresh_policy(self) -> RefreshPolicy:
         """Which stored history each run re-reads, and what a message found deleted becomes."""
@@ -83,6 +84,7 @@ class SyncResource(dg.ConfigurableResource):
             max_windows_per_channel=self.max_windows_per_channel,
             message_fetch_size=self.message_fetch_size,
             write_batch_messages=self.write_batch_messages,
+            progress_interval_seconds=self.progress_interval_seconds,
         )
 
 
@@ -172,6 +174,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             refresh_daily_horizon_days=settings.refresh_daily_horizon_days,
             reconcile_requests_per_second=settings.reconcile_requests_per_second,
             deleted_messages=settings.deleted_messages,
+            progress_interval_seconds=settings.progress_interval_seconds,
         ),
         "postgres": postgres,
         "io_manager": PostgresIOManager(postgres=postgres),

@@ -186,6 +186,8 @@ def finish_attempt(
             requests=requests,
             messages_per_second=messages_per_second,
             error=error,
+            last_message_id=checkpoint or None,
+            progress_at=sa.func.now(),
         )
     )
     conn.execute(
@@ -217,3 +219,22 @@ def reset_tenant(conn: sa.Connection, tenant_id: str, channel_id: int | None = N
     deleted = conn.execute(messages.delete().where(where_messages)).rowcount
     conn.execute(sync_progress.delete().where(where_progress))
     return deleted
+
+
+def record_attempts_progress(conn: sa.Connection, progress: list[dict[str, Any]]) -> None:
+    """Store running attempts' live numbers in one round trip: each dict has `attempt_id`, `messages`,
+    `messages_per_second`, `requests` and `last_message_id` (the newest message stored so far)."""
+    if not progress:
+        return
+    conn.execute(
+        channel_sync_jobs.update()
+        .where(channel_sync_jobs.c.id == sa.bindparam("p_attempt_id"), channel_sync_jobs.c.status == "running")
+        .values(
+            messages=sa.bindparam("p_messages"),
+            messages_per_second=sa.bindparam("p_messages_per_second"),
+            requests=sa.bindparam("p_requests"),
+            last_message_id=sa.bindparam("p_last_message_id"),
+            progress_at=sa.func.now(),
+        ),
+        [{f"p_{key}": value for key, value in row.items()} for row in progress],
+    )

@@ -27,6 +27,9 @@ metadata = sa.MetaData(
 DAGSTER_SCHEMA = "dagster"
 
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+# A run's outcome: `partial` when some channels failed or were skipped and the rest completed.
+RUN_OUTCOMES = ("running", "complete", "partial", "failed")
+API_KEY_ID_PATTERN = r"^[a-z0-9]{8}$"
 
 
 def _now() -> sa.TextClause:
@@ -223,6 +226,9 @@ channel_sync_jobs = sa.Table(
     sa.Column("messages_per_second", sa.Float),
     sa.Column("rate_limit_waits", sa.Integer, nullable=False, server_default="0"),
     sa.Column("error", sa.Text),
+    # Live progress, written every few seconds while the attempt runs (`sync/progress_reporter.py`).
+    sa.Column("last_message_id", sa.BigInteger),
+    sa.Column("progress_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in ATTEMPT_STATUSES) + ")", name="known_status"),
     sa.Index(None, "tenant_id", "channel_id", "started_at"),
     sa.Index(None, "run_id"),
@@ -234,4 +240,62 @@ request_rate_limiter = sa.Table(
     metadata,
     sa.Column("bucket", sa.Text, primary_key=True),
     sa.Column("next_slot_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+)
+
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("outcome", sa.Text, nullable=False, server_default="running"),
+    sa.Column("channels_total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("channels_unchanged", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("channels_complete", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("channels_skipped", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("channels_failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("channels_running", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("messages", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("messages_per_second", sa.Float, nullable=False, server_default="0"),
+    sa.Column("discord_requests", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rate_limit_hits", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("invalid_requests", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("limiter_wait_seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+    sa.CheckConstraint("outcome IN (" + ", ".join(f"'{s}'" for s in RUN_OUTCOMES) + ")", name="known_outcome"),
+    sa.Index(None, "tenant_id", "started_at"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("key_hash", sa.Text, nullable=False),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id", ondelete="CASCADE")),
+    sa.Column("is_admin", sa.Boolean, nullable=False),
+    sa.Column("name", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("last_used_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint(f"id ~ '{API_KEY_ID_PATTERN}'", name="id_is_short"),
+    # An admin key belongs to no tenant; a tenant key to exactly one.
+    sa.CheckConstraint("is_admin = (tenant_id IS NULL)", name="admin_or_tenant"),
+)
+
+api_audit_log = sa.Table(
+    "api_audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    # No foreign keys: the record outlives a revoked key and a removed tenant.
+    sa.Column("key_id", sa.Text),
+    sa.Column("tenant_id", sa.Text),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("status_code", sa.SmallInteger, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text),
+    sa.Index(None, "at"),
+    sa.Index(None, "tenant_id", "at"),
 )

@@ -11,12 +11,14 @@ from discord_sync.sync.windows import ChannelOutcome
 
 @dataclass(frozen=True)
 class SyncOptions:
-    """How hard a tenant's sync may push: workers, windows per channel, page and write batch sizes."""
+    """How hard a tenant's sync may push: workers, windows per channel, page and write batch sizes, and how often
+    it writes its progress. No defaults here: `settings.py` holds them, the `sync` resource hands them down."""
 
-    max_channel_workers: int = 10
-    max_windows_per_channel: int = 5
-    message_fetch_size: int = 100
-    write_batch_messages: int = 2000
+    max_channel_workers: int
+    max_windows_per_channel: int
+    message_fetch_size: int
+    write_batch_messages: int
+    progress_interval_seconds: float
 
 
 @dataclass

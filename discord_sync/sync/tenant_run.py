@@ -27,6 +27,7 @@ from discord_sync.store.writer import write_message_batch
 from discord_sync.sync.channel_windows import ChannelSyncer
 from discord_sync.sync.lock import tenant_lock
 from discord_sync.sync.planning import plan_channels
+from discord_sync.sync.progress_reporter import ProgressReporter
 from discord_sync.sync.quiet_gc import quiet_garbage_collector
 from discord_sync.sync.refresh import Refresher
 from discord_sync.sync.refresh_plan import RefreshPolicy, RefreshWindow, plan_tenant_refresh, record_first_sync
@@ -56,6 +57,16 @@ class TenantSync:
         self.log = log
         self.refresh_policy = refresh_policy or RefreshPolicy()
         self._attempt_ids: dict[int, int] = {}
+        self.progress = ProgressReporter(
+            engine=engine,
+            tenant_id=tenant_id,
+            run_id=run_id,
+            log=log,
+            interval=options.progress_interval_seconds,
+            attempt_ids=self._attempt_ids,
+        )
+        self._request_stats: dict[str, Any] = {}
+        self._syncer: ChannelSyncer | None = None
 
     def _write_batch_now(self, channel_id: int, rows: MessageRows, checkpoint: int, status: ChannelSyncStatus) -> None:
         with self.engine.begin() as conn:
@@ -117,49 +128,71 @@ class TenantSync:
         reconcile: bool = False,
     ) -> TenantSyncReport:
         """Sync the tenant's changed channels (after a reset, if asked), re-read what the refresh policy (or a
-        reconcile) asks for, and report what happened."""
+        reconcile) asks for, and report what happened; progress is written every few seconds while it runs."""
         report = TenantSyncReport()
         started = time.monotonic()
         with tenant_lock(self.engine, self.tenant_id, self.log):
-            if reset or reset_channel is not None:
-                with self.engine.begin() as conn:
-                    deleted = reset_tenant(conn, self.tenant_id, reset_channel)
-                scope = f"channel {reset_channel}" if reset_channel is not None else "all channels"
-                self.log.info(f"tenant {self.tenant_id}: reset {scope}; {deleted} stored messages will be synced again")
-            with self.engine.begin() as conn:
-                # First: channels the bot may no longer read are marked skipped, so the refresh leaves them alone.
-                plans, report.channels_unchanged, report.channels_not_readable = plan_channels(conn, self.tenant_id)
-                # Planned before the new messages move the checkpoints: what this run fetches is not re-read.
-                refresh = plan_tenant_refresh(
-                    conn, self.tenant_id, self.refresh_policy, datetime.now(UTC), reconcile=reconcile
-                )
-            report.channels_planned = len(plans)
-            self.log.info(
-                f"tenant {self.tenant_id}: {len(plans)} channels have new messages, "
-                f"{report.channels_unchanged} unchanged (no request needed), "
-                f"{report.channels_not_readable} not readable by the bot's permissions (skipped, no request); "
-                f"{len(refresh)} stored ranges to re-read{' (reconcile)' if reconcile else ''}"
-            )
-            if plans or refresh:
-                with quiet_garbage_collector():
-                    (
-                        report.outcomes,
-                        report.peak_concurrent_channels,
-                        report.request_stats,
-                        report.refresh_stats,
-                    ) = asyncio.run(self._run_async(source_factory, plans, refresh, reconcile))
-                first_synced = [
-                    o.plan.channel_id
-                    for o in report.outcomes
-                    if o.status == ChannelSyncStatus.COMPLETE and not o.plan.checkpoint
-                ]
-                with self.engine.begin() as conn:
-                    record_first_sync(conn, self.tenant_id, first_synced, datetime.now(UTC))
+            self.progress.open()
+            try:
+                self._run_locked(report, source_factory, reset=reset, reset_channel=reset_channel, reconcile=reconcile)
+            except BaseException as error:
+                outcomes = [state.outcome for state in self._syncer.channels] if self._syncer else report.outcomes
+                try:
+                    self.progress.close(outcomes, self._request_stats, error=_plain_error(error))
+                except Exception:  # the run's own error is the one to raise
+                    self.log.warning(f"tenant {self.tenant_id}: could not record the run's failure")
+                raise
             report.seconds = time.monotonic() - started
+            self.progress.close(report.outcomes, report.request_stats)
             if not report.all_failed:
                 with self.engine.begin() as conn:
                     delete_old_attempts(conn)
         return report
+
+    def _run_locked(
+        self,
+        report: TenantSyncReport,
+        source_factory: Callable[[], Any],
+        *,
+        reset: bool,
+        reset_channel: int | None,
+        reconcile: bool,
+    ) -> None:
+        if reset or reset_channel is not None:
+            with self.engine.begin() as conn:
+                deleted = reset_tenant(conn, self.tenant_id, reset_channel)
+            scope = f"channel {reset_channel}" if reset_channel is not None else "all channels"
+            self.log.info(f"tenant {self.tenant_id}: reset {scope}; {deleted} stored messages will be synced again")
+        with self.engine.begin() as conn:
+            # First: channels the bot may no longer read are marked skipped, so the refresh leaves them alone.
+            plans, report.channels_unchanged, report.channels_not_readable = plan_channels(conn, self.tenant_id)
+            # Planned before the new messages move the checkpoints: what this run fetches is not re-read.
+            refresh = plan_tenant_refresh(
+                conn, self.tenant_id, self.refresh_policy, datetime.now(UTC), reconcile=reconcile
+            )
+        report.channels_planned = len(plans)
+        self.progress.channels_unchanged = report.channels_unchanged
+        self.log.info(
+            f"tenant {self.tenant_id}: {len(plans)} channels have new messages, "
+            f"{report.channels_unchanged} unchanged (no request needed), "
+            f"{report.channels_not_readable} not readable by the bot's permissions (skipped, no request); "
+            f"{len(refresh)} stored ranges to re-read{' (reconcile)' if reconcile else ''}"
+        )
+        if plans or refresh:
+            with quiet_garbage_collector():
+                (
+                    report.outcomes,
+                    report.peak_concurrent_channels,
+                    report.request_stats,
+                    report.refresh_stats,
+                ) = asyncio.run(self._run_async(source_factory, plans, refresh, reconcile))
+            first_synced = [
+                o.plan.channel_id
+                for o in report.outcomes
+                if o.status == ChannelSyncStatus.COMPLETE and not o.plan.checkpoint
+            ]
+            with self.engine.begin() as conn:
+                record_first_sync(conn, self.tenant_id, first_synced, datetime.now(UTC))
 
     async def _run_async(
         self, source_factory: Callable[[], Any], plans: list[ChannelPlan], refresh: list[RefreshWindow], paced: bool
@@ -177,17 +210,34 @@ class TenantSync:
                 on_channel_done=self._on_done,
                 on_channel_start=self._on_start,
             )
-            outcomes = await syncer.run(plans) if plans else []
-            refresher = Refresher(
-                engine=self.engine,
-                tenant_id=self.tenant_id,
-                source=source,
-                anonymizer=self.anonymizer,
-                policy=self.refresh_policy,
-                fetch_size=self.options.message_fetch_size,
-                max_workers=self.options.max_channel_workers,
-                paced=paced,
-                log=self.log,
+            self._syncer = syncer
+            done = asyncio.Event()
+            reporting = asyncio.create_task(
+                self.progress.report_until(done, syncer, lambda: source.stats.as_metadata())
             )
-            refreshed = await refresher.run(refresh)
-            return outcomes, syncer.peak_concurrent_channels, source.stats.as_metadata(), refreshed.metadata()
+            try:
+                outcomes = await syncer.run(plans) if plans else []
+                refresher = Refresher(
+                    engine=self.engine,
+                    tenant_id=self.tenant_id,
+                    source=source,
+                    anonymizer=self.anonymizer,
+                    policy=self.refresh_policy,
+                    fetch_size=self.options.message_fetch_size,
+                    max_workers=self.options.max_channel_workers,
+                    paced=paced,
+                    log=self.log,
+                )
+                refreshed = await refresher.run(refresh)
+            finally:
+                self._request_stats = source.stats.as_metadata()
+                done.set()
+                await reporting
+            return outcomes, syncer.peak_concurrent_channels, self._request_stats, refreshed.metadata()
+
+
+def _plain_error(error: BaseException) -> str:
+    """A failed run's error for `sync_runs`: the exception's own message (the product's errors are plain words)."""
+    if isinstance(error, KeyboardInterrupt | asyncio.CancelledError):
+        return "the run was interrupted"
+    return f"{type(error).__name__}: {error}"[:500]

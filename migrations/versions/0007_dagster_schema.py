@@ -13,7 +13,7 @@ but not the schema: `discord-sync migrate`, the deploy step, creates it before a
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,61 @@
+"""The API's app factory: its routes, the one error shape, request-body rules, the audit log and request metrics.
+
+`create_app(settings)` is what `discord-sync api` serves with uvicorn; tests serve it the same way on a free port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from discord_sync.api import admin_routes, health_routes, metrics, sync_routes, tenant_routes
+from discord_sync.api.audit import audit_call, route_label
+from discord_sync.api.errors import install_error_handlers
+from discord_sync.api.request_bodies import BodyLimit, body_refusal
+from discord_sync.settings import Settings
+from discord_sync.store.database import resolve_database_url, shared_engine
+
+ROUTE_MODULES = (tenant_routes, sync_routes, admin_routes, health_routes, metrics)
+
+
+def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = None) -> FastAPI:
+    """The API on the deployment's database (its own engine unless one is given)."""
+    settings = settings or Settings.from_env()
+    engine = engine or shared_engine(resolve_database_url(settings))
+    app = FastAPI(
+        title="discord-sync API",
+        version="1",
+        description="Tenants, their syncs with live progress and history, the run queue, health and metrics. "
+        "Send `Authorization: Bearer <key>`; keys come from `discord-sync api-key create`.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    app.state.metrics = metrics.ApiMetrics(engine)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    routers = [module.router for module in ROUTE_MODULES]
+    for router in routers:
+        app.include_router(router)
+    app.state.routes = [route for router in routers for route in router.routes]
+
+    @app.middleware("http")
+    async def guard_and_record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Refuse oversized and non-JSON bodies; audit state-changing calls; count every call."""
+        response = body_refusal(request, settings.api_max_body_bytes)
+        if response is None:
+            try:
+                response = await call_next(request)
+            except Exception:
+                # The audit SQL blocks: it runs in a worker thread, like the routes' own work.
+                await run_in_threadpool(audit_call, engine, request, 500)
+                raise
+        app.state.metrics.requests.labels(request.method, route_label(request), str(response.status_code)).inc()
+        await run_in_threadpool(audit_call, engine, request, response.status_code)
+        return response
+
+    return app
