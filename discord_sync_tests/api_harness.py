@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from discord_sync.store.api_keys import create_key
-from discord_sync.store.database import create_db_engine, shared_engine
+from discord_sync.store.database import create_db_engine, dagster_postgres_environment, shared_engine
 from discord_sync.store.tenants import add_tenant
 from discord_sync_tests.conftest import TEMPLATE_DB, TEST_ANONYMIZATION_KEY, _database_on
 from discord_sync_tests.fault_harness import REPO as REPO_ROOT
@@ -66,6 +66,7 @@ class ApiServer:
             "DISCORD_BOT_TOKEN": TEST_TOKEN,
             "ANONYMIZATION_KEY": TEST_ANONYMIZATION_KEY,
             "DAGSTER_WEBSERVER_URL": self.webserver_url,
+            **dagster_postgres_environment(self.database_url),
         }
 
 

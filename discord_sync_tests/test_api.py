@@ -19,6 +19,7 @@ from discord_sync.run_names import REQUESTED_BY_TAG, RESET_CHANNEL_TAG, RESET_TA
 from discord_sync.store.schema import api_audit_log, api_keys, channels, sync_runs, tenants
 from discord_sync_tests.api_harness import admin_key, api_database, api_server  # noqa: F401 (fixtures)
 from discord_sync_tests.sync_harness import TEST_TOKEN, materialize_tenant, sync_env
+from discord_sync_tests.webserver_harness import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -469,10 +470,10 @@ def test_a_long_initial_sync_is_seen_moving_in_the_api_and_sync_status_then_land
     assert metrics[-1]["messages"] == truth and {"channels_per_minute", "rate_limit_hits_429"} <= set(metrics[-1])
 
 
-def test_queueing_a_sync_without_the_bot_token_is_refused_naming_the_missing_variable(in_env, monkeypatch):
-    """What the API answers as 503 `dagster_unavailable`: the job cannot be planned without its settings."""
-    in_env.tenant("notoken", 14001)
-    monkeypatch.delenv("DISCORD_BOT_TOKEN")
-    with pytest.raises(RunStartError, match="DISCORD_BOT_TOKEN is not set"):
-        start_tenant_sync("notoken")
-    assert tenant_runs("notoken") == []
+def test_queueing_a_sync_without_a_reachable_webserver_is_refused_naming_the_setting(in_env, monkeypatch):
+    """What the API answers as 503 `dagster_unavailable`: runs are queued through the webserver's GraphQL API."""
+    in_env.tenant("nowebserver", 14001)
+    monkeypatch.setenv("DAGSTER_WEBSERVER_URL", f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(RunStartError, match="cannot reach the Dagster webserver .*DAGSTER_WEBSERVER_URL"):
+        start_tenant_sync("nowebserver")
+    assert tenant_runs("nowebserver") == []

@@ -113,7 +113,12 @@ def test_dg_list_defs_lists_the_sync_assets_job_and_automation(database_url):
         "reactions",
     ]
     assert [job["name"] for job in listed["jobs"]] == ["sync_tenant"]
-    assert [sensor["name"] for sensor in listed["sensors"]] == ["new_tenant_sensor"]
+    assert sorted(sensor["name"] for sensor in listed["sensors"]) == [
+        "new_tenant_sensor",
+        "run_history_retention",
+        "tenant_freshness_sensor",
+        "tenant_run_failure_alert",
+    ]
     assert [schedule["name"] for schedule in listed["schedules"]] == ["hourly_sync_schedule"]
 
 

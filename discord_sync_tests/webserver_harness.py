@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from discord_sync.store.database import dagster_postgres_environment
+
 BIN = Path(sys.executable).parent
 
 
@@ -27,9 +29,11 @@ def running_webserver(home: Path, env: dict[str, str]) -> Iterator[str]:
     """`dagster-webserver -m discord_sync.definitions` on a free port with `env`; yields its URL once it answers."""
     port = free_port()
     log = open(home / "webserver.log", "w")
+    # dagster.yaml reads the database as DAGSTER_PG_*, which the `discord-sync` commands derive from DATABASE_URL.
+    storage = dagster_postgres_environment(env["DATABASE_URL"])
     process = subprocess.Popen(
         [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-m", "discord_sync.definitions"],
-        env={**os.environ, **env, "DAGSTER_HOME": str(home)},
+        env={**os.environ, **storage, **env, "DAGSTER_HOME": str(home)},
         cwd=home,
         stdout=log,
         stderr=subprocess.STDOUT,
