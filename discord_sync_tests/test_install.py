@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from discord_sync.emulator import Emulator, GuildSpec
-from discord_sync.store.database import create_db_engine, shared_engine
+from discord_sync.store.database import create_db_engine, dagster_postgres_environment, shared_engine
 from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY
 from discord_sync_tests.fault_harness import REPO
 from discord_sync_tests.sync_harness import TEST_TOKEN, expected_message_ids, stored_message_ids
@@ -101,10 +101,12 @@ def test_a_wheel_installed_elsewhere_migrates_adds_a_tenant_and_syncs_it(install
         add_partition = (
             "import dagster as dg\nwith dg.DagsterInstance.get() as i: i.add_dynamic_partitions('tenants', ['acme'])"
         )
-        run([python, "-c", add_partition], cwd=work, env=env)
+        run([python, "-c", add_partition], cwd=work, env={**env, **dagster_postgres_environment(blank_database)})
+        # As the README says: `discord-sync dagster` hands Dagster the database as dagster.yaml reads it.
         run(
             [
-                str(installed / "dagster"),
+                str(installed / "discord-sync"),
+                "dagster",
                 "asset",
                 "materialize",
                 "-m",

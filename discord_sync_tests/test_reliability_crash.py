@@ -68,20 +68,25 @@ def run_kill_trials(engine, emulator, processes, *, trials: int, kills_per_cycle
     # An unkilled sync from empty, timed first: how long until messages are being written, and how long writing
     # them all takes. A kill is drawn over what the next sync has left to do (it resumes where the last stopped),
     # so kills keep landing before discovery ends, between batches and inside them, however fast the sync is.
+    # Timed on the second sync from empty: the first one also lists every archived thread, which later syncs do
+    # not (discovery remembers what it saw), so its start-up would overstate theirs and kills would come too late.
     total = sum(map(len, truth.message_ids.values()))
-    started = time.monotonic()
-    pid = processes.start("acme")
-    wait_until(
-        lambda: stored_count(engine) > 0,
-        what="the first sync to store a message",
-        seen=lambda: f"{process_state(pid)}; {len(emulator.client.request_log())} requests served, none stored",
-    )
-    startup_seconds = time.monotonic() - started
-    assert processes.wait(pid) == 0
-    writing_seconds = time.monotonic() - started - startup_seconds
-    assert completeness_problems(stored_state(engine, "acme"), truth) == []
-    with engine.begin() as conn:
-        reset_tenant(conn, "acme")
+    for attempt in ("first", "timed"):
+        started = time.monotonic()
+        pid = processes.start("acme")
+        wait_until(
+            lambda: stored_count(engine) > 0,
+            what=f"the {attempt} sync to store a message",
+            seen=lambda pid=pid: (
+                f"{process_state(pid)}; {len(emulator.client.request_log())} requests served, none stored"
+            ),
+        )
+        startup_seconds = time.monotonic() - started
+        assert processes.wait(pid) == 0
+        writing_seconds = time.monotonic() - started - startup_seconds
+        assert completeness_problems(stored_state(engine, "acme"), truth) == []
+        with engine.begin() as conn:
+            reset_tenant(conn, "acme")
     for trial in range(trials):
         before = stored_count(engine)
         pid = processes.start("acme")

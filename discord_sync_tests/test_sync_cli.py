@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from discord_sync.cli import main
 from discord_sync.control.runs import tenant_runs
 from discord_sync.run_names import RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
-from discord_sync.store.database import create_db_engine, shared_engine
+from discord_sync.store.database import create_db_engine, dagster_postgres_environment, shared_engine
 from discord_sync.store.tenants import add_tenant
 from discord_sync_tests.conftest import TEMPLATE_DB, TEST_ANONYMIZATION_KEY
 from discord_sync_tests.fault_harness import REPO
@@ -50,7 +50,12 @@ def webserver(module_database: str, tmp_path_factory: pytest.TempPathFactory) ->
     (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     secrets = {"DISCORD_BOT_TOKEN": "test-token", "ANONYMIZATION_KEY": TEST_ANONYMIZATION_KEY}
     with running_webserver(home, {"DATABASE_URL": module_database, **secrets}) as url:
-        yield {"DATABASE_URL": module_database, "DAGSTER_HOME": str(home), "DAGSTER_WEBSERVER_URL": url}
+        yield {
+            "DATABASE_URL": module_database,
+            "DAGSTER_HOME": str(home),
+            "DAGSTER_WEBSERVER_URL": url,
+            **dagster_postgres_environment(module_database),
+        }
 
 
 @pytest.fixture

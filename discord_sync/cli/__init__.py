@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from discord_sync.cli import (
     api_commands,
+    dagster_command,
     db_commands,
     demo_command,
     emulator_command,
@@ -22,7 +23,15 @@ from discord_sync.store.database import export_dagster_postgres_environment
 from discord_sync.store.migrate import SchemaVersionError
 from discord_sync.store.tenants import TenantError
 
-COMMAND_MODULES = [db_commands, tenant_commands, sync_commands, api_commands, demo_command, emulator_command]
+COMMAND_MODULES = [
+    db_commands,
+    tenant_commands,
+    sync_commands,
+    api_commands,
+    demo_command,
+    emulator_command,
+    dagster_command,
+]
 
 
 class CommandError(Exception):
