@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +20,9 @@ import pytest
 import sqlalchemy as sa
 
 from discord_sync.store.api_keys import create_key
-from discord_sync.store.database import create_db_engine, dagster_postgres_environment, shared_engine
+from discord_sync.store.database import dagster_postgres_environment, shared_engine
 from discord_sync.store.tenants import add_tenant
-from discord_sync_tests.conftest import TEMPLATE_DB, TEST_ANONYMIZATION_KEY, _database_on
+from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY, new_database
 from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 from discord_sync_tests.sync_harness import TEST_TOKEN
 from discord_sync_tests.webserver_harness import free_port, running_webserver
@@ -73,16 +72,8 @@ class ApiServer:
 @pytest.fixture(scope="module")
 def api_database(pg_server_url: str, template_database: str) -> Iterator[str]:
     """A fresh migrated database for one test module's API server."""
-    name = f"discord_sync_api_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"'))
-    url = _database_on(pg_server_url, name)
-    yield url
-    shared_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_database(pg_server_url, "api") as url:
+        yield url
 
 
 def wait_until_healthy(base_url: str, process: subprocess.Popen, log_path: Path, timeout: float = 120) -> None:

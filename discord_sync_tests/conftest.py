@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -77,25 +78,35 @@ def template_database(pg_server_url: str) -> Iterator[str]:
     admin.dispose()
 
 
+@contextmanager
+def new_database(server_url: str, purpose: str, *, migrated: bool = True) -> Iterator[str]:
+    """A database of its own on the test server, copied from the migrated template (or empty), dropped after."""
+    name = f"discord_sync_{purpose}_{uuid.uuid4().hex[:12]}"
+    admin = create_db_engine(server_url, isolation_level="AUTOCOMMIT")
+    template = f' TEMPLATE "{TEMPLATE_DB}"' if migrated else ""
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{template}'))
+    url = _database_on(server_url, name)
+    try:
+        yield url
+    finally:
+        from discord_sync.store.database import shared_engine
+
+        shared_engine(url).dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
 def database_url(pg_server_url: str, template_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh migrated database for one test; `DATABASE_URL` (and Dagster's `DAGSTER_PG_*`) point at it meanwhile."""
-    name = f"discord_sync_test_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"'))
-    url = _database_on(pg_server_url, name)
-    monkeypatch.setenv("DATABASE_URL", url)
-    for name, value in dagster_postgres_environment(url).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("ANONYMIZATION_KEY", TEST_ANONYMIZATION_KEY)
-    yield url
-    from discord_sync.store.database import shared_engine
-
-    shared_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_database(pg_server_url, "test") as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        for variable, value in dagster_postgres_environment(url).items():
+            monkeypatch.setenv(variable, value)
+        monkeypatch.setenv("ANONYMIZATION_KEY", TEST_ANONYMIZATION_KEY)
+        yield url
 
 
 @pytest.fixture

@@ -11,17 +11,14 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from discord_sync.emulator import Emulator, GuildSpec
-from discord_sync.store.database import create_db_engine, dagster_postgres_environment, shared_engine
-from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY
+from discord_sync.store.database import dagster_postgres_environment, shared_engine
+from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY, new_database
 from discord_sync_tests.fault_harness import REPO
 from discord_sync_tests.sync_harness import TEST_TOKEN, expected_message_ids, stored_message_ids
 
@@ -59,16 +56,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def blank_database(pg_server_url: str) -> Iterator[str]:
     """An empty database (no tables yet): the install's own `migrate` must create them."""
-    name = f"discord_sync_test_install_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    yield url
-    shared_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_database(pg_server_url, "install", migrated=False) as url:
+        yield url
 
 
 def test_a_wheel_installed_elsewhere_migrates_adds_a_tenant_and_syncs_it(installed, blank_database, tmp_path):

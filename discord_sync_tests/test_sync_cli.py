@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance, DagsterRunStatus
-from sqlalchemy.engine import make_url
 
 from discord_sync.cli import main
 from discord_sync.control.runs import tenant_runs
 from discord_sync.run_names import RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
-from discord_sync.store.database import create_db_engine, dagster_postgres_environment, shared_engine
+from discord_sync.store.database import dagster_postgres_environment, shared_engine
 from discord_sync.store.tenants import add_tenant
-from discord_sync_tests.conftest import TEMPLATE_DB, TEST_ANONYMIZATION_KEY
+from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY, new_database
 from discord_sync_tests.fault_harness import REPO
 from discord_sync_tests.webserver_harness import free_port, running_webserver
 
@@ -31,16 +29,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def module_database(pg_server_url: str, template_database: str) -> Iterator[str]:
     """One migrated database for the module's webserver and every test in it (each test empties it after)."""
-    name = f"discord_sync_test_cli_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"'))
-    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    yield url
-    shared_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_database(pg_server_url, "cli") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
