@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from discord_sync.defs.schedules import HOURLY_SYNC_TAG
 from discord_sync.defs.sensors import INITIAL_SYNC_TAG
 from discord_sync.emulator import EmulatorProcess, GuildSpec
+from discord_sync.store.api_keys import create_key
 from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY
 from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 from discord_sync_tests.sync_harness import TEST_TOKEN, expected_message_ids, stored_message_ids
-from discord_sync_tests.topology import BIN, FINISHED, LOCATION, Topology
+from discord_sync_tests.topology import FINISHED, LOCATION, Topology
 
 TENANTS = {"acme": 11, "beta": 12}  # tenant -> the seed of its emulated guild
 RUN_TIMEOUT = 150
@@ -98,22 +99,22 @@ def topology(database_url, emulator, tmp_path) -> Iterator[Topology]:
     try:
         topology.start_code_server()
         topology.start_webserver_and_daemon()
+        topology.api_url = topology.start_api()
         yield topology
     finally:
         topology.stop()
 
 
-def add_tenant(topology: Topology, tenant: str, guild_id: int) -> None:
-    """Add a tenant as an operator does. With the HTTP API (issue 13): start `discord-sync api` in the fixture
-    and POST /tenants here instead; the rest of the test stays as it is."""
-    subprocess.run(
-        [str(BIN / "discord-sync"), "tenant", "add", tenant, "--guild", str(guild_id)],
-        env=topology.env,
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-        timeout=120,
+def add_tenant(topology: Topology, tenant: str, guild_id: int, admin_key: str) -> None:
+    """Add a tenant as the product's backend does: POST /api/tenants with an admin key."""
+    answer = httpx.post(
+        f"{topology.api_url}/api/tenants",
+        headers={"Authorization": f"Bearer {admin_key}"},
+        json={"id": tenant, "name": tenant.title(), "guild_id": str(guild_id)},
+        timeout=60,
     )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["onboarding"]["state"] == "pending", answer.text
 
 
 def runs(topology: Topology, tags: dict[str, str]) -> list[dict]:
@@ -170,8 +171,10 @@ def test_two_tenants_sync_through_the_queue_share_the_limiter_and_survive_a_code
 ):
     guilds = dict(zip(TENANTS, emulator.guild_ids, strict=True))
     truth = {tenant: expected_message_ids(emulator.client.ground_truth(guild)) for tenant, guild in guilds.items()}
+    with engine.begin() as conn:
+        _, admin_key = create_key(conn, tenant_id=None, name="topology test")
     for tenant, guild in guilds.items():
-        add_tenant(topology, tenant, guild)
+        add_tenant(topology, tenant, guild, admin_key)
 
     # The new-tenant sensor (in the daemon, evaluated in the code server) queues both initial syncs; the queue
     # launches them as two run processes that are in progress at once.

@@ -7,12 +7,14 @@ The workspace file points the webserver and the daemon at the code server over g
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -42,10 +44,11 @@ class Topology:
 
     def __init__(self, env: dict[str, str], logs: Path) -> None:
         self.env, self.logs = env, logs
-        self.code_server_port, self.webserver_port = free_port(), free_port()
+        self.code_server_port, self.webserver_port, self.api_port = free_port(), free_port(), free_port()
         self.workspace = logs / "workspace.yaml"
         self.workspace.write_text(grpc_workspace(self.code_server_port))
         self.processes: dict[str, subprocess.Popen] = {}
+        self.api_url = ""
         self.client = DagsterGraphQLClient("127.0.0.1", port_number=self.webserver_port)
 
     def start(self, name: str, command: list[str]) -> subprocess.Popen:
@@ -85,6 +88,14 @@ class Topology:
         )
         self._wait("webserver", self._webserver_answers)
 
+    def start_api(self) -> str:
+        """`discord-sync api` beside the webserver (it queues runs through it); returns its base URL."""
+        self.env["DAGSTER_WEBSERVER_URL"] = f"http://127.0.0.1:{self.webserver_port}"
+        self.start("api", [str(BIN / "discord-sync"), "api", "--host", "127.0.0.1", "--port", str(self.api_port)])
+        base = f"http://127.0.0.1:{self.api_port}"
+        self._wait("API", lambda: _answers(f"{base}/healthz"))
+        return base
+
     def kill_code_server(self) -> list[int]:
         """SIGKILL the code server and the gRPC server it spawned; return the run workers left running.
 
@@ -120,7 +131,15 @@ class Topology:
             process.wait()
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
-        return self.client._execute(query, variables or {})
+        """POST a query to the webserver's public GraphQL endpoint; its `data`."""
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.webserver_port}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+        assert not answer.get("errors"), answer["errors"]
+        return answer["data"]
 
     def _code_server_answers(self) -> bool:
         probe = subprocess.run(
@@ -131,11 +150,7 @@ class Topology:
         return probe.returncode == 0
 
     def _webserver_answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.webserver_port}/server_info", timeout=2):
-                return True
-        except OSError:
-            return False
+        return _answers(f"http://127.0.0.1:{self.webserver_port}/server_info")
 
     def _wait(self, what: str, ready, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -144,6 +159,17 @@ class Topology:
                 return
             time.sleep(0.5)
         raise AssertionError(f"the {what} did not come up within {timeout} s; see {self.logs}")
+
+
+def _answers(url: str) -> bool:
+    """Whether `url` answers at all (any HTTP status): the process behind it is up."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
 
 
 def _is_run_worker(process: psutil.Process) -> bool:

@@ -14,7 +14,7 @@ PARTITION_TAG = "dagster/partition"
 MAX_ERROR_CHARS = 1000
 
 
-# Dagster's error text starts with the exception's class path (`dagster._core....Failure: `); a reader wants the rest.
+# Dagster's error text starts with the exception's dotted class path and `Failure: `; a reader wants the rest.
 _EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w]*\.)+[A-Za-z_]\w*: |^\w*(?:Error|Exception|Failure): ")
 
 
