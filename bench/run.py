@@ -340,7 +340,7 @@ def refresh(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
         f"{WEEK_MODEL[3]:.1%} deleted; 1% of channels new messages (this run: {changes})"
     )
     table.add(
-        "7a. hourly run with edits/deletions/reactions: requests",
+        "9a. hourly run with edits/deletions/reactions: requests",
         f"{m.hourly.requests} requests",
         f"{m.hourly_floor} (refresh policy floor)",
         m.hourly_floor / m.hourly.requests,
@@ -350,7 +350,7 @@ def refresh(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
         f"requests in {m.hourly.windows} windows), {m.hourly.confirmations} deletion checks; {model}",
     )
     table.add(
-        "7b. staleness after the hourly run: last 24 h true to Discord",
+        "9b. staleness after the hourly run: last 24 h true to Discord",
         f"{m.fresh_24h_after_hourly:.1%}",
         "100%",
         m.fresh_24h_after_hourly,
@@ -360,7 +360,7 @@ def refresh(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
         "(days 2-7 wait for the daily re-read)",
     )
     table.add(
-        "7c. daily re-read: last 7 days true to Discord",
+        "9c. daily re-read: last 7 days true to Discord",
         f"{m.fresh_7d_after_daily:.1%}",
         "100%",
         m.fresh_7d_after_daily,
