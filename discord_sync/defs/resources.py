@@ -1,11 +1,11 @@
-"""Dagster resources: the Discord client, the sync's tuning and secrets, and the Postgres IO manager.
+"""Dagster resources: the Discord client, the sync's tuning and secrets, the product's PostgreSQL, its IO manager,
+and the alert webhook.
 
-The IO manager is the one write path into the product's tables. Assets that return a DataFrame (the channel
-catalog) are upserted by `handle_output`; the message sync, which must not hold a tenant's history in memory,
-streams its batches through the same `writer` functions from inside the asset, on the same `PostgresResource`,
-and reports what it wrote as materialization metadata. Either way rows go `COPY` -> staging -> `ON CONFLICT`.
+The IO manager upserts the assets that return a DataFrame (the channel catalog, through `store.writer.upsert_frame`).
+The message sync, which must not hold a tenant's history in memory, writes its batches itself from inside the asset
+(`store.writer.write_message_batch`: a `COPY` of new messages, the staging upsert when a batch overlaps stored ones)
+and reports what it wrote as materialization metadata. Every default comes from `settings.DEFAULTS`.
 """
-
 from __future__ import annotations
 
 from datetime import timedelta
