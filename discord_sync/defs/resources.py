@@ -6,6 +6,7 @@ The message sync, which must not hold a tenant's history in memory, writes its b
 (`store.writer.write_message_batch`: a `COPY` of new messages, the staging upsert when a batch overlaps stored ones)
 and reports what it wrote as materialization metadata. Every default comes from `settings.DEFAULTS`.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
