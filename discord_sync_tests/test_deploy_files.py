@@ -94,6 +94,16 @@ def test_helm_values_carry_dagster_yaml_settings_and_the_product_secrets():
     assert container["image"] == f"{deployment['image']['repository']}:{deployment['image']['tag']}"
     assert {ref["secretRef"]["name"] for ref in container["envFrom"]} == secret_names
 
+    api, service = yaml.safe_load_all((DEPLOY / "helm" / "api.yaml").read_text())
+    [container] = api["spec"]["template"]["spec"]["containers"]
+    assert container["command"][:2] == ["discord-sync", "api"]
+    assert container["image"] == f"{deployment['image']['repository']}:{deployment['image']['tag']}"
+    assert {ref["secretRef"]["name"] for ref in container["envFrom"]} == secret_names
+    env = {item["name"]: item for item in container["env"]}
+    assert {"DAGSTER_HOME", "DAGSTER_WEBSERVER_URL", "DAGSTER_PG_PASSWORD"} <= set(env)
+    port = int(container["command"][container["command"].index("--port") + 1])
+    assert service["spec"]["ports"][0]["targetPort"] == port == container["readinessProbe"]["httpGet"]["port"]
+
 
 def _compose_environment(service: dict) -> dict[str, str]:
     """A service's environment with `${VAR:?...}` / `${VAR:-default}` filled in as compose would, from examples."""
