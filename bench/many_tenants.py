@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,6 +58,25 @@ class ManyTenantsMeasurement:
     catch_up: CycleMeasurement
     hourly: CycleMeasurement
     max_concurrent_runs: int
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the process serving {url} exited")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
 @contextmanager
@@ -145,6 +166,26 @@ def measure_many_tenants(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        # `discord-sync sync start` queues runs through the webserver's GraphQL API, as the UI does.
+        port = _free_port()
+        env["DAGSTER_WEBSERVER_URL"] = f"http://127.0.0.1:{port}"
+        webserver = subprocess.Popen(
+            [
+                str(BIN / "dagster-webserver"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-w",
+                str(REPO_ROOT / "workspace.yaml"),
+            ],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        _wait_for(f"{env['DAGSTER_WEBSERVER_URL']}/server_info", webserver)
         try:
             catch_up = _cycle(env, emulator, tenants, timeout=3600, queue=False)
             rng = random.Random(8)
@@ -154,7 +195,8 @@ def measure_many_tenants(
                     emulator.client.add_message(channel_id, content="hourly change")
             hourly = _cycle(env, emulator, tenants, timeout=3600, queue=True)
         finally:
-            os.killpg(daemon.pid, 2)
-            daemon.wait(timeout=60)
+            for process in (webserver, daemon):
+                os.killpg(process.pid, 2)
+                process.wait(timeout=60)
             log.close()
     return ManyTenantsMeasurement(catch_up=catch_up, hourly=hourly, max_concurrent_runs=concurrency)
