@@ -19,12 +19,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import sqlalchemy as sa
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
 from discord_sync.run_names import PARTITION_TAG, SYNC_JOB_NAME, TENANT_PARTITIONS_NAME
 from discord_sync.settings import Settings
-from discord_sync.store.database import resolve_database_url
+from discord_sync.store.database import resolve_database_url, shared_engine
 
 # A job's partition backfill is launched through its partition set, named by Dagster after the job.
 SYNC_PARTITION_SET = f"{SYNC_JOB_NAME}_partition_set"
@@ -171,6 +172,11 @@ def _instance(settings: Settings) -> DagsterInstance:
     return _cached_instance(home, resolve_database_url(settings))
 
 
+def dagster_instance(*, settings: Settings | None = None) -> DagsterInstance:
+    """The deployment's instance (`DAGSTER_HOME`), opened once per process, for reading runs and their records."""
+    return _instance(settings or Settings.from_env())
+
+
 def _add_tenant_partitions(tenant_ids: Sequence[str], settings: Settings) -> None:
     """Make the tenants partitions if the sensor has not yet (a run of a missing partition would fail)."""
     instance = _instance(settings)
@@ -211,23 +217,32 @@ def start_tenant_sync(
     tenant_id: str, *, tags: Mapping[str, str] | None = None, settings: Settings | None = None
 ) -> str:
     """Queue a `sync_tenant` run of the tenant and return its id; if one is already queued or running, return
-    that run's id instead of starting a second."""
+    that run's id instead of starting a second.
+
+    A PostgreSQL advisory lock per tenant makes check-then-submit atomic across processes (API workers, the
+    command line), so requests at once still queue one run.
+    """
     settings = settings or Settings.from_env()
-    waiting = tenant_runs(tenant_id, statuses=UNFINISHED_STATUSES, limit=1, settings=settings)
-    if waiting:
-        return waiting[0].run_id
-    url = settings.dagster_webserver_url
-    repository = _sync_repository(url)
-    _add_tenant_partitions([tenant_id], settings)
-    try:
-        return _client(url).submit_job_execution(
-            SYNC_JOB_NAME,
-            repository_location_name=repository.location,
-            repository_name=repository.name,
-            tags={**(tags or {}), PARTITION_TAG: tenant_id},
+    with shared_engine(resolve_database_url(settings)).begin() as conn:
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext('discord_sync.start_sync'), hashtext(:tenant))"),
+            {"tenant": tenant_id},
         )
-    except DagsterGraphQLClientError as error:
-        raise _client_error(error, url) from None
+        waiting = tenant_runs(tenant_id, statuses=UNFINISHED_STATUSES, limit=1, settings=settings)
+        if waiting:
+            return waiting[0].run_id
+        url = settings.dagster_webserver_url
+        repository = _sync_repository(url)
+        _add_tenant_partitions([tenant_id], settings)
+        try:
+            return _client(url).submit_job_execution(
+                SYNC_JOB_NAME,
+                repository_location_name=repository.location,
+                repository_name=repository.name,
+                tags={**(tags or {}), PARTITION_TAG: tenant_id},
+            )
+        except DagsterGraphQLClientError as error:
+            raise _client_error(error, url) from None
 
 
 def start_backfill(tenant_ids: Sequence[str], *, tags: Mapping[str, str], settings: Settings | None = None) -> str:

@@ -90,29 +90,18 @@ def channels(
     )
 
 
+def _synced_table(key: str, description: str) -> dg.AssetSpec:
+    """One of the tables a tenant's message sync fills, after the channel catalog."""
+    return dg.AssetSpec(
+        key, deps=["channels"], description=description, group_name="discord", kinds={"discord", "postgres"}
+    )
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            "messages",
-            deps=["channels"],
-            description="Messages with anonymized authors and mentions, replies linked.",
-            group_name="discord",
-            kinds={"discord", "postgres"},
-        ),
-        dg.AssetSpec(
-            "reactions",
-            deps=["channels"],
-            description="Emoji reaction counts per message (Unicode and custom emoji).",
-            group_name="discord",
-            kinds={"discord", "postgres"},
-        ),
-        dg.AssetSpec(
-            "attachments",
-            deps=["channels"],
-            description="Attachment metadata and URLs per message.",
-            group_name="discord",
-            kinds={"discord", "postgres"},
-        ),
+        _synced_table("messages", "Messages with anonymized authors and mentions, replies linked."),
+        _synced_table("reactions", "Emoji reaction counts per message (Unicode and custom emoji)."),
+        _synced_table("attachments", "Attachment metadata and URLs per message."),
     ],
     partitions_def=tenant_partitions,
     retry_policy=SYNC_RETRY,
