@@ -6,6 +6,7 @@ Discord or the database. The bot token is held in a `Secret` whose repr and str 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import warnings
 from collections.abc import Mapping
@@ -114,6 +115,20 @@ def _windows_variable(env: Mapping[str, str]) -> str:
     return DEPRECATED_WINDOWS_VARIABLE
 
 
+def _addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of IP addresses or networks (CIDR), each checked; empty when unset."""
+    entries = tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"{name} must list IP addresses or networks separated by commas, such as 10.0.0.5,10.1.0.0/16; "
+                f"{entry!r} is neither"
+            ) from None
+    return entries
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     raw = env.get(name, "").strip().lower() or default
     if raw not in choices:
@@ -158,6 +173,9 @@ class Settings:
     deleted_messages: str = "tombstone"
     progress_interval_seconds: float = 5.0
     api_max_body_bytes: int = 16_384
+    api_auth_failure_limit: int = 10
+    api_auth_failure_window_seconds: float = 300.0
+    api_trusted_proxies: tuple[str, ...] = ()
     anonymization_key: Secret = field(default_factory=lambda: Secret(""))
     dagster_webserver_url: str = "http://127.0.0.1:3000"
     discord_sync_home: str = ".discord-sync"
@@ -211,6 +229,11 @@ class Settings:
                 env, "SYNC_PROGRESS_INTERVAL", default.progress_interval_seconds, 0.1, 3600.0
             ),
             api_max_body_bytes=_int(env, "API_MAX_BODY_BYTES", default.api_max_body_bytes, 256, 10_485_760),
+            api_auth_failure_limit=_int(env, "API_AUTH_FAILURE_LIMIT", default.api_auth_failure_limit, 1, 100_000),
+            api_auth_failure_window_seconds=_float(
+                env, "API_AUTH_FAILURE_WINDOW_SECONDS", default.api_auth_failure_window_seconds, 1.0, 86_400.0
+            ),
+            api_trusted_proxies=_addresses(env, "API_TRUSTED_PROXIES"),
             anonymization_key=Secret(key),
             dagster_webserver_url=_http_url(env, "DAGSTER_WEBSERVER_URL", default.dagster_webserver_url),
             discord_sync_home=env.get("DISCORD_SYNC_HOME", "").strip() or default.discord_sync_home,

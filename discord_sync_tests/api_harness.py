@@ -1,7 +1,9 @@
 """The API as a user meets it: `discord-sync api` in its own process on a free port, over real HTTP, on a real
 database and a real Dagster instance (no daemon: queued runs stay queued, which the tests rely on).
 
-One server per test module (it takes seconds to start); each test uses its own tenants.
+One server per test module (it takes seconds to start); each test uses its own tenants. A module sets the server's
+own settings in `API_SERVER_SETTINGS`; by default the throttle on bad keys is set out of reach, since every test
+calls from 127.0.0.1 and many send bad keys on purpose.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -27,6 +30,8 @@ from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 from discord_sync_tests.sync_harness import TEST_TOKEN
 from discord_sync_tests.webserver_harness import free_port, running_webserver
 
+DEFAULT_SERVER_SETTINGS = {"API_AUTH_FAILURE_LIMIT": "100000"}
+
 
 @dataclass
 class ApiServer:
@@ -38,6 +43,7 @@ class ApiServer:
     log_path: Path
     engine: sa.Engine
     webserver_url: str = ""
+    settings: dict[str, str] = field(default_factory=dict)
 
     def client(self, key: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -66,6 +72,7 @@ class ApiServer:
             "ANONYMIZATION_KEY": TEST_ANONYMIZATION_KEY,
             "DAGSTER_WEBSERVER_URL": self.webserver_url,
             **dagster_postgres_environment(self.database_url),
+            **self.settings,
         }
 
 
@@ -89,8 +96,29 @@ def wait_until_healthy(base_url: str, process: subprocess.Popen, log_path: Path,
     raise AssertionError(f"the API did not answer on {base_url} within {timeout} s")
 
 
+@contextmanager
+def running_api(server: ApiServer, port: int, log_path: Path, environment: dict[str, str]) -> Iterator[None]:
+    """`discord-sync api --port <port>` with `environment`, until the block ends."""
+    env = {**os.environ, **environment}
+    command = [str(Path(sys.executable).with_name("discord-sync")), "api", "--port", str(port)]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, env=env, cwd=server.dagster_home, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}", process, log_path)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @pytest.fixture(scope="module")
-def api_server(api_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+def api_server(
+    api_database: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ApiServer]:
     """`discord-sync api --port <free>` with the deployment's `dagster.yaml` on the module's database."""
     home = tmp_path_factory.mktemp("dagster_home")
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -102,23 +130,12 @@ def api_server(api_database: str, tmp_path_factory: pytest.TempPathFactory) -> I
         dagster_home=home,
         log_path=log_path,
         engine=shared_engine(api_database),
+        settings=getattr(request.module, "API_SERVER_SETTINGS", DEFAULT_SERVER_SETTINGS),
     )
     with running_webserver(home, server.environment()) as webserver_url:
         server.webserver_url = webserver_url
-        env = {**os.environ, **server.environment()}
-        command = [str(Path(sys.executable).with_name("discord-sync")), "api", "--port", str(port)]
-        with log_path.open("w") as log:
-            process = subprocess.Popen(command, env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_until_healthy(server.base_url, process, log_path)
+        with running_api(server, port, log_path, server.environment()):
             yield server
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @pytest.fixture(scope="module")

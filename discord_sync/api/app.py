@@ -1,6 +1,8 @@
-"""The API's app factory: its routes, the one error shape, request-body rules, the audit log and request metrics.
+"""The API's app factory: its routes, the one error shape, the key check, request-body rules, the audit log and
+request metrics.
 
-`create_app(settings)` is what `discord-sync api` serves with uvicorn; tests serve it the same way on a free port.
+`create_app(settings)` is what `discord-sync api` serves with uvicorn (`server.serve`); tests serve it the same way
+on a free port.
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from discord_sync.api import admin_routes, health_routes, metrics, sync_routes, tenant_routes
-from discord_sync.api.audit import audit_call, route_label
-from discord_sync.api.errors import install_error_handlers
+from discord_sync.api.audit import audit_call, route_label, route_of
+from discord_sync.api.auth import check_caller, needs_key
+from discord_sync.api.bad_keys import refuse_key
+from discord_sync.api.errors import NO_STORE, install_error_handlers
 from discord_sync.api.request_bodies import BodyLimit, body_refusal
 from discord_sync.settings import Settings
 from discord_sync.store.database import resolve_database_url, shared_engine
@@ -33,6 +38,8 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
+        # Starlette's redirect of `/path/` to `/path` builds its Location from the Host header: an attacker's host.
+        redirect_slashes=False,
     )
     app.state.engine = engine
     app.state.metrics = metrics.ApiMetrics(engine)
@@ -45,17 +52,27 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
 
     @app.middleware("http")
     async def guard_and_record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        """Refuse oversized and non-JSON bodies; audit state-changing calls; count every call."""
-        response = body_refusal(request, settings.api_max_body_bytes)
+        """Check the key before reading anything else; refuse oversized and non-JSON bodies; audit state-changing
+        calls and refused keys; count every call; mark every answer `no-store`."""
+        response = None
+        route, _ = route_of(request)
+        if isinstance(route, APIRoute) and needs_key(route):
+            # The SQL blocks: it runs in a worker thread, like the routes' own work.
+            check = await run_in_threadpool(check_caller, engine, request)
+            if check.key is None:
+                response = await run_in_threadpool(refuse_key, engine, request, check, settings)
         if response is None:
-            try:
-                response = await call_next(request)
-            except Exception:
-                # The audit SQL blocks: it runs in a worker thread, like the routes' own work.
-                await run_in_threadpool(audit_call, engine, request, 500)
-                raise
+            response = body_refusal(request, settings.api_max_body_bytes)
+            if response is None:
+                try:
+                    response = await call_next(request)
+                except Exception:
+                    await run_in_threadpool(audit_call, engine, request, 500)
+                    raise
+            await run_in_threadpool(audit_call, engine, request, response.status_code)
         app.state.metrics.requests.labels(request.method, route_label(request), str(response.status_code)).inc()
-        await run_in_threadpool(audit_call, engine, request, response.status_code)
+        for name, value in NO_STORE.items():
+            response.headers[name] = value
         return response
 
     return app

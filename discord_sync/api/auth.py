@@ -1,7 +1,9 @@
 """Who is calling: the bearer key, checked against its stored hash; what it may touch.
 
-No or unknown key: 401. A tenant key on an admin route: 403. A tenant key on another tenant's id answers exactly
-as an unknown tenant does (404), so a key cannot learn which tenants exist.
+The key is checked by the app's middleware (`check_caller`) before anything of the request is read, for every
+route that needs one (`needs_key`); the dependencies below take the result from the request. No or unknown key:
+401 with `WWW-Authenticate`. A tenant key on an admin route: 403. A tenant key on another tenant's id answers
+exactly as an unknown tenant does (404), so a key cannot learn which tenants exist.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, Path, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from discord_sync.api.errors import ApiError
-from discord_sync.store.api_keys import ApiKey, authenticate
+from discord_sync.store.api_keys import ApiKey, KeyCheck, check_key
 from discord_sync.store.schema import TENANT_ID_PATTERN
 from discord_sync.store.tenants import Tenant, TenantError, get_tenant
 
@@ -26,20 +30,58 @@ def database(request: Request) -> sa.Engine:
     return request.app.state.engine
 
 
+# Answered with every 401 (RFC 6750): the scheme, and `invalid_token` when a key was sent but refused.
+CHALLENGE = 'Bearer realm="discord-sync"'
+
+
+def challenge(check: KeyCheck) -> str:
+    """The `WWW-Authenticate` value for a refused key."""
+    return CHALLENGE if check.status == "missing" else f'{CHALLENGE}, error="invalid_token"'
+
+
+def presented_key(request: Request) -> str | None:
+    """The credentials of an `Authorization: Bearer` header; "" for another scheme; None without the header."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, credentials = header.strip().partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else ""
+
+
+def check_caller(engine: sa.Engine, request: Request) -> KeyCheck:
+    """Check the request's key (blocking SQL: call it from a worker thread); the result stays on the request."""
+    presented = presented_key(request)
+    if presented is None:
+        check = KeyCheck("missing")
+    else:
+        with engine.begin() as conn:
+            check = check_key(conn, presented) if presented else KeyCheck("malformed")
+    request.state.key_check = check
+    request.state.key_id = check.key_id
+    return check
+
+
+def needs_key(route: APIRoute) -> bool:
+    """Whether a route takes a key (it depends on `api_key`, directly or through another dependency)."""
+
+    def depends_on_key(dependant: Dependant) -> bool:
+        return any(sub.call is api_key or depends_on_key(sub) for sub in dependant.dependencies)
+
+    return depends_on_key(route.dependant)
+
+
 def api_key(
     request: Request,
-    engine: Annotated[sa.Engine, Depends(database)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiKey:
-    """The caller's live key (its last use recorded), or 401."""
-    if credentials is None:
-        raise ApiError(401, "unauthorized", "an API key is required: send `Authorization: Bearer <key>`")
-    with engine.begin() as conn:
-        key = authenticate(conn, credentials.credentials)
-    if key is None:
-        raise ApiError(401, "unauthorized", "the API key is unknown or revoked")
-    request.state.key_id = key.id
-    return key
+    """The caller's live key, as the middleware checked it before the body was read; else 401."""
+    # `credentials` is here for the OpenAPI document (the bearer scheme); the middleware parsed the header.
+    check: KeyCheck = getattr(request.state, "key_check", KeyCheck("missing"))
+    if check.key is None:
+        raise ApiError(
+            401, "unauthorized", "the API key is unknown or revoked", headers={"WWW-Authenticate": challenge(check)}
+        )
+    return check.key
 
 
 def admin_key(key: Annotated[ApiKey, Depends(api_key)]) -> ApiKey:

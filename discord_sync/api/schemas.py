@@ -12,7 +12,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from discord_sync.store.sync_runs import SyncRun
-from discord_sync.store.tenants import TenantError, validate_guild_id, validate_tenant_id
+from discord_sync.store.tenants import (
+    SLUG_RULE,
+    SNOWFLAKE_RULE,
+    TenantError,
+    validate_guild_id,
+    validate_tenant_id,
+    validate_tenant_name,
+)
 
 Snowflake = Annotated[str, Field(pattern=r"^[0-9]{1,20}$", examples=["81384788765712384"])]
 
@@ -36,16 +43,25 @@ class TenantCreate(_Request):
     """A new tenant: its slug, display name and Discord guild id."""
 
     id: Annotated[str, StringConstraints(max_length=63)] = Field(description="slug: a-z, 0-9, '_' and '-'")
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")] | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     guild_id: Annotated[str, StringConstraints(max_length=20)] | Annotated[int, Field(strict=True)] = Field(
         description="the Discord guild (server) id, as a string of digits"
     )
 
+    # The messages state the rule, never the value sent: an error must not echo input back.
     @field_validator("id")
     @classmethod
     def _slug(cls, value: str) -> str:
         try:
             return validate_tenant_id(value)
+        except TenantError:
+            raise ValueError(f"not a valid slug: {SLUG_RULE}") from None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        try:
+            return None if value is None else validate_tenant_name(value)
         except TenantError as error:
             raise ValueError(str(error)) from None
 
@@ -54,8 +70,8 @@ class TenantCreate(_Request):
     def _guild(cls, value: str | int) -> str:
         try:
             return str(validate_guild_id(value))
-        except TenantError as error:
-            raise ValueError(str(error)) from None
+        except TenantError:
+            raise ValueError(f"not a Discord snowflake: {SNOWFLAKE_RULE}") from None
 
 
 class ResetRequest(_Request):

@@ -40,9 +40,8 @@ def _engine():
 
 
 def run_api(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from discord_sync.api.app import create_app
+    from discord_sync.api.server import serve
 
     settings = Settings.from_env()
     if not os.environ.get("DAGSTER_HOME"):
@@ -54,7 +53,7 @@ def run_api(args: argparse.Namespace) -> int:
     require_current_schema(url)
     app = create_app(settings, engine=shared_engine(url))
     print(f"discord-sync API on http://{args.host}:{args.port} (docs: /api/docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    serve(app, settings, host=args.host, port=args.port)
     return 0
 
 

@@ -92,16 +92,39 @@ def key_id_of(presented: str) -> str | None:
     return match.group(1) if match else None
 
 
-def authenticate(conn: sa.Connection, presented: str) -> ApiKey | None:
-    """The live key matching `presented`, with its last use recorded; None for a malformed, unknown or revoked key."""
+# How a presented key fared; the audit log records it for every refused call.
+KEY_STATUSES = ("valid", "missing", "malformed", "unknown", "revoked", "wrong_secret")
+# The id of a key whose secret is cut short or mangled still names the key it claims to be.
+_KEY_ID_PREFIX = re.compile(r"dsk_([a-z0-9]{8})(?:_|$)")
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """What a presented key turned out to be: its status, the id it names (when that parses) and the live key."""
+
+    status: str
+    key_id: str | None = None
+    key: ApiKey | None = None
+
+
+def check_key(conn: sa.Connection, presented: str | None) -> KeyCheck:
+    """Check a presented key: the live key (its last use recorded) or why it was refused. Never returns the secret."""
+    if not presented:
+        return KeyCheck("missing")
     key_id = key_id_of(presented)
     if key_id is None:
-        return None
+        prefix = _KEY_ID_PREFIX.match(presented)
+        return KeyCheck("malformed", prefix.group(1) if prefix else None)
     row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
-    # Compare digests in constant time, even for a revoked key, so timing tells nothing about the secret.
+    # Compare digests in constant time, even for an unknown or revoked key, so timing tells nothing about the secret.
     expected = row["key_hash"] if row is not None else hash_key("")
-    if not hmac.compare_digest(expected, hash_key(presented)) or row is None or row["revoked_at"] is not None:
-        return None
+    matches = hmac.compare_digest(expected, hash_key(presented))
+    if row is None:
+        return KeyCheck("unknown", key_id)
+    if not matches:
+        return KeyCheck("wrong_secret", key_id)
+    if row["revoked_at"] is not None:
+        return KeyCheck("revoked", key_id)
     # To the minute: a busy key would otherwise rewrite its row on every request.
     conn.execute(
         api_keys.update()
@@ -111,4 +134,9 @@ def authenticate(conn: sa.Connection, presented: str) -> ApiKey | None:
         )
         .values(last_used_at=sa.func.now())
     )
-    return ApiKey(**{k: v for k, v in row.items() if k != "key_hash"})
+    return KeyCheck("valid", key_id, ApiKey(**{k: v for k, v in row.items() if k != "key_hash"}))
+
+
+def authenticate(conn: sa.Connection, presented: str) -> ApiKey | None:
+    """The live key matching `presented`, with its last use recorded; None for a malformed, unknown or revoked key."""
+    return check_key(conn, presented).key

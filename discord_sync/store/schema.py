@@ -296,6 +296,21 @@ api_audit_log = sa.Table(
     sa.Column("status_code", sa.SmallInteger, nullable=False),
     sa.Column("outcome", sa.Text, nullable=False),
     sa.Column("run_id", sa.Text),
+    # How the presented key fared (`valid`, `missing`, `malformed`, `unknown`, `revoked`, `wrong_secret`).
+    sa.Column("key_status", sa.Text),
+    sa.Column("client", sa.Text),
     sa.Index(None, "at"),
     sa.Index(None, "tenant_id", "at"),
+)
+
+# Failed authentications per client address and per key id in the current window: the API's throttle, shared by
+# every API process. A row whose window ended is deleted at the next failure.
+api_auth_failures = sa.Table(
+    "api_auth_failures",
+    metadata,
+    sa.Column("subject", sa.Text, primary_key=True),
+    sa.Column("window_started_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Index(None, "window_started_at"),
 )

@@ -7,6 +7,7 @@ A tenant's id is an operator-chosen slug that doubles as its Dagster partition k
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,31 +31,49 @@ class Tenant:
     created_at: datetime | None = None
 
 
+SLUG_RULE = (
+    "use 1-63 characters from a-z, 0-9, '_' and '-', starting with a letter or digit (it becomes the Dagster "
+    "partition key)"
+)
+SNOWFLAKE_RULE = "expected ASCII digits such as 81384788765712384"
+NAME_RULE = "a name may not hold control characters or invisible format characters (such as U+200B or U+202E)"
+# Control (Cc), format (Cf: zero-width and bidirectional marks), surrogate (Cs) and line/paragraph separators: they
+# hide or reorder what an operator reads, or cannot be stored.
+_HIDDEN_CATEGORIES = ("Cc", "Cf", "Cs", "Zl", "Zp")
+
+
 def validate_tenant_id(tenant_id: str) -> str:
     """Return the slug if valid, else raise a `TenantError` that says what a valid slug looks like."""
     if not re.fullmatch(TENANT_ID_PATTERN, tenant_id or ""):
-        raise TenantError(
-            f"tenant id {tenant_id!r} is not a valid slug: use 1-63 characters from a-z, 0-9, '_' and '-', "
-            "starting with a letter or digit (it becomes the Dagster partition key)"
-        )
+        raise TenantError(f"tenant id {tenant_id!r} is not a valid slug: {SLUG_RULE}")
     return tenant_id
 
 
+def is_snowflake_text(text: str) -> bool:
+    """ASCII digits only: `int()` and `str.isdigit()` also take other scripts' digits, `_` and spaces."""
+    return text.isascii() and text.isdigit()
+
+
 def validate_guild_id(guild_id: str | int) -> int:
-    """A Discord guild id is a positive snowflake (digits only)."""
+    """A Discord guild id is a positive snowflake (ASCII digits only)."""
     text = str(guild_id).strip()
-    if not text.isdigit() or not 0 < int(text) < 2**63:
-        raise TenantError(
-            f"guild id {guild_id!r} is not a Discord snowflake: expected digits such as 81384788765712384"
-        )
+    if not is_snowflake_text(text) or not 0 < int(text) < 2**63:
+        raise TenantError(f"guild id {guild_id!r} is not a Discord snowflake: {SNOWFLAKE_RULE}")
     return int(text)
+
+
+def validate_tenant_name(name: str) -> str:
+    """Return the display name if it holds no hidden characters, else raise a `TenantError` naming the rule."""
+    if any(unicodedata.category(c) in _HIDDEN_CATEGORIES for c in name):
+        raise TenantError(NAME_RULE)
+    return name
 
 
 def add_tenant(conn: sa.Connection, tenant_id: str, guild_id: str | int, name: str | None = None) -> Tenant:
     """Insert a tenant; refuse a bad slug, a bad guild id or a duplicate with a clear message."""
     tenant = Tenant(
         id=validate_tenant_id(tenant_id),
-        name=name or tenant_id,
+        name=validate_tenant_name(name) if name else tenant_id,
         platform="discord",
         guild_id=validate_guild_id(guild_id),
     )
