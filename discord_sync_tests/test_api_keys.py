@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from discord_sync.store.api_keys import authenticate, create_key, hash_key, key_id_of, list_keys, revoke_key
+from discord_sync.store.api_keys import (
+    authenticate,
+    check_key,
+    create_key,
+    hash_key,
+    key_id_of,
+    list_keys,
+    revoke_key,
+)
 from discord_sync.store.schema import api_keys
 from discord_sync.store.tenants import add_tenant
 
@@ -48,3 +56,39 @@ def test_a_key_is_stored_as_its_hash_and_authenticates_only_whole_until_revoked(
         revoke_key(conn, stored.id)  # revoking again keeps the first revocation time
         assert conn.execute(sa.select(api_keys.c.revoked_at).where(api_keys.c.id == stored.id)).scalar() == revoked_at
         assert sorted(k.id for k in list_keys(conn)) == sorted([stored.id, admin.id])
+
+
+@pytest.mark.integration
+def test_a_presented_key_is_told_apart_as_missing_malformed_unknown_wrong_revoked_or_valid(engine):
+    with engine.begin() as conn:
+        add_tenant(conn, "told", 2)
+        stored, key = create_key(conn, tenant_id="told")
+        gone, gone_key = create_key(conn, tenant_id="told")
+        revoke_key(conn, gone.id)
+    wrong = key[:-1] + ("B" if key[-1] != "B" else "C")
+    with engine.begin() as conn:
+        checks = {
+            name: check_key(conn, presented)
+            for name, presented in {
+                "none": None,
+                "empty": "",
+                "short": f"dsk_{stored.id}_short",
+                "garbage": "'; DROP TABLE api_keys; --",
+                "unknown": "dsk_zzzzzzzz_" + "z" * 43,
+                "wrong": wrong,
+                "revoked": gone_key,
+                "valid": key,
+            }.items()
+        }
+    assert {name: (c.status, c.key_id) for name, c in checks.items()} == {
+        "none": ("missing", None),
+        "empty": ("missing", None),
+        "short": ("malformed", stored.id),  # the id still names the key the caller claims
+        "garbage": ("malformed", None),
+        "unknown": ("unknown", "zzzzzzzz"),
+        "wrong": ("wrong_secret", stored.id),
+        "revoked": ("revoked", gone.id),
+        "valid": ("valid", stored.id),
+    }
+    assert checks["valid"].key is not None and checks["valid"].key.tenant_id == "told"
+    assert all(c.key is None for name, c in checks.items() if name != "valid")

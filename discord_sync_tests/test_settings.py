@@ -65,6 +65,9 @@ def test_a_malformed_alert_webhook_url_is_refused_without_showing_it():
         ("SYNC_PROGRESS_INTERVAL", "0", "between 0.1 and"),
         ("SYNC_PROGRESS_INTERVAL", "soon", "number"),
         ("API_MAX_BODY_BYTES", "10", "between 256 and"),
+        ("API_AUTH_FAILURE_LIMIT", "0", "between 1 and"),
+        ("API_AUTH_FAILURE_WINDOW_SECONDS", "soon", "number"),
+        ("API_TRUSTED_PROXIES", "127.0.0.1, proxy.local", "'proxy.local' is neither"),
     ],
 )
 def test_malformed_setting_is_refused_naming_the_variable(variable, value, expected_words):
@@ -131,3 +134,11 @@ def test_daily_refresh_horizon_shorter_than_the_hourly_one_is_refused():
         Settings.from_env({"SYNC_REFRESH_HOURLY_HORIZON_HOURS": "48", "SYNC_REFRESH_DAILY_HORIZON_DAYS": "1"})
     settings = Settings.from_env({"SYNC_REFRESH_DAILY_HORIZON_DAYS": "0", "SYNC_DELETED_MESSAGES": "Delete"})
     assert settings.refresh_daily_horizon_days == 0 and settings.deleted_messages == "delete"
+
+
+def test_the_api_throttle_and_trusted_proxies_have_documented_defaults_and_take_networks():
+    settings = Settings.from_env({})
+    assert (settings.api_auth_failure_limit, settings.api_auth_failure_window_seconds) == (10, 300.0)
+    assert settings.api_trusted_proxies == ()  # believe no X-Forwarded-For unless told
+    told = Settings.from_env({"API_TRUSTED_PROXIES": " 10.0.0.5, 10.1.0.0/16 ,::1"})
+    assert told.api_trusted_proxies == ("10.0.0.5", "10.1.0.0/16", "::1")
