@@ -15,10 +15,14 @@ _MEANINGS = {
     413: "The body is too large",
     415: "The body is not JSON",
     422: "The body or a parameter is invalid",
+    429: "Too many bad API keys from this address or for this key id: retry after `Retry-After` seconds",
     503: "A dependency (the database, Dagster) does not answer",
 }
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: each status with the one error shape."""
+    """`responses=` for a route: each status with the one error shape (a route that may answer 401 may also answer
+    429: the throttle on bad keys)."""
+    if 401 in statuses and 429 not in statuses:
+        statuses = (*statuses, 429)
     return {status: {"model": ErrorBody, "description": _MEANINGS[status]} for status in statuses}
