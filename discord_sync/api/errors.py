@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from discord_sync.api.schemas import ErrorBody
+from discord_sync.api.server import redact
 
 log = logging.getLogger("discord_sync.api")
 
@@ -107,7 +108,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         # The details go to the server's log only; the caller learns that it was not their fault.
-        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+        log.error("unexpected error on %s %s", request.method, redact(request.url.path), exc_info=error)
         return error_response(
             500, "internal_error", "something went wrong on our side; the operators can see it in the log"
         )
