@@ -57,7 +57,6 @@ def check_caller(engine: sa.Engine, request: Request) -> KeyCheck:
         with engine.begin() as conn:
             check = check_key(conn, presented) if presented else KeyCheck("malformed")
     request.state.key_check = check
-    request.state.key_id = check.key_id
     return check
 
 

@@ -23,12 +23,12 @@ log = logging.getLogger("discord_sync.api")
 _HTTP_CODES = {
     400: ("bad_request", "the request body could not be read: send UTF-8 JSON"),
     401: ("unauthorized", "an API key is required: send `Authorization: Bearer <key>`"),
-    429: ("too_many_failures", "too many requests with a bad API key; try again later"),
     403: ("forbidden", "this API key may not do that"),
     404: ("not_found", "there is nothing at this address"),
     405: ("method_not_allowed", "this address does not accept that method"),
     413: ("body_too_large", "the request body is too large"),
     415: ("unsupported_media_type", "send the body as JSON with `Content-Type: application/json`"),
+    429: ("too_many_failures", "too many requests with a bad API key; try again later"),
 }
 
 
