@@ -219,7 +219,7 @@ def _known_channel(engine: sa.Engine, tenant_id: str, channel_id: str) -> int:
     status_code=202,
     response_model=SyncStarted,
     responses=errors(400, 401, 403, 404, 409, 413, 415, 422, 503),
-    summary="Forget the tenant's (or one channel's) stored messages and sync them again (admin)",
+    summary="Re-sync the tenant (or one channel) from scratch, keeping every stored message (admin)",
 )
 def reset_sync(
     request: Request,
