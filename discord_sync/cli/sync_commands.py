@@ -235,9 +235,15 @@ def run_status(args: argparse.Namespace) -> int:
         if tenant_id is not None:
             get_tenant(conn, tenant_id)
         tenants = tenant_states(conn, tenant_id)
-        channel_rows = channel_states(conn, tenant_id, args.run_id) if tenant_id else []
         last_runs = {t.tenant_id: run or _latest_run(t.tenant_id, settings) for t in tenants}
         progress = _run_progress(conn, tenant_id, last_runs.get(tenant_id)) if tenant_id else None
+        channel_rows: list[ChannelState] = []
+        if args.run_id:
+            channel_rows = channel_states(conn, tenant_id, args.run_id)
+        elif tenant_id is not None:
+            # Every channel of the tenant, the latest run's numbers beside those it touched.
+            latest = progress.run_id if progress is not None else None
+            channel_rows = channel_states(conn, tenant_id, latest, only_run=False)
     if args.json:
         data = _status_json(tenants, last_runs, channel_rows, tenant_id is not None)
         if tenant_id is not None:
@@ -329,11 +335,21 @@ def _print_tenants(tenants: list[TenantState], last_runs: dict) -> None:
 
 def _print_channels(rows: list[ChannelState]) -> None:
     if not rows:
-        print("no channel checkpoints yet")
+        print("no channels yet: the tenant's first sync lists them")
         return
-    print(f"{'CHANNEL':<20} {'NAME':<24} {'STATUS':<9} {'LAST MESSAGE':<20} {'MESSAGES':>9} {'MSG/S':>7}  ERROR")
+    print(
+        f"{'CHANNEL':<20} {'NAME':<24} {'STATUS':<9} {'LAST MESSAGE':<20} {'LAST SYNC':<19} {'MESSAGES':>9} "
+        f"{'RUN MSGS':>8} {'MSG/S':>7}  REASON"
+    )
     for c in rows:
-        rate = f"{c.messages_per_second:.1f}" if c.messages_per_second is not None else "-"
+        touched = c.run_id is not None and c.run_status is not None
+        rate = f"{c.messages_per_second:.1f}" if touched and c.messages_per_second is not None else "-"
+        run_messages = str(c.run_messages or 0) if touched else "-"
         last = str(c.last_message_id) if c.last_message_id is not None else "-"
-        error = (c.error or "").splitlines()[0][:80] if c.error else ""
-        print(f"{c.channel_id:<20} {c.name[:24]:<24} {c.status:<9} {last:<20} {c.messages:>9} {rate:>7}  {error}")
+        synced = c.last_synced_at.strftime("%Y-%m-%d %H:%M:%S") if c.last_synced_at else "-"
+        reason = c.error or c.reason
+        reason = reason.splitlines()[0][:80] if reason else ""
+        print(
+            f"{c.channel_id:<20} {c.name[:24]:<24} {c.status:<9} {last:<20} {synced:<19} {c.messages:>9} "
+            f"{run_messages:>8} {rate:>7}  {reason}"
+        )
