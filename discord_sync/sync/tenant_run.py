@@ -22,7 +22,6 @@ from discord_sync.shaping.rows import MessageRows
 from discord_sync.store.deletions import apply_deletions
 from discord_sync.store.progress import finish_attempt, start_attempt
 from discord_sync.store.purge import clear_sync_state, purge_stored_messages
-from discord_sync.store.retention import delete_old_attempts
 from discord_sync.store.sync_status import ChannelSyncStatus
 from discord_sync.store.writer import write_message_batch
 from discord_sync.sync.channel_windows import ChannelSyncer
@@ -158,9 +157,6 @@ class TenantSync:
                 raise
             report.seconds = time.monotonic() - started
             self.progress.close(report.outcomes, report.request_stats)
-            if not report.all_failed:
-                with self.engine.begin() as conn:
-                    delete_old_attempts(conn)
         return report
 
     def _run_locked(
