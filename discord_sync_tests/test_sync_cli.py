@@ -248,6 +248,13 @@ def test_status_reports_tenants_and_channels_as_table_and_json(instance, tenants
                 "('acme', 501, 'run-a', 'skipped', now(), 0, NULL)"
             )
         )
+        # A channel of the catalog no sync has reached yet: listed too, pending.
+        conn.execute(
+            sa.text(
+                "INSERT INTO channels (tenant_id, id, name, type, is_thread, created_at) "
+                "VALUES ('acme', 502, 'new-channel', 0, false, now())"
+            )
+        )
 
     assert main(["sync", "status", "--tenant", "acme", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -258,6 +265,8 @@ def test_status_reports_tenants_and_channels_as_table_and_json(instance, tenants
     assert by_name["general"]["last_message_id"] == "1234567890123456789"
     assert by_name["general"]["messages_per_second"] == 60.0
     assert by_name["help"]["status"] == "skipped" and by_name["help"]["error"] == "403 Missing Access"
+    assert by_name["help"]["reason"] == "403 Missing Access"
+    assert by_name["new-channel"]["status"] == "pending" and by_name["new-channel"]["last_message_id"] is None
 
     assert main(["sync", "status"]) == 0
     table = capsys.readouterr().out
@@ -266,6 +275,7 @@ def test_status_reports_tenants_and_channels_as_table_and_json(instance, tenants
     assert main(["sync", "status", "--tenant", "acme"]) == 0
     table = capsys.readouterr().out
     assert "general" in table and "1234567890123456789" in table and "403 Missing Access" in table
+    assert "new-channel" in table
 
 
 def test_a_code_location_that_failed_to_load_is_named_with_its_reason(tenants, monkeypatch, tmp_path, capsys):
