@@ -9,10 +9,14 @@ TENANT_PARTITIONS_NAME = "tenants"
 
 # Dagster tags every run of a partition with its key (here the tenant id); the run queue limits it to one per tenant.
 PARTITION_TAG = "dagster/partition"
-# "true": forget the tenant's checkpoints and messages, then sync everything again from the beginning.
+# "true": forget the tenant's checkpoints and attempts (stored messages stay), sync everything again from the
+# beginning, then re-read the stored history to confirm deletions.
 RESET_TAG = "discord_sync/reset"
-# A channel or thread id: forget that one channel's checkpoint and messages, then sync it again.
+# A channel or thread id: the same for that one channel.
 RESET_CHANNEL_TAG = "discord_sync/reset_channel"
+# "true", beside a reset tag: first DELETE the reset's stored messages (tombstones, messages of deleted and unreadable
+# channels included: history no re-sync brings back). Only `discord-sync sync reset --purge` sets it.
+PURGE_TAG = "discord_sync/purge"
 # "true": besides the new messages, re-read the tenant's whole stored history at SYNC_RECONCILE_REQUESTS_PER_SECOND
 # and apply every edit, reaction change and deletion found.
 RECONCILE_TAG = "discord_sync/reconcile"

@@ -182,6 +182,11 @@ class Settings:
     alert_webhook_url: Secret = field(default_factory=lambda: Secret(""))
     sync_freshness_hours: float = 2.0
     dagster_run_retention_days: int = 90
+    attempt_retention_days: int = 7
+    failed_attempt_retention_days: int = 30
+    stale_attempt_hours: float = 24.0
+    run_history_retention_days: int = 90
+    api_audit_retention_days: int = 365
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -242,6 +247,15 @@ class Settings:
             dagster_run_retention_days=_int(
                 env, "DAGSTER_RUN_RETENTION_DAYS", default.dagster_run_retention_days, 1, 3650
             ),
+            attempt_retention_days=_int(env, "SYNC_ATTEMPT_RETENTION_DAYS", default.attempt_retention_days, 1, 3650),
+            failed_attempt_retention_days=_int(
+                env, "SYNC_FAILED_ATTEMPT_RETENTION_DAYS", default.failed_attempt_retention_days, 1, 3650
+            ),
+            stale_attempt_hours=_float(env, "SYNC_STALE_ATTEMPT_HOURS", default.stale_attempt_hours, 1.0, 720.0),
+            run_history_retention_days=_int(
+                env, "SYNC_RUN_HISTORY_RETENTION_DAYS", default.run_history_retention_days, 1, 3650
+            ),
+            api_audit_retention_days=_int(env, "API_AUDIT_RETENTION_DAYS", default.api_audit_retention_days, 1, 36500),
         )
 
     def require_database_url(self) -> str:

@@ -16,6 +16,8 @@ from discord_sync.cli import main
 from discord_sync.control.tenant_runs import RunStartError, start_tenant_sync, tenant_runs
 from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync.run_names import REQUESTED_BY_TAG, RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.shaping.channel_types import MESSAGE_BEARING_TYPES
+from discord_sync.store.database import shared_engine
 from discord_sync.store.schema import api_audit_log, api_keys, channels, sync_runs, tenants
 from discord_sync_tests.api_harness import admin_key, api_database, api_server  # noqa: F401 (fixtures)
 from discord_sync_tests.sync_harness import TEST_TOKEN, materialize_tenant, sync_env
@@ -477,3 +479,55 @@ def test_queueing_a_sync_without_a_reachable_webserver_is_refused_naming_the_set
     with pytest.raises(RunStartError, match="cannot reach the Dagster webserver .*DAGSTER_WEBSERVER_URL"):
         start_tenant_sync("nowebserver")
     assert tenant_runs("nowebserver") == []
+
+
+def test_status_after_a_quiet_run_and_while_a_run_is_queued_lists_every_channel_with_its_state(in_env, monkeypatch):
+    """A run with nothing new touches no channel; the status still shows where each channel of the tenant stands
+    (checkpoint, last sync, status, why it is not synced), and the latest run's numbers only where it touched one."""
+    with Emulator(
+        guilds=[GuildSpec(seed=3, layout="uniform", channels=3, messages_per_channel=20)], token=TEST_TOKEN
+    ) as emulator:
+        sync_env(monkeypatch, emulator)
+        in_env.tenant("quietco", emulator.guild_ids[0])
+        _, key = in_env.key("quietco")
+        guild = emulator.guild_ids[0]
+        hidden = int(emulator.client.channel_by_name(guild, "channel-2")["id"])
+        assert materialize_tenant("quietco").success
+        truth = emulator.client.ground_truth_counts(guild)  # before the bot loses sight of a channel
+        emulator.client.set_bot_access(hidden, view=False)
+        assert materialize_tenant("quietco").success, "the quiet run: nothing new anywhere"
+        with in_env.client(key) as client:
+            quiet = client.get("/api/tenants/quietco/sync/status").json()
+            queued_run = client.post("/api/tenants/quietco/sync").json()["run_id"]
+            queued = client.get("/api/tenants/quietco/sync/status").json()
+            client.post("/api/tenants/quietco/sync/cancel")
+    with shared_engine(in_env.database_url).connect() as conn:
+        quiet_run = conn.execute(
+            sa.select(sync_runs.c.run_id)
+            .where(sync_runs.c.tenant_id == "quietco")
+            .order_by(sync_runs.c.started_at.desc())
+            .limit(1)
+        ).scalar_one()
+        catalog = set(
+            conn.execute(
+                sa.select(channels.c.id).where(
+                    channels.c.tenant_id == "quietco", channels.c.type.in_(sorted(MESSAGE_BEARING_TYPES))
+                )
+            ).scalars()
+        )
+    assert quiet["run"]["run_id"] == quiet_run and quiet["progress"]["channels_running"] == 0
+    by_id = {int(c["id"]): c for c in quiet["channels"]}
+    assert set(truth) <= catalog
+    assert set(by_id) == catalog, "every message-bearing channel of the tenant, though the run touched none"
+    for channel_id, channel in by_id.items():
+        assert channel["last_synced_at"] is not None and channel["messages_stored"] == truth.get(channel_id, 0)
+        if channel_id == hidden:
+            assert channel["status"] == "skipped" and "View Channel" in channel["reason"]
+        else:
+            assert channel["status"] == "complete" and channel["reason"] is None
+            assert (channel["last_message_id"] is not None) == (channel_id in truth)
+        assert channel["run_status"] is None and channel["messages"] == 0, "the quiet run touched no channel"
+    assert queued["run"]["run_id"] == queued_run and queued["run"]["status"] == "queued"
+    assert {c["id"]: (c["status"], c["last_message_id"]) for c in queued["channels"]} == {
+        c["id"]: (c["status"], c["last_message_id"]) for c in quiet["channels"]
+    }

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from discord_sync.emulator import Emulator, GuildSpec
-from discord_sync.store.progress import reset_tenant
+from discord_sync.store.purge import purge_stored_messages
 from discord_sync_tests.fault_harness import (
     SyncProcesses,
     completeness_problems,
@@ -86,7 +86,7 @@ def run_kill_trials(engine, emulator, processes, *, trials: int, kills_per_cycle
         writing_seconds = time.monotonic() - started - startup_seconds
         assert completeness_problems(stored_state(engine, "acme"), truth) == []
         with engine.begin() as conn:
-            reset_tenant(conn, "acme")
+            purge_stored_messages(conn, "acme")
     for trial in range(trials):
         before = stored_count(engine)
         pid = processes.start("acme")
@@ -118,7 +118,7 @@ def run_kill_trials(engine, emulator, processes, *, trials: int, kills_per_cycle
                 emulator.client.add_message(channel_id, content=f"posted after cycle {summary['cycles']}")
             truth = guild_truth(emulator.client, guild_id)
             with engine.begin() as conn:
-                reset_tenant(conn, "acme")
+                purge_stored_messages(conn, "acme")
     print(f"SIGKILL trials: {summary}")
     return summary
 

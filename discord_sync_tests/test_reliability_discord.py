@@ -105,6 +105,30 @@ def test_429_longer_than_the_allowed_wait_fails_the_channel_cleanly_and_the_next
     assert_exact_copy(engine, emulator)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("retry_after", [30.0, 59.0])
+def test_a_429_within_the_allowed_wait_is_waited_out_not_cut_by_the_request_timeout(
+    engine, emulator, tenant, monkeypatch, retry_after
+):
+    # The request timeout far below the wait: it bounds each request on the wire, never discord.py's 429 sleep
+    # (SYNC_MAX_RATE_LIMIT_WAIT stays at its default, 60 s).
+    monkeypatch.setenv("SYNC_REQUEST_TIMEOUT", "5")
+    channel = first_channel(emulator)
+    emulator.client.inject("rate_limit", route=f"/channels/{channel}/messages", retry_after=retry_after, count=1)
+    started = time.monotonic()
+    result = materialize_tenant(tenant)
+    elapsed = time.monotonic() - started
+    assert result.success
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.path == ["messages"]]
+    metadata = {key: value.value for key, value in event.materialization.metadata.items()}
+    assert metadata["rate_limit_hits_429"] == 1
+    assert metadata["transient_retries"] == 0, "the wait was cut by a timeout and retried as a transient failure"
+    assert elapsed >= retry_after, "the 429 was waited out"
+    assert channel_status(engine, channel).status == "complete"
+    assert emulator.client.counters()["status_counts"].get("429", 0) == 1
+    assert_exact_copy(engine, emulator)
+
+
 @pytest.mark.parametrize(
     "fault",
     [

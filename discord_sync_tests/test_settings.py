@@ -24,6 +24,9 @@ def test_defaults_when_nothing_is_set():
     assert not settings.alert_webhook_url
     assert settings.sync_freshness_hours == 2.0
     assert settings.dagster_run_retention_days == 90
+    assert (settings.attempt_retention_days, settings.failed_attempt_retention_days) == (7, 30)
+    assert (settings.stale_attempt_hours, settings.run_history_retention_days) == (24.0, 90)
+    assert settings.api_audit_retention_days == 365
 
 
 @pytest.mark.unit
@@ -62,6 +65,11 @@ def test_a_malformed_alert_webhook_url_is_refused_without_showing_it():
         ("SYNC_FRESHNESS_HOURS", "soon", "number"),
         ("SYNC_FRESHNESS_HOURS", "0", "between"),
         ("DAGSTER_RUN_RETENTION_DAYS", "0", "between 1 and"),
+        ("SYNC_ATTEMPT_RETENTION_DAYS", "0", "between 1 and"),
+        ("SYNC_FAILED_ATTEMPT_RETENTION_DAYS", "a month", "whole number"),
+        ("SYNC_STALE_ATTEMPT_HOURS", "0.5", "between 1"),
+        ("SYNC_RUN_HISTORY_RETENTION_DAYS", "0", "between 1 and"),
+        ("API_AUDIT_RETENTION_DAYS", "-1", "between 1 and"),
         ("SYNC_PROGRESS_INTERVAL", "0", "between 0.1 and"),
         ("SYNC_PROGRESS_INTERVAL", "soon", "number"),
         ("API_MAX_BODY_BYTES", "10", "between 256 and"),

@@ -16,7 +16,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 
 from discord_sync.cli import main
 from discord_sync.control.runs import tenant_runs
-from discord_sync.run_names import RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.run_names import PURGE_TAG, RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.store.database import dagster_postgres_environment, shared_engine
 from discord_sync.store.tenants import add_tenant
 from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY, new_database
@@ -113,6 +113,39 @@ def test_reset_launches_a_backfill_of_the_tenant_carrying_the_reset_tag(instance
     assert main(["sync", "reset", "--tenant", "globex", "--yes"]) == 0
     backfill_id = capsys.readouterr().out.split("launched as backfill ")[1].split(":")[0]
     assert instance.get_backfill(backfill_id).tags[RESET_TAG] == "true"
+
+
+def test_a_reset_keeps_stored_messages_and_a_purge_says_what_it_deletes_before_it_is_launched(
+    instance, tenants, engine, capsys, caplog
+):
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE channels SET deleted_at = now() WHERE id = 501;"
+                "INSERT INTO messages (tenant_id, id, channel_id, type, created_at, content, deleted_at) VALUES "
+                "('acme', 1, 500, 0, now(), 'hello', NULL), ('acme', 2, 500, 0, now(), '', now()), "
+                "('acme', 3, 501, 0, now(), 'in a deleted channel', NULL)"
+            )
+        )
+    assert main(["sync", "reset", "--tenant", "acme", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "every stored message kept" in out
+    backfill_id = out.split("launched as backfill ")[1].split(":")[0]
+    assert PURGE_TAG not in instance.get_backfill(backfill_id).tags
+
+    assert main(["sync", "reset", "--tenant", "acme", "--purge"]) == 1, "a purge needs a confirmation"
+    captured = capsys.readouterr()
+    assert "--purge deletes 3 stored messages (1 tombstones" in captured.out and "1 of deleted channels" in captured.out
+    assert "pass --yes" in captured.err
+
+    assert main(["sync", "reset", "--tenant", "acme", "--purge", "--yes"]) == 0
+    captured = capsys.readouterr()
+    backfill_id = captured.out.split("launched as backfill ")[1].split(":")[0]
+    tags = instance.get_backfill(backfill_id).tags
+    assert tags[PURGE_TAG] == "true" and tags[RESET_TAG] == "true"
+    assert f"purge of tenant acme requested from the command line (backfill {backfill_id})" in caplog.text
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM messages")).scalar() == 3, "the run deletes, not the CLI"
 
 
 def test_reconcile_launches_a_backfill_of_the_tenant_tagged_to_re_read_its_whole_history(instance, tenants, capsys):
@@ -215,6 +248,13 @@ def test_status_reports_tenants_and_channels_as_table_and_json(instance, tenants
                 "('acme', 501, 'run-a', 'skipped', now(), 0, NULL)"
             )
         )
+        # A channel of the catalog no sync has reached yet: listed too, pending.
+        conn.execute(
+            sa.text(
+                "INSERT INTO channels (tenant_id, id, name, type, is_thread, created_at) "
+                "VALUES ('acme', 502, 'new-channel', 0, false, now())"
+            )
+        )
 
     assert main(["sync", "status", "--tenant", "acme", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -225,6 +265,8 @@ def test_status_reports_tenants_and_channels_as_table_and_json(instance, tenants
     assert by_name["general"]["last_message_id"] == "1234567890123456789"
     assert by_name["general"]["messages_per_second"] == 60.0
     assert by_name["help"]["status"] == "skipped" and by_name["help"]["error"] == "403 Missing Access"
+    assert by_name["help"]["reason"] == "403 Missing Access"
+    assert by_name["new-channel"]["status"] == "pending" and by_name["new-channel"]["last_message_id"] is None
 
     assert main(["sync", "status"]) == 0
     table = capsys.readouterr().out
@@ -233,6 +275,7 @@ def test_status_reports_tenants_and_channels_as_table_and_json(instance, tenants
     assert main(["sync", "status", "--tenant", "acme"]) == 0
     table = capsys.readouterr().out
     assert "general" in table and "1234567890123456789" in table and "403 Missing Access" in table
+    assert "new-channel" in table
 
 
 def test_a_code_location_that_failed_to_load_is_named_with_its_reason(tenants, monkeypatch, tmp_path, capsys):

@@ -17,7 +17,7 @@ from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.rows import ATTACHMENT_COLUMNS, MESSAGE_COLUMNS, REACTION_COLUMNS, shape_messages
 from discord_sync.store.database import create_db_engine
 from discord_sync.store.migrate import alembic_config
-from discord_sync.store.progress import reset_tenant
+from discord_sync.store.purge import purge_stored_messages
 from discord_sync.store.schema import (
     channels,
     message_attachments,
@@ -177,7 +177,7 @@ def test_errors_other_than_a_stored_key_still_fail_the_whole_batch(engine, tenan
         assert conn.execute(sa.select(sa.func.count()).select_from(sync_progress)).scalar() == 0
 
 
-def test_a_channel_reset_removes_that_channels_reactions_and_attachments_and_nothing_else(engine, tenant_with_channel):
+def test_a_channel_purge_removes_that_channels_reactions_and_attachments_and_nothing_else(engine, tenant_with_channel):
     with engine.begin() as conn:
         conn.execute(
             channels.insert().values(
@@ -191,7 +191,7 @@ def test_a_channel_reset_removes_that_channels_reactions_and_attachments_and_not
         )
     before = _stored(engine)
     with engine.begin() as conn:
-        reset_tenant(conn, "acme", 900)
+        purge_stored_messages(conn, "acme", 900)
     kept_messages, kept_reactions, kept_attachments = _stored(engine)
     assert {m.channel_id for m in kept_messages} == {901}
     kept_ids = {m.id for m in kept_messages}

@@ -167,13 +167,18 @@ class Progress(BaseModel):
 
 
 class ChannelProgress(BaseModel):
-    """One channel in the run: its state, checkpoint and this run's numbers."""
+    """One channel of the tenant: its state and checkpoint, and the latest run's numbers if that run touched it."""
 
     id: Snowflake
     name: str
-    status: str
-    last_message_id: Snowflake | None
-    messages: int = Field(description="messages this run stored in the channel so far")
+    status: str = Field(description="pending (never synced), running, complete, failed or skipped")
+    last_message_id: Snowflake | None = Field(description="the checkpoint: newest message stored in order")
+    last_synced_at: datetime | None = Field(description="when a sync of the channel last ended")
+    reason: str | None = Field(
+        description="why the channel is not synced: its error, why the bot cannot read it, or 'deleted on Discord'"
+    )
+    run_status: str | None = Field(description="the channel's attempt in the latest run; null if it did not touch it")
+    messages: int = Field(description="messages the latest run stored in the channel so far (0 if not touched)")
     messages_stored: int = Field(description="messages stored for the channel by every run")
     messages_per_second: float | None
     error: str | None

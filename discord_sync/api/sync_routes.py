@@ -125,7 +125,7 @@ def _progress(row: SyncRun | None) -> Progress | None:
     "/status",
     response_model=SyncStatus,
     responses=errors(401, 404),
-    summary="The latest run and its live progress: totals and one row per channel",
+    summary="The latest run and its live progress, and every channel of the tenant with its state",
 )
 def sync_status(
     tenant: Annotated[Tenant, Depends(visible_tenant)], engine: Annotated[sa.Engine, Depends(database)]
@@ -139,7 +139,9 @@ def sync_status(
             rows = run_history(conn, tenant.id, limit=1)
             row = rows[0] if rows else None
         run_id = run.run_id if run else row.run_id if row else None
-        states = channel_states(conn, tenant.id, run_id) if run_id else []
+        # Every channel of the tenant, the latest run's numbers beside those it touched: a quiet run (nothing new)
+        # or a queued one still shows where each channel stands.
+        states = channel_states(conn, tenant.id, run_id, only_run=False)
     return SyncStatus(
         tenant_id=tenant.id,
         run=_run_state(run, row),
@@ -150,9 +152,12 @@ def sync_status(
                 name=state.name,
                 status=state.status,
                 last_message_id=str(state.last_message_id) if state.last_message_id is not None else None,
-                messages=state.run_messages or 0,
+                last_synced_at=state.last_synced_at,
+                reason=state.reason,
+                run_status=state.run_status if run_id is not None else None,
+                messages=(state.run_messages or 0) if run_id is not None else 0,
                 messages_stored=state.messages,
-                messages_per_second=state.messages_per_second,
+                messages_per_second=state.messages_per_second if run_id is not None else None,
                 error=state.error,
             )
             for state in states
@@ -219,7 +224,7 @@ def _known_channel(engine: sa.Engine, tenant_id: str, channel_id: str) -> int:
     status_code=202,
     response_model=SyncStarted,
     responses=errors(400, 401, 403, 404, 409, 413, 415, 422, 503),
-    summary="Forget the tenant's (or one channel's) stored messages and sync them again (admin)",
+    summary="Re-sync the tenant (or one channel) from scratch, keeping every stored message (admin)",
 )
 def reset_sync(
     request: Request,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 import sqlalchemy as sa
@@ -23,14 +24,17 @@ from discord_sync.control.runs import (
     start_tenant_sync,
     tenant_runs,
 )
-from discord_sync.run_names import RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.run_names import PURGE_TAG, RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.settings import Settings
 from discord_sync.store.database import resolve_database_url, shared_engine
 from discord_sync.store.migrate import require_current_schema
+from discord_sync.store.purge import count_purge
 from discord_sync.store.schema import channels
 from discord_sync.store.status import ChannelState, TenantState, channel_states, tenant_states
 from discord_sync.store.sync_runs import SyncRun, get_run, run_history
 from discord_sync.store.tenants import get_tenant, list_tenants, validate_tenant_id
+
+log = logging.getLogger("discord_sync.cli")
 
 DAEMON_NOTE = (
     "note: no Dagster daemon is running; runs and backfills stay queued until `dagster dev` or "
@@ -53,9 +57,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=run_status)
 
-    reset = commands.add_parser("reset", help="re-sync a tenant (or one channel) from scratch")
+    reset = commands.add_parser(
+        "reset", help="re-sync a tenant (or one channel) from scratch, keeping what is stored (--purge: delete it)"
+    )
     reset.add_argument("--tenant", required=True)
     reset.add_argument("--channel", help="only this channel or thread id")
+    reset.add_argument(
+        "--purge",
+        action="store_true",
+        help="first DELETE the stored messages, tombstones and messages of deleted or unreadable channels included "
+        "(history no re-sync brings back); prints the counts and asks first",
+    )
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     reset.set_defaults(handler=run_reset)
 
@@ -117,22 +129,42 @@ def run_reset(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     engine = _engine(settings)
     [tenant_id] = _tenant_ids(engine, args.tenant)
-    if args.channel is not None:
-        channel_id = _known_channel(engine, tenant_id, args.channel)
+    channel_id = _known_channel(engine, tenant_id, args.channel) if args.channel is not None else None
+    if channel_id is not None:
         what, tags = f"channel {channel_id} of tenant {tenant_id}", {RESET_CHANNEL_TAG: str(channel_id)}
     else:
         what, tags = f"tenant {tenant_id}", {RESET_TAG: "true"}
+    if args.purge:
+        with engine.connect() as conn:
+            counts = count_purge(conn, tenant_id, channel_id)
+        print(f"--purge deletes {counts.describe()} of {what}; then everything Discord still has is synced again")
+        question = "Delete them for good? [y/N] "
+        tags[PURGE_TAG] = "true"
+    else:
+        print(
+            f"reset of {what}: checkpoints cleared, every stored message kept, everything read again and updated, "
+            "deletions confirmed by a re-read"
+        )
+        question = "Re-sync it from the start? [y/N] "
     if not args.yes:
         if not sys.stdin.isatty():
             raise _command_error("refusing to reset without confirmation: pass --yes")
-        answer = input(f"Delete the synced messages of {what} and sync them again from the start? [y/N] ")
+        answer = input(question)
         if answer.strip().lower() not in ("y", "yes"):
             print("not reset")
             return 1
     backfill_id = start_backfill([tenant_id], tags=tags, settings=settings)
+    if args.purge:
+        # The record of a destructive request; the run logs what it actually deleted.
+        log.warning(
+            "purge of %s requested from the command line (backfill %s): will delete %s",
+            what,
+            backfill_id,
+            counts.describe(),
+        )
     print(
-        f"reset of {what} launched as backfill {backfill_id}: its run clears the checkpoints and rows, then syncs "
-        "them again (after any run of the tenant already queued or running)"
+        f"{'purge and ' if args.purge else ''}reset of {what} launched as backfill {backfill_id}: its run starts "
+        "after any run of the tenant already queued or running"
     )
     _note_if_no_daemon(settings)
     return 0
@@ -203,9 +235,15 @@ def run_status(args: argparse.Namespace) -> int:
         if tenant_id is not None:
             get_tenant(conn, tenant_id)
         tenants = tenant_states(conn, tenant_id)
-        channel_rows = channel_states(conn, tenant_id, args.run_id) if tenant_id else []
         last_runs = {t.tenant_id: run or _latest_run(t.tenant_id, settings) for t in tenants}
         progress = _run_progress(conn, tenant_id, last_runs.get(tenant_id)) if tenant_id else None
+        channel_rows: list[ChannelState] = []
+        if args.run_id:
+            channel_rows = channel_states(conn, tenant_id, args.run_id)
+        elif tenant_id is not None:
+            # Every channel of the tenant, the latest run's numbers beside those it touched.
+            latest = progress.run_id if progress is not None else None
+            channel_rows = channel_states(conn, tenant_id, latest, only_run=False)
     if args.json:
         data = _status_json(tenants, last_runs, channel_rows, tenant_id is not None)
         if tenant_id is not None:
@@ -297,11 +335,21 @@ def _print_tenants(tenants: list[TenantState], last_runs: dict) -> None:
 
 def _print_channels(rows: list[ChannelState]) -> None:
     if not rows:
-        print("no channel checkpoints yet")
+        print("no channels yet: the tenant's first sync lists them")
         return
-    print(f"{'CHANNEL':<20} {'NAME':<24} {'STATUS':<9} {'LAST MESSAGE':<20} {'MESSAGES':>9} {'MSG/S':>7}  ERROR")
+    print(
+        f"{'CHANNEL':<20} {'NAME':<24} {'STATUS':<9} {'LAST MESSAGE':<20} {'LAST SYNC':<19} {'MESSAGES':>9} "
+        f"{'RUN MSGS':>8} {'MSG/S':>7}  REASON"
+    )
     for c in rows:
-        rate = f"{c.messages_per_second:.1f}" if c.messages_per_second is not None else "-"
+        touched = c.run_id is not None and c.run_status is not None
+        rate = f"{c.messages_per_second:.1f}" if touched and c.messages_per_second is not None else "-"
+        run_messages = str(c.run_messages or 0) if touched else "-"
         last = str(c.last_message_id) if c.last_message_id is not None else "-"
-        error = (c.error or "").splitlines()[0][:80] if c.error else ""
-        print(f"{c.channel_id:<20} {c.name[:24]:<24} {c.status:<9} {last:<20} {c.messages:>9} {rate:>7}  {error}")
+        synced = c.last_synced_at.strftime("%Y-%m-%d %H:%M:%S") if c.last_synced_at else "-"
+        reason = c.error or c.reason
+        reason = reason.splitlines()[0][:80] if reason else ""
+        print(
+            f"{c.channel_id:<20} {c.name[:24]:<24} {c.status:<9} {last:<20} {synced:<19} {c.messages:>9} "
+            f"{run_messages:>8} {rate:>7}  {reason}"
+        )

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import DiscordResource, PostgresResource, SyncResource
-from discord_sync.run_names import RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.run_names import PURGE_TAG, RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.source.protocol import ChannelListing, SourceError
 from discord_sync.store.tenants import TenantError, get_tenant
@@ -111,8 +111,9 @@ def messages(
 ):
     """Fetch every changed channel's new messages in parallel and stream them into PostgreSQL.
 
-    A run tagged `discord_sync/reset=true` forgets the tenant's messages and checkpoints first;
-    `discord_sync/reset_channel=<id>` does so for one channel. Recent history is re-read as the refresh policy
+    A run tagged `discord_sync/reset=true` forgets the tenant's checkpoints and attempts first (stored messages stay,
+    are read again, and deletions are confirmed by a re-read); `discord_sync/reset_channel=<id>` does so for one
+    channel; `discord_sync/purge=true` beside either also deletes the stored messages first. Recent history is re-read as the refresh policy
     says (edits, reactions, deletions); `discord_sync/reconcile=true` re-reads the whole stored history.
     """
     tenant_id = context.partition_key
@@ -124,6 +125,13 @@ def messages(
     if reset_channel is not None and not reset_channel.isdigit():
         raise dg.Failure(
             f"tag {RESET_CHANNEL_TAG} must be a channel id (digits), got {reset_channel!r}", allow_retries=False
+        )
+    purge = tags.get(PURGE_TAG, "").lower() == "true"
+    if purge and not (reset or reset_channel):
+        raise dg.Failure(
+            f"tag {PURGE_TAG} deletes stored messages only as part of a reset: add {RESET_TAG}=true or "
+            f"{RESET_CHANNEL_TAG}=<channel id>",
+            allow_retries=False,
         )
     sync_run = TenantSync(
         engine=engine,
@@ -140,6 +148,7 @@ def messages(
             reset=reset,
             reset_channel=int(reset_channel) if reset_channel else None,
             reconcile=tags.get(RECONCILE_TAG, "").lower() == "true",
+            purge=purge,
         )
     except SourceError as error:
         raise dg.Failure(f"tenant {tenant_id}: {error}", allow_retries=False) from None

@@ -22,6 +22,7 @@ from discord_sync.source.discord.client import DiscordSource
 from discord_sync.source.rate_limiter import PostgresRateLimiter
 from discord_sync.store.database import libpq_url, shared_engine
 from discord_sync.store.migrate import require_current_schema
+from discord_sync.store.retention import RetentionPolicy
 from discord_sync.store.schema import metadata
 from discord_sync.store.writer import upsert_frame
 from discord_sync.sync.refresh_plan import RefreshPolicy
@@ -145,9 +146,26 @@ class SyncFreshness(dg.ConfigurableResource):
 
 
 class RunRetention(dg.ConfigurableResource):
-    """How long Dagster keeps finished runs and their event logs (`DAGSTER_RUN_RETENTION_DAYS`)."""
+    """How long Dagster keeps finished runs and their event logs (`DAGSTER_RUN_RETENTION_DAYS`), and the sync's own
+    history (`SYNC_ATTEMPT_RETENTION_DAYS`, `SYNC_FAILED_ATTEMPT_RETENTION_DAYS`, `SYNC_STALE_ATTEMPT_HOURS`,
+    `SYNC_RUN_HISTORY_RETENTION_DAYS`, `API_AUDIT_RETENTION_DAYS`)."""
 
     days: int = 90
+    attempt_days: int = 7
+    failed_attempt_days: int = 30
+    stale_attempt_hours: float = 24.0
+    sync_run_days: int = 90
+    audit_days: int = 365
+
+    def policy(self) -> RetentionPolicy:
+        """The retention of the product's history tables."""
+        return RetentionPolicy(
+            attempt_days=self.attempt_days,
+            failed_attempt_days=self.failed_attempt_days,
+            stale_attempt_hours=self.stale_attempt_hours,
+            sync_run_days=self.sync_run_days,
+            audit_days=self.audit_days,
+        )
 
 
 def resources_from_settings(settings: Settings) -> dict[str, Any]:
@@ -182,5 +200,12 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
         # A webhook URL often holds a token: through EnvVar, the UI shows the variable's name, not the URL.
         "alert_webhook": AlertWebhook(url=dg.EnvVar("ALERT_WEBHOOK_URL") if settings.alert_webhook_url else None),
         "freshness": SyncFreshness(max_age_hours=settings.sync_freshness_hours),
-        "run_retention": RunRetention(days=settings.dagster_run_retention_days),
+        "run_retention": RunRetention(
+            days=settings.dagster_run_retention_days,
+            attempt_days=settings.attempt_retention_days,
+            failed_attempt_days=settings.failed_attempt_retention_days,
+            stale_attempt_hours=settings.stale_attempt_hours,
+            sync_run_days=settings.run_history_retention_days,
+            audit_days=settings.api_audit_retention_days,
+        ),
     }

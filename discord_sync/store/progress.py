@@ -16,9 +16,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from discord_sync.store.schema import (
     channel_sync_jobs,
     channels,
-    message_attachments,
-    message_emoji_reactions,
-    messages,
     sync_progress,
 )
 from discord_sync.store.sync_status import ChannelSyncStatus
@@ -201,24 +198,6 @@ def finish_attempt(
             last_message_id=sa.func.greatest(sync_progress.c.last_message_id, checkpoint or None),
         )
     )
-
-
-def reset_tenant(conn: sa.Connection, tenant_id: str, channel_id: int | None = None) -> int:
-    """Forget stored messages and checkpoints (of one channel, or of the whole tenant) so they sync again."""
-    where_messages = messages.c.tenant_id == tenant_id
-    where_progress = sync_progress.c.tenant_id == tenant_id
-    if channel_id is not None:
-        where_messages &= messages.c.channel_id == channel_id
-        where_progress &= sync_progress.c.channel_id == channel_id
-    # Reactions and attachments hang on their message without a foreign key (schema.py): they go first.
-    for child in (message_emoji_reactions, message_attachments):
-        where_child = child.c.tenant_id == tenant_id
-        if channel_id is not None:
-            where_child &= child.c.message_id.in_(sa.select(messages.c.id).where(where_messages))
-        conn.execute(child.delete().where(where_child))
-    deleted = conn.execute(messages.delete().where(where_messages)).rowcount
-    conn.execute(sync_progress.delete().where(where_progress))
-    return deleted
 
 
 def record_attempts_progress(conn: sa.Connection, progress: list[dict[str, Any]]) -> None:

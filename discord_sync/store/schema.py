@@ -102,7 +102,7 @@ channels = sa.Table(
 
 # messages -> channels and reactions/attachments -> messages are relationships the writer keeps, not foreign-key
 # constraints: each constraint is checked by a per-row trigger, a third of the write path (migration 0003). A
-# tenant's removal removes them through a trigger on `tenants` (migration 0003), a reset through `reset_tenant`.
+# tenant's removal removes them through a trigger on `tenants` (migration 0003), an explicit purge through `purge.purge_stored_messages` (a reset keeps them).
 messages = sa.Table(
     "messages",
     metadata,

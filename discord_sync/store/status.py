@@ -10,6 +10,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from discord_sync.shaping.channel_types import MESSAGE_BEARING_TYPES
 from discord_sync.store.sync_status import ChannelSyncStatus
 
 # The statuses travel as bound parameters named after themselves (`:complete`, ...).
@@ -32,28 +33,36 @@ _TENANT_OVERVIEW = sa.text(
     """
 )
 
-# One row per channel with a checkpoint: its progress plus its latest attempt (or the attempt of one run). Without a
-# run, status and error are the channel's current ones: a channel skipped for its permissions has no attempt.
+# One row per channel: every channel with a checkpoint and every live message-bearing channel of the catalog (a
+# channel never synced yet is `pending`), with its progress, why it is not synced (its error, why the bot cannot
+# read it, or that it was deleted on Discord) and its latest attempt, or its attempt in one run. `:only_run` keeps
+# only the channels that run attempted, and then status and error are that attempt's.
 _CHANNEL_STATES = sa.text(
     """
-    SELECT p.channel_id, coalesce(c.name, '?') AS name, c.type,
-           CASE WHEN CAST(:run_id AS text) IS NULL THEN p.status ELSE j.status END AS status, p.last_message_id,
-           p.messages_synced AS messages, j.messages AS run_messages, j.messages_per_second,
-           CASE WHEN CAST(:run_id AS text) IS NULL THEN p.last_error ELSE j.error END AS error, j.run_id,
-           p.last_synced_at
-    FROM sync_progress p
-    LEFT JOIN channels c ON c.tenant_id = p.tenant_id AND c.id = p.channel_id
+    SELECT coalesce(p.channel_id, c.id) AS channel_id, coalesce(c.name, '?') AS name, c.type,
+           CASE WHEN :only_run THEN j.status ELSE coalesce(p.status, :pending) END AS status,
+           p.last_message_id,
+           coalesce(p.messages_synced, 0) AS messages, j.messages AS run_messages, j.messages_per_second,
+           CASE WHEN :only_run THEN j.error ELSE p.last_error END AS error, j.run_id, j.status AS run_status,
+           p.last_synced_at,
+           coalesce(
+               p.last_error, c.unreadable_reason, parent.unreadable_reason,
+               CASE WHEN c.deleted_at IS NOT NULL THEN 'deleted on Discord' END
+           ) AS reason
+    FROM (SELECT * FROM sync_progress WHERE tenant_id = :tenant) p
+    FULL JOIN (SELECT * FROM channels WHERE tenant_id = :tenant) c ON c.id = p.channel_id
+    LEFT JOIN channels parent ON parent.tenant_id = c.tenant_id AND parent.id = c.parent_id
     LEFT JOIN LATERAL (
         SELECT status, messages, messages_per_second, error, run_id
         FROM channel_sync_jobs j
-        WHERE j.tenant_id = p.tenant_id AND j.channel_id = p.channel_id
+        WHERE j.tenant_id = :tenant AND j.channel_id = coalesce(p.channel_id, c.id)
           AND (CAST(:run_id AS text) IS NULL OR j.run_id = :run_id)
         ORDER BY j.started_at DESC, j.id DESC
         LIMIT 1
     ) j ON true
-    WHERE p.tenant_id = :tenant
-      AND (CAST(:run_id AS text) IS NULL OR j.run_id IS NOT NULL)
-    ORDER BY c.name NULLS LAST, p.channel_id
+    WHERE (p.channel_id IS NOT NULL OR (c.deleted_at IS NULL AND c.type = ANY(:message_types)))
+      AND (NOT :only_run OR j.run_id IS NOT NULL)
+    ORDER BY c.name NULLS LAST, channel_id
     """
 )
 
@@ -78,7 +87,8 @@ class TenantState:
 
 @dataclass(frozen=True)
 class ChannelState:
-    """One channel's checkpoint and its latest sync attempt (or its attempt in the run asked about)."""
+    """One channel's checkpoint, last sync and status with why it is not synced (`reason`), and its latest sync
+    attempt (or its attempt in the run asked about: `run_id`, `run_status`, `run_messages`; None where none)."""
 
     channel_id: int
     name: str
@@ -90,7 +100,9 @@ class ChannelState:
     messages_per_second: float | None
     error: str | None
     run_id: str | None
+    run_status: str | None
     last_synced_at: datetime | None
+    reason: str | None
 
     def as_json(self) -> dict:
         data = asdict(self)
@@ -107,7 +119,22 @@ def tenant_states(conn: sa.Connection, tenant_id: str | None = None) -> list[Ten
     return [TenantState(**row) for row in rows]
 
 
-def channel_states(conn: sa.Connection, tenant_id: str, run_id: str | None = None) -> list[ChannelState]:
-    """The tenant's channels; with `run_id`, only those the run attempted, with that attempt's numbers."""
-    rows = conn.execute(_CHANNEL_STATES, {"tenant": tenant_id, "run_id": run_id}).mappings()
+def channel_states(
+    conn: sa.Connection, tenant_id: str, run_id: str | None = None, *, only_run: bool = True
+) -> list[ChannelState]:
+    """The tenant's channels, each with its checkpoint, status and reason, and its latest attempt's numbers.
+
+    With `run_id`: the numbers of that run's attempt, and only the channels the run attempted (with that attempt's
+    status and error), unless `only_run` is False: then every channel, the run's numbers beside those it touched.
+    """
+    rows = conn.execute(
+        _CHANNEL_STATES,
+        {
+            "tenant": tenant_id,
+            "run_id": run_id,
+            "only_run": run_id is not None and only_run,
+            "message_types": sorted(MESSAGE_BEARING_TYPES),
+            "pending": ChannelSyncStatus.PENDING.value,
+        },
+    ).mappings()
     return [ChannelState(**{**row, "status": ChannelSyncStatus(row["status"])}) for row in rows]

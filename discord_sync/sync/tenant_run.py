@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.rows import MessageRows
 from discord_sync.store.deletions import apply_deletions
-from discord_sync.store.progress import finish_attempt, reset_tenant, start_attempt
-from discord_sync.store.retention import delete_old_attempts
+from discord_sync.store.progress import finish_attempt, start_attempt
+from discord_sync.store.purge import clear_sync_state, purge_stored_messages
 from discord_sync.store.sync_status import ChannelSyncStatus
 from discord_sync.store.writer import write_message_batch
 from discord_sync.sync.channel_windows import ChannelSyncer
@@ -126,15 +126,28 @@ class TenantSync:
         reset: bool = False,
         reset_channel: int | None = None,
         reconcile: bool = False,
+        purge: bool = False,
     ) -> TenantSyncReport:
         """Sync the tenant's changed channels (after a reset, if asked), re-read what the refresh policy (or a
-        reconcile) asks for, and report what happened; progress is written every few seconds while it runs."""
+        reconcile) asks for, and report what happened; progress is written every few seconds while it runs.
+
+        A reset (`reset`, or `reset_channel` for one channel) forgets checkpoints and attempts, keeps every stored
+        row, reads everything again, then re-reads the scope's stored history as a reconcile does to confirm
+        deletions. `purge` (with a reset only) first deletes the scope's stored messages: history no re-sync can
+        bring back is lost."""
         report = TenantSyncReport()
         started = time.monotonic()
         with tenant_lock(self.engine, self.tenant_id, self.log):
             self.progress.open()
             try:
-                self._run_locked(report, source_factory, reset=reset, reset_channel=reset_channel, reconcile=reconcile)
+                self._run_locked(
+                    report,
+                    source_factory,
+                    reset=reset,
+                    reset_channel=reset_channel,
+                    reconcile=reconcile,
+                    purge=purge,
+                )
             except BaseException as error:
                 outcomes = [state.outcome for state in self._syncer.channels] if self._syncer else report.outcomes
                 try:
@@ -144,9 +157,6 @@ class TenantSync:
                 raise
             report.seconds = time.monotonic() - started
             self.progress.close(report.outcomes, report.request_stats)
-            if not report.all_failed:
-                with self.engine.begin() as conn:
-                    delete_old_attempts(conn)
         return report
 
     def _run_locked(
@@ -157,12 +167,13 @@ class TenantSync:
         reset: bool,
         reset_channel: int | None,
         reconcile: bool,
+        purge: bool,
     ) -> None:
-        if reset or reset_channel is not None:
-            with self.engine.begin() as conn:
-                deleted = reset_tenant(conn, self.tenant_id, reset_channel)
-            scope = f"channel {reset_channel}" if reset_channel is not None else "all channels"
-            self.log.info(f"tenant {self.tenant_id}: reset {scope}; {deleted} stored messages will be synced again")
+        resetting = reset or reset_channel is not None
+        if purge and not resetting:
+            raise ValueError("a purge is part of a reset: ask for a reset of the tenant or of one channel with it")
+        if resetting:
+            self._reset(reset_channel, purge=purge)
         with self.engine.begin() as conn:
             # First: channels the bot may no longer read are marked skipped, so the refresh leaves them alone.
             plans, report.channels_unchanged, report.channels_not_readable = plan_channels(conn, self.tenant_id)
@@ -178,14 +189,22 @@ class TenantSync:
             f"{report.channels_not_readable} not readable by the bot's permissions (skipped, no request); "
             f"{len(refresh)} stored ranges to re-read{' (reconcile)' if reconcile else ''}"
         )
-        if plans or refresh:
+        if plans or refresh or resetting:
             with quiet_garbage_collector():
                 (
                     report.outcomes,
                     report.peak_concurrent_channels,
                     report.request_stats,
                     report.refresh_stats,
-                ) = asyncio.run(self._run_async(source_factory, plans, refresh, reconcile))
+                ) = asyncio.run(
+                    self._run_async(
+                        source_factory,
+                        plans,
+                        refresh,
+                        reconcile or resetting,
+                        (lambda: self._plan_reset_reread(reset_channel)) if resetting else None,
+                    )
+                )
             first_synced = [
                 o.plan.channel_id
                 for o in report.outcomes
@@ -194,8 +213,33 @@ class TenantSync:
             with self.engine.begin() as conn:
                 record_first_sync(conn, self.tenant_id, first_synced, datetime.now(UTC))
 
+    def _reset(self, reset_channel: int | None, *, purge: bool) -> None:
+        """Forget the scope's checkpoints and attempts (and, for a purge, delete its stored messages), logged."""
+        scope = f"channel {reset_channel}" if reset_channel is not None else "all channels"
+        with self.engine.begin() as conn:
+            if purge:
+                purged = purge_stored_messages(conn, self.tenant_id, reset_channel)
+                self.log.warning(f"tenant {self.tenant_id}: purge of {scope} deleted {purged.describe()}")
+            cleared = clear_sync_state(conn, self.tenant_id, reset_channel)
+        self.log.info(
+            f"tenant {self.tenant_id}: reset {scope}; {cleared.checkpoints} checkpoints and {cleared.attempts} "
+            "attempts cleared, stored messages kept; everything is read again and deletions confirmed by a re-read"
+        )
+
+    def _plan_reset_reread(self, reset_channel: int | None) -> list[RefreshWindow]:
+        """After a reset's sync: the scope's whole stored history, re-read as a reconcile to confirm deletions
+        (messages stored before the reset that Discord no longer returns)."""
+        with self.engine.begin() as conn:
+            windows = plan_tenant_refresh(conn, self.tenant_id, self.refresh_policy, datetime.now(UTC), reconcile=True)
+        return [w for w in windows if reset_channel is None or w.channel_id == reset_channel]
+
     async def _run_async(
-        self, source_factory: Callable[[], Any], plans: list[ChannelPlan], refresh: list[RefreshWindow], paced: bool
+        self,
+        source_factory: Callable[[], Any],
+        plans: list[ChannelPlan],
+        refresh: list[RefreshWindow],
+        paced: bool,
+        plan_after_sync: Callable[[], list[RefreshWindow]] | None = None,
     ) -> tuple:
         async with source_factory() as source:
             syncer = ChannelSyncer(
@@ -217,6 +261,11 @@ class TenantSync:
             )
             try:
                 outcomes = await syncer.run(plans) if plans else []
+                if plan_after_sync is not None:
+                    planned = {w.channel_id for w in refresh}
+                    refresh = refresh + [
+                        w for w in await asyncio.to_thread(plan_after_sync) if w.channel_id not in planned
+                    ]
                 refresher = Refresher(
                     engine=self.engine,
                     tenant_id=self.tenant_id,

@@ -1,7 +1,9 @@
 """The Discord side of the sync: every HTTP call goes through discord.py's REST client from here.
 
 REST only (no gateway): `HTTPClient.static_login` and the raw-JSON endpoints, which are faster than building
-model objects. An aiohttp trace hook sees every request discord.py sends, retries included: before it leaves, it
+model objects. `SYNC_REQUEST_TIMEOUT` bounds each request on the wire only (connecting, then every wait for answer
+bytes), given to aiohttp per request: a 429's wait (up to `SYNC_MAX_RATE_LIMIT_WAIT`), which discord.py sleeps
+between its tries of one call, and the waits for a rate-limit slot are never cut by it. An aiohttp trace hook sees every request discord.py sends, retries included: before it leaves, it
 waits until its route's bucket has room (`route_buckets`) and for a slot of the limiter shared through PostgreSQL;
 after, it learns the route's bucket from the headers and counts statuses, 429s and invalid requests.
 The token is only ever handed to discord.py; it never reaches a log line or an exception text from here.
@@ -37,6 +39,29 @@ log = logging.getLogger("discord_sync.discord")
 
 INVALID_STATUSES = frozenset({401, 403, 429})
 UNKNOWN_MESSAGE = 10008  # Discord's JSON error code of a 404 for a deleted (or never existing) message
+
+
+def wire_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """aiohttp's timeout for one request on the wire: `seconds` to connect and `seconds` for each wait for answer
+    bytes, with no total, so nothing that happens before the request leaves (rate-limit waits) counts."""
+    return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=seconds, sock_read=seconds)
+
+
+class WireTimedHTTPClient(discord.http.HTTPClient):
+    """discord.py's HTTP client with a timeout on each request it sends, rather than around a whole call.
+
+    A timeout around the call (`asyncio.wait_for`) would also cover the 429 waits discord.py sleeps inside it, and
+    turn a 30-60 s wait that `SYNC_MAX_RATE_LIMIT_WAIT` allows into a timeout retried as a transient failure.
+    """
+
+    def __init__(self, *args: Any, request_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._wire_timeout = wire_timeout(request_timeout)
+
+    async def request(self, route: discord.http.Route, **kwargs: Any) -> Any:
+        """Send through discord.py (which handles 429s and retries) with the wire timeout on each try."""
+        kwargs.setdefault("timeout", self._wire_timeout)
+        return await super().request(route, **kwargs)
 
 
 @dataclass
@@ -108,8 +133,9 @@ class DiscordSource:
         trace = aiohttp.TraceConfig()
         trace.on_request_start.append(self._before_request)
         trace.on_request_end.append(self._after_response)
-        self._http = discord.http.HTTPClient(
+        self._http = WireTimedHTTPClient(
             asyncio.get_running_loop(),
+            request_timeout=self._request_timeout,
             http_trace=trace,
             max_ratelimit_timeout=self._max_rate_limit_wait or None,
         )
@@ -183,7 +209,8 @@ class DiscordSource:
         allowed wait ends the channel."""
         for attempt in range(self._transient_retries + 1):
             try:
-                return await asyncio.wait_for(request(*args, **kwargs), timeout=self._request_timeout)
+                # No timeout around the call: each request on the wire has its own (`WireTimedHTTPClient`).
+                return await request(*args, **kwargs)
             except discord.RateLimited as error:
                 raise RateLimitTooLong(
                     f"Discord asked to wait {error.retry_after:.1f} s, longer than SYNC_MAX_RATE_LIMIT_WAIT"
