@@ -93,7 +93,7 @@ def _snapshot(snapshot: dict, anonymizer: Anonymizer) -> dict:
     message = snapshot.get("message") or {}
     return {
         "type": message.get("type", 0),
-        "content": anonymizer.scrub_mentions(_text(message.get("content")) or ""),
+        "content": anonymizer.scrub_text(_text(message.get("content")) or ""),
         "created_at": message.get("timestamp"),
         "edited_at": message.get("edited_timestamp"),
         "mentioned_user_hashes": [anonymizer.user_hash(u["id"]) for u in message.get("mentions") or () if u.get("id")],
