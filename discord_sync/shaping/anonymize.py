@@ -26,6 +26,9 @@ USER_MENTION_PATTERN = r"<@!?([0-9]{1,20})>"
 # A profile link. The id must end the path segment: a hash that starts with digits ("/users/12ab…") is not an id.
 # Any host ending in discord.com or discordapp.com (ptb., canary., www.) holds this text.
 USER_LINK_PATTERN = r"(discord(?:app)?\.com/users/)([0-9]{1,20})(?![0-9A-Za-z])"
+# Either, as one pattern both Python and PostgreSQL (`~*`, case-insensitive) read the same way: what an audit of
+# stored text looks for.
+RAW_USER_ID_PATTERN = f"{USER_MENTION_PATTERN}|{USER_LINK_PATTERN}"
 _USER_MENTION = re.compile(USER_MENTION_PATTERN)
 _USER_LINK = re.compile(USER_LINK_PATTERN, re.IGNORECASE)
 
