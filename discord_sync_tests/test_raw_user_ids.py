@@ -5,6 +5,11 @@ every table read from the database catalog; the `no_raw_user_ids` audit, increme
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -152,3 +157,36 @@ def test_scrub_rewrites_stored_texts_and_json_idempotently_in_batches(engine, ac
 
     again = scrub_stored_texts(engine, ANON, ["acme"])
     assert again.rewritten == {} and again.unchanged == {}
+
+
+def scrub_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "discord-sync"), "scrub-mentions", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.e2e
+def test_the_scrub_mentions_command_rewrites_a_tenants_rows_and_refuses_to_run_without_the_key(engine, acme):
+    for n in range(1, 4):
+        store_message(engine, n, content=f"<@{RAW}> #{n}")
+    without_key = {k: v for k, v in os.environ.items() if k != "ANONYMIZATION_KEY"}
+    refused = scrub_command("--tenant", acme, env=without_key)
+    assert refused.returncode == 1 and "ANONYMIZATION_KEY is not set" in refused.stderr
+    assert audit_tenant(engine, acme).findings == {"messages.content": 3}  # nothing was touched
+
+    done = scrub_command("--tenant", acme, "--batch-size", "2", env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert "messages.content: 3 row(s) rewritten" in done.stdout
+    assert RAW not in done.stdout + done.stderr and TEST_ANONYMIZATION_KEY not in done.stdout + done.stderr
+    assert audit_tenant(engine, acme).total == 0
+    with engine.connect() as conn:
+        assert set(conn.execute(sa.text("SELECT content FROM messages")).scalars()) == {
+            f"<@{HASH}> #{n}" for n in range(1, 4)
+        }
+
+    again = scrub_command(env=dict(os.environ))  # every tenant; nothing left to rewrite
+    assert again.returncode == 0 and "0 value(s) rewritten" in again.stdout
