@@ -36,11 +36,11 @@ def instance():
 
 
 def run_checks(
-    instance: dg.DagsterInstance, tenant: str, tags: dict[str, str] | None = None
+    instance: dg.DagsterInstance, tenant: str, tags: dict[str, str] | None = None, run_config: dict | None = None
 ) -> dict[str, dg.AssetCheckEvaluation]:
     """Run the sync job for one tenant (placeholder assets, real checks) and return the check evaluations."""
     job = sync_graph_definitions(asset_checks=tenant_asset_checks).resolve_job_def("sync_tenant")
-    result = job.execute_in_process(partition_key=tenant, instance=instance, tags=tags)
+    result = job.execute_in_process(partition_key=tenant, instance=instance, tags=tags, run_config=run_config)
     assert result.success
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
@@ -144,6 +144,10 @@ def test_the_check_reads_only_what_was_written_since_its_last_pass_unless_asked_
     assert full.passed and full.metadata["scope"].value == "full scan"
     assert full.metadata["rows_read_by_table"].value["messages"] == 2
     assert full.metadata["rows_read_by_table"].value["channels"] == 6
+    # The run config operations.md documents asks for the same.
+    config = {"ops": {"messages_no_raw_user_ids": {"config": {"full_scan": True}}}}
+    by_config = run_checks(instance, acme, run_config=config)["no_raw_user_ids"]
+    assert by_config.metadata["rows_read_by_table"].value["messages"] == 2
 
 
 def test_checks_look_only_at_their_own_tenant(engine, instance, acme):
