@@ -80,6 +80,11 @@ class StoredTable:
     text_columns: tuple[str, ...]
     tenant_column: str | None
     timestamp_columns: tuple[str, ...]
+    columns: tuple[str, ...]
+
+    def clause(self) -> sa.TableClause:
+        """The table as a SQL expression (its names quoted by SQLAlchemy), with `ctid` for tables without a key."""
+        return sa.table(self.name, *(sa.column(c) for c in self.columns), sa.column("ctid"))
 
 
 @dataclass
@@ -115,7 +120,7 @@ def stored_tables(conn: sa.Connection) -> list[StoredTable]:
         names = {c.column_name for c in columns}
         tenant_column = "tenant_id" if "tenant_id" in names else ("id" if name == "tenants" else None)
         stamps = tuple(c.column_name for c in columns if c.data_type == "timestamp with time zone")
-        tables.append(StoredTable(name, texts, tenant_column, stamps))
+        tables.append(StoredTable(name, texts, tenant_column, stamps, tuple(c.column_name for c in columns)))
     return tables
 
 
@@ -124,78 +129,74 @@ def text_columns(conn: sa.Connection) -> list[tuple[str, str]]:
     return [(table.name, column) for table in stored_tables(conn) for column in table.text_columns]
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _finding_sql(table: str, column: str) -> str:
-    """A boolean SQL expression: this row's column holds a raw user id (or a non-hash where a hash belongs)."""
-    ref = f"t.{_quoted(column)}"
-    found = f"({ref}::text ~* :pattern)"
-    if (table, column) in USER_HASH_COLUMNS:
+def _finding(table: StoredTable, t: sa.TableClause, column: str) -> sa.ColumnElement[bool]:
+    """True for a row whose column holds a raw user id (or, in a user-hash column, anything but a hash)."""
+    value = t.c[column]
+    found = sa.cast(value, sa.Text).regexp_match(RAW_USER_ID_PATTERN, flags="i")
+    if (table.name, column) in USER_HASH_COLUMNS:
         # A user-hash column is checked for its shape as well: a raw id there is a bare number, no pattern.
-        shape = (
-            f"EXISTS (SELECT 1 FROM unnest({ref}) h WHERE h !~ :hash)"
-            if column.endswith("_hashes")
-            else f"({ref} IS NOT NULL AND {ref} !~ :hash)"
-        )
-        found = f"({found} OR {shape})"
-    return f"coalesce({found}, false)"
+        shape: sa.ColumnElement[bool]
+        if column.endswith("_hashes"):
+            element = sa.func.unnest(value).column_valued("h")
+            shape = sa.exists(sa.select(element).where(~element.regexp_match(_HASH)))
+        else:
+            shape = sa.and_(value.is_not(None), ~value.regexp_match(_HASH))
+        found = sa.or_(found, shape)
+    return sa.func.coalesce(found, sa.false())
 
 
-def _written_since_sql(table: StoredTable) -> str | None:
-    """A boolean SQL expression: the row was written at or after `:since`; None: the table is read whole."""
+def _written_since(table: StoredTable, t: sa.TableClause, tenant_id: str, since: datetime) -> sa.ColumnElement[bool]:
+    """True for a row written at or after `since`; a table with no way to tell is read whole."""
     if table.name in WRITTEN_WITH_MESSAGE:
-        return "t.message_id IN (SELECT m.id FROM messages m WHERE m.tenant_id = :tenant AND m.synced_at >= :since)"
-    stamps = [c for c in WRITTEN_AT.get(table.name, ()) if c in table.timestamp_columns]
-    if not stamps:
-        return None
-    return f"greatest({', '.join('t.' + _quoted(c) for c in stamps)}) >= :since"
+        messages = sa.table("messages", sa.column("tenant_id"), sa.column("id"), sa.column("synced_at"))
+        written = sa.select(messages.c.id).where(messages.c.tenant_id == tenant_id, messages.c.synced_at >= since)
+        return t.c.message_id.in_(written)
+    stamps = [t.c[c] for c in WRITTEN_AT.get(table.name, ()) if c in table.timestamp_columns]
+    return sa.func.greatest(*stamps) >= since if stamps else sa.true()
 
 
-def _where_clause(table: StoredTable, since: datetime | None) -> str:
+def _tenant_rows(
+    table: StoredTable, t: sa.TableClause, tenant_id: str, since: datetime | None
+) -> list[sa.ColumnElement[bool]]:
     """The tenant's rows of the table, only those written since `since` when it is given."""
-    where = f"WHERE t.{_quoted(table.tenant_column or '')} = :tenant"
-    written = _written_since_sql(table) if since is not None else None
-    return f"{where} AND {written}" if written else where
+    where = [t.c[table.tenant_column or ""] == tenant_id]
+    return where if since is None else [*where, _written_since(table, t, tenant_id, since)]
 
 
 def audit_rows(conn: sa.Connection, tenant_id: str, since: datetime | None) -> AuditResult:
     """Count, per text column of every tenant table, the tenant's rows written since `since` (all when None) that
     hold a raw user id; with a sample of offending rows (table, column and the row's key, never the text)."""
     result = AuditResult(since=since)
-    params = {"tenant": tenant_id, "since": since, "pattern": RAW_USER_ID_PATTERN, "hash": _HASH}
     for table in stored_tables(conn):
         if table.tenant_column is None:
             continue
-        counts = ", ".join(
-            f"count(*) FILTER (WHERE {_finding_sql(table.name, c)}) AS {_quoted(c)}" for c in table.text_columns
-        )
-        statement = (
-            f"SELECT count(*) AS _rows_read, {counts} FROM {_quoted(table.name)} t {_where_clause(table, since)}"
-        )
-        row = conn.execute(sa.text(statement), params).mappings().one()
-        result.rows_read[table.name] = int(row["_rows_read"])
-        for column in table.text_columns:
-            if row[column]:
-                result.findings[f"{table.name}.{column}"] = int(row[column])
+        t = table.clause()
+        counts = [sa.func.count().filter(_finding(table, t, c)) for c in table.text_columns]
+        row = conn.execute(sa.select(sa.func.count(), *counts).where(*_tenant_rows(table, t, tenant_id, since))).one()
+        result.rows_read[table.name] = int(row[0])
+        for column, count in zip(table.text_columns, row[1:], strict=True):
+            if count:
+                result.findings[f"{table.name}.{column}"] = int(count)
                 if len(result.sample) < SAMPLE_SIZE:
-                    result.sample.extend(_sample(conn, table, column, since, params, SAMPLE_SIZE - len(result.sample)))
+                    result.sample.extend(
+                        _sample(conn, table, column, tenant_id, since, SAMPLE_SIZE - len(result.sample))
+                    )
     return result
 
 
 def _sample(
-    conn: sa.Connection, table: StoredTable, column: str, since: datetime | None, params: dict, limit: int
+    conn: sa.Connection, table: StoredTable, column: str, tenant_id: str, since: datetime | None, limit: int
 ) -> list[dict[str, str]]:
+    t = table.clause()
     key = [c for c in _primary_key(conn, table.name) if c != table.tenant_column] or ["ctid"]
-    rows = conn.execute(
-        sa.text(
-            f"SELECT {', '.join('t.' + _quoted(c) + '::text' for c in key)} FROM {_quoted(table.name)} t "
-            f"{_where_clause(table, since)} AND {_finding_sql(table.name, column)} LIMIT :limit"
-        ),
-        {**params, "limit": limit},
-    ).all()
-    return [{"table": table.name, "column": column, "key": "/".join(str(v) for v in row)} for row in rows]
+    query = (
+        sa.select(*(sa.cast(t.c[c], sa.Text) for c in key))
+        .where(*_tenant_rows(table, t, tenant_id, since), _finding(table, t, column))
+        .limit(limit)
+    )
+    return [
+        {"table": table.name, "column": column, "key": "/".join(str(v) for v in row)} for row in conn.execute(query)
+    ]
 
 
 def _primary_key(conn: sa.Connection, table: str) -> list[str]:
