@@ -1,6 +1,7 @@
 """Table-driven tests of the pure payload-to-row shaping."""
 
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -12,6 +13,7 @@ from discord_sync.shaping.rows import (
     clean_text,
     shape_messages,
     snowflake_time,
+    stored,
 )
 
 KEY = "test-anonymization-key-0123456789"
@@ -233,3 +235,18 @@ def test_channel_row_for_a_forum_post_thread():
 
 def test_clean_text_passes_ordinary_text_through():
     assert clean_text("plain") == "plain"
+
+
+def test_a_row_field_added_later_is_scrubbed_unless_it_is_typed_as_a_number_a_flag_or_a_time():
+    class Later(NamedTuple):
+        id: int
+        flag: bool
+        at: datetime | None
+        note: str | None
+        extra: dict | None
+        anything: Any
+
+    raw = f"<@{USER}>"
+    row = stored(Later, ANON, 1, True, None, raw, {"deep": [raw]}, raw)
+    scrubbed = f"<@{ANON.user_hash(USER)}>"
+    assert row == Later(1, True, None, scrubbed, {"deep": [scrubbed]}, scrubbed)

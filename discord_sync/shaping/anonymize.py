@@ -55,10 +55,9 @@ class Anonymizer:
 
     def scrub_text(self, text: str) -> str:
         """`text` with every user mention rewritten to `<@hash>` and every profile link's id to its hash."""
-        # The substring tests skip the regular expressions for the (vast) majority of texts that hold neither.
         if "<@" in text:
             text = _USER_MENTION.sub(lambda m: f"<@{self.user_hash(m.group(1))}>", text)
-        if "/users/" in text.lower():
+        if "/" in text and _USER_LINK.search(text):
             text = _USER_LINK.sub(lambda m: m.group(1) + self.user_hash(m.group(2)), text)
         return text
 
@@ -69,10 +68,23 @@ class Anonymizer:
     def scrub(self, value: Any) -> Any:
         """Any value about to be stored, with no raw user id left in it: a text is scrubbed, a JSON value (dict,
         list, tuple) is rebuilt with every string in it scrubbed (keys too), anything else is returned as is."""
+        kind = type(value)
+        if kind is str:
+            # Most texts hold neither form: answered without a call or a regular expression.
+            return self.scrub_text(value) if "<@" in value or "/" in value else value
+        if not value:
+            return value
+        if kind is dict:
+            return {self.scrub(key): self.scrub(item) for key, item in value.items()}
+        if kind is list:
+            return [self.scrub(item) for item in value]
+        if kind is tuple:
+            return tuple(self.scrub(item) for item in value)
+        # Subclasses (rare, so the exact checks come first) become the plain type they extend.
         if isinstance(value, str):
-            return self.scrub_text(value)
+            return self.scrub_text(str(value))
         if isinstance(value, dict):
             return {self.scrub(key): self.scrub(item) for key, item in value.items()}
         if isinstance(value, list | tuple):
-            return type(value)(self.scrub(item) for item in value)
+            return [self.scrub(item) for item in value]
         return value

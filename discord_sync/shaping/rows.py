@@ -7,6 +7,8 @@ id instead of failing the batch.
 
 from __future__ import annotations
 
+import functools
+import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -209,9 +211,26 @@ def _emoji_key(emoji: dict) -> str:
 
 
 def stored(row_type: type[Row], anonymizer: Anonymizer, *values: Any) -> Row:
-    """A row as it may leave shaping: every value passes `Anonymizer.scrub`, so no text or JSON column, today's
-    or one added later, can carry a raw user id past this point (hashes, numbers and times pass unchanged)."""
-    return row_type._make(anonymizer.scrub(value) for value in values)  # type: ignore[attr-defined]
+    """A row as it may leave shaping: every value that can hold text passes `Anonymizer.scrub`, so no text or JSON
+    column, today's or one added later, can carry a raw user id past this point."""
+    row = list(values)
+    scrub = anonymizer.scrub
+    for index in _text_fields(row_type):
+        row[index] = scrub(row[index])
+    return row_type(*row)
+
+
+@functools.cache
+def _text_fields(row_type: type) -> tuple[int, ...]:
+    """The positions of a row type's fields that can hold text: every field but those typed only as numbers,
+    booleans, times or None (a field added later, of any other type, is scrubbed without a change here)."""
+    plain = {int, bool, float, datetime, type(None)}
+    hints = typing.get_type_hints(row_type)
+    return tuple(
+        index
+        for index, name in enumerate(row_type._fields)  # type: ignore[attr-defined]
+        if not set(typing.get_args(hints[name]) or (hints[name],)) <= plain
+    )
 
 
 def message_row(tenant_id: str, channel_id: int, payload: dict, anonymizer: Anonymizer) -> MessageRow:
