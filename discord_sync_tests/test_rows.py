@@ -250,3 +250,10 @@ def test_a_row_field_added_later_is_scrubbed_unless_it_is_typed_as_a_number_a_fl
     row = stored(Later, ANON, 1, True, None, raw, {"deep": [raw]}, raw)
     scrubbed = f"<@{ANON.user_hash(USER)}>"
     assert row == Later(1, True, None, scrubbed, {"deep": [scrubbed]}, scrubbed)
+
+
+def test_the_error_of_a_malformed_message_quotes_no_raw_user_id():
+    broken = message(id="1100000000000000009", type=f"<@{USER}>")  # not a number: the error quotes the value
+    rows = shape_messages("acme", 900, [broken], ANON)
+    assert len(rows.errors) == 1 and "malformed message" in rows.errors[0].error
+    assert USER not in rows.errors[0].error and ANON.user_hash(USER) in rows.errors[0].error

@@ -365,7 +365,9 @@ def shape_messages(tenant_id: str, channel_id: int, payloads: Iterable[dict], an
                 item_id = int(item_id) if item_id is not None else None
             except (TypeError, ValueError):
                 item_id = None
-            rows.errors.append(ItemError(item_id, f"malformed message: {type(error).__name__}: {error}"[:500]))
+            # The error text quotes payload values, and is stored (`sync_progress.last_error`): it is scrubbed too.
+            text = anonymizer.scrub_text(f"malformed message: {type(error).__name__}: {error}")
+            rows.errors.append(ItemError(item_id, text[:500]))
     return rows
 
 
