@@ -136,9 +136,9 @@ def test_the_check_reads_only_what_was_written_since_its_last_pass_unless_asked_
     assert run_checks(instance, acme)["no_raw_user_ids"].passed
     incremental = run_checks(instance, acme)["no_raw_user_ids"]
     assert incremental.passed and incremental.metadata["scope"].value.startswith("rows written since")
-    # Nothing was written since: the tenant's messages and channels are not read again.
+    # Nothing was written since: the tenant's messages are not read again (its few channels, written moments ago,
+    # are: they are read back a margin further, for times taken from a process's clock).
     assert incremental.metadata["rows_read_by_table"].value["messages"] == 0
-    assert incremental.metadata["rows_read_by_table"].value["channels"] == 0
 
     full = run_checks(instance, acme, tags={RAW_ID_FULL_SCAN_TAG: "true"})["no_raw_user_ids"]
     assert full.passed and full.metadata["scope"].value == "full scan"

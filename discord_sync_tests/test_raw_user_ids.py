@@ -111,7 +111,11 @@ def test_the_audit_reads_only_rows_written_since_its_last_passing_run(engine, ac
 
     store_message(engine, 6, embeds=f'[{{"footer": "closed by <@!{RAW}>"}}]')
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE channels SET topic = :t, last_seen_at = now()"), {"t": f"discord.com/users/{RAW}"})
+        # A catalog's `last_seen_at` is taken before it is written: a minute before the last audit still counts.
+        conn.execute(
+            sa.text("UPDATE channels SET topic = :t, last_seen_at = now() - interval '1 minute'"),
+            {"t": f"discord.com/users/{RAW}"},
+        )
     found = audit_tenant(engine, acme)
     assert found.rows_read["messages"] == 1
     assert found.findings == {"messages.embeds": 1, "channels.topic": 1}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -38,6 +38,10 @@ WRITTEN_AT: dict[str, tuple[str, ...]] = {
     "api_audit_log": ("at",),
     "tenant_changes": ("changed_at",),
 }
+# `messages.synced_at` (and so its reactions' and attachments') is the database's clock at the write; the other
+# tables' times may come from a process's clock a little before the row is written (`channels.last_seen_at` is
+# taken before the catalog is stored): they are read back this much further, which costs little (they are small).
+APPLICATION_CLOCK_MARGIN = timedelta(minutes=10)
 # Tables whose rows are written with their message's: audited when the message is.
 WRITTEN_WITH_MESSAGE = frozenset({"message_emoji_reactions", "message_attachments"})
 # Columns that must hold a user hash (32 hex characters) and nothing else.
@@ -152,7 +156,9 @@ def _written_since(table: StoredTable, t: sa.TableClause, tenant_id: str, since:
         written = sa.select(messages.c.id).where(messages.c.tenant_id == tenant_id, messages.c.synced_at >= since)
         return t.c.message_id.in_(written)
     stamps = [t.c[c] for c in WRITTEN_AT.get(table.name, ()) if c in table.timestamp_columns]
-    return sa.func.greatest(*stamps) >= since if stamps else sa.true()
+    if not stamps:
+        return sa.true()
+    return sa.func.greatest(*stamps) >= (since if table.name == "messages" else since - APPLICATION_CLOCK_MARGIN)
 
 
 def _tenant_rows(
