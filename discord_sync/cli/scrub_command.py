@@ -47,6 +47,6 @@ def run_scrub_mentions(args: argparse.Namespace) -> int:
     for place, count in sorted(report.rewritten.items()):
         print(f"{place}: {count} row(s) rewritten")
     for place, count in sorted(report.unchanged.items()):
-        print(f"{place}: {count} row(s) hold a raw user id the scrubber cannot rewrite (check them by hand)")
+        print(f"{place}: {count} row(s) matched but were left unchanged by the scrubber (check them by hand)")
     print(f"scrubbed {len(tenants)} tenant(s): {sum(report.rewritten.values())} value(s) rewritten")
     return 1 if report.unchanged else 0

@@ -246,7 +246,8 @@ def _save_mark(conn: sa.Connection, tenant_id: str, through: datetime, *, full_s
 @dataclass
 class ScrubReport:
     """What a scrub rewrote: rows changed per `table.column`, and rows that matched but that the scrubber left
-    as they were (a raw id it cannot rewrite, e.g. a bare number in a hash column)."""
+    as they were (which would mean the database's and Python's reading of the pattern differ: reported, never
+    looped on). A bare number in a user-hash column is no text to scrub: the audit reports it, this does not."""
 
     rewritten: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
