@@ -133,6 +133,8 @@ messages = sa.Table(
     sa.Index(None, "tenant_id", "channel_id", "id"),
     sa.Index(None, "tenant_id", "created_at"),
     sa.Index(None, "tenant_id", "author_hash"),
+    # The rows written since a moment: what the raw-user-id audit reads (`store/raw_id_audit.py`).
+    sa.Index(None, "tenant_id", "synced_at"),
     # Most messages are not replies: only the replies are indexed.
     sa.Index(None, "tenant_id", "reply_to_id", postgresql_where=sa.text("reply_to_id IS NOT NULL")),
 )
@@ -313,4 +315,15 @@ api_auth_failures = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
     sa.Index(None, "window_started_at"),
+)
+
+# Per tenant, the moment up to which every written row was audited for raw user ids (`store/raw_id_audit.py`):
+# the next audit reads only what was written since.
+raw_id_audits = sa.Table(
+    "raw_id_audits",
+    metadata,
+    _tenant_fk(),
+    sa.Column("audited_through", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_full_scan_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
 )
