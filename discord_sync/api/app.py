@@ -15,6 +15,7 @@ from discord_sync.api import admin_routes, health_routes, metrics, sync_routes, 
 from discord_sync.api.audit import audit_call, route_label
 from discord_sync.api.errors import install_error_handlers
 from discord_sync.api.request_bodies import BodyLimit, body_refusal
+from discord_sync.control.runs import RunControl
 from discord_sync.settings import Settings
 from discord_sync.store.database import resolve_database_url, shared_engine
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         redoc_url=None,
     )
     app.state.engine = engine
+    app.state.run_control = RunControl(settings)
     app.state.metrics = metrics.ApiMetrics(engine)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)

@@ -141,13 +141,13 @@ class PostgresIOManager(dg.ConfigurableIOManager):
 class SyncFreshness(dg.ConfigurableResource):
     """How old a tenant's last successful sync may get before it counts as stale (`SYNC_FRESHNESS_HOURS`)."""
 
-    max_age_hours: float = 2.0
+    max_age_hours: float = DEFAULTS.sync_freshness_hours
 
 
 class RunRetention(dg.ConfigurableResource):
     """How long Dagster keeps finished runs and their event logs (`DAGSTER_RUN_RETENTION_DAYS`)."""
 
-    days: int = 90
+    days: int = DEFAULTS.dagster_run_retention_days
 
 
 def resources_from_settings(settings: Settings) -> dict[str, Any]:

@@ -5,8 +5,6 @@ Operators read it with plain SQL, e.g. `SELECT * FROM api_audit_log WHERE tenant
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 
 from discord_sync.store.schema import api_audit_log
@@ -28,9 +26,3 @@ def record_call(
             key_id=key_id, tenant_id=tenant_id, action=action, status_code=status_code, outcome=outcome, run_id=run_id
         )
     )
-
-
-def recent_calls(conn: sa.Connection, *, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest calls first."""
-    rows = conn.execute(sa.select(api_audit_log).order_by(api_audit_log.c.id.desc()).limit(limit)).mappings()
-    return [dict(row) for row in rows]

@@ -23,9 +23,9 @@ from discord_sync.store.deletions import apply_deletions
 from discord_sync.store.progress import finish_attempt, reset_tenant, start_attempt
 from discord_sync.store.retention import delete_old_attempts
 from discord_sync.store.sync_status import ChannelSyncStatus
+from discord_sync.store.tenant_locks import tenant_lock
 from discord_sync.store.writer import write_message_batch
 from discord_sync.sync.channel_windows import ChannelSyncer
-from discord_sync.sync.lock import tenant_lock
 from discord_sync.sync.planning import plan_channels
 from discord_sync.sync.progress_reporter import ProgressReporter
 from discord_sync.sync.quiet_gc import quiet_garbage_collector
@@ -170,7 +170,6 @@ class TenantSync:
             refresh = plan_tenant_refresh(
                 conn, self.tenant_id, self.refresh_policy, datetime.now(UTC), reconcile=reconcile
             )
-        report.channels_planned = len(plans)
         self.progress.channels_unchanged = report.channels_unchanged
         self.log.info(
             f"tenant {self.tenant_id}: {len(plans)} channels have new messages, "

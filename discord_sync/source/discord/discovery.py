@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
+from discord_sync.shaping.channel_types import PRIVATE_THREAD_PARENT_TYPES, THREAD_PARENT_TYPES
 from discord_sync.source.discord.permissions import (
     BotMember,
     can_list_private_archived,
@@ -29,10 +30,6 @@ from discord_sync.source.discord.permissions import (
 )
 from discord_sync.source.protocol import ChannelListing, ChannelUnavailable, DiscoveryMemory, ThreadListingState
 
-# Channels that can hold threads: text, announcement, forum, media.
-THREAD_PARENT_TYPES = frozenset({0, 5, 15, 16})
-# Private threads exist only under text channels.
-PRIVATE_THREAD_PARENT_TYPES = frozenset({0})
 ARCHIVED_PAGE_SIZE = 100
 PARALLEL_LISTINGS = 10
 # Listings stop this far below the newest archive time seen last: a thread archived while the last listing paged,
