@@ -20,7 +20,7 @@ from discord_sync.run_names import RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.settings import Settings
 from discord_sync.store.database import dagster_postgres_environment, shared_engine
 from discord_sync.store.tenants import add_tenant
-from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY, new_database
+from discord_sync_tests.databases import TEST_ANONYMIZATION_KEY, new_database
 from discord_sync_tests.fault_harness import REPO
 from discord_sync_tests.webserver_harness import free_port, running_webserver
 
