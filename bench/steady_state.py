@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from bench.infra import EmulatorProcess, Server, sync_environment
+from discord_sync.settings import DEFAULTS
 from discord_sync.store.database import create_db_engine
 from discord_sync.store.tenants import add_tenant
 
@@ -118,7 +119,7 @@ def measure_steady_state(
         discovery_requests=sum(by_route.values()) - message_requests,
         wall_seconds=wall,
         first_sync_seconds=first,
-        workers=int(settings.get("SYNC_MAX_CHANNEL_WORKERS", 10)),
+        workers=int(settings.get("SYNC_MAX_CHANNEL_WORKERS", DEFAULTS.max_channel_workers)),
         latency_ms=latency_ms,
-        requests_per_second=float(settings.get("SYNC_GLOBAL_REQUESTS_PER_SECOND", 48)),
+        requests_per_second=float(settings.get("SYNC_GLOBAL_REQUESTS_PER_SECOND", DEFAULTS.global_requests_per_second)),
     )

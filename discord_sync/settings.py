@@ -150,8 +150,8 @@ def _secret_http_url(env: Mapping[str, str], name: str, example: str) -> Secret:
 class Settings:
     """Everything the product reads from its environment, already validated.
 
-    The field defaults here are the product's only defaults: the Dagster resources take theirs from `DEFAULTS`
-    and name their fields the same. Each field is named like its variable, less the `SYNC_` prefix
+    The field defaults here are the one home of each setting's default: the Dagster resources and the benchmarks
+    take theirs from `DEFAULTS` (the resources name their fields the same). Each field is named like its variable, less the `SYNC_` prefix
     (`max_windows_per_channel` <- `SYNC_MAX_WINDOWS_PER_CHANNEL`).
     """
 

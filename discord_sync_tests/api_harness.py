@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from discord_sync.store.api_keys import create_key
 from discord_sync.store.database import dagster_postgres_environment, shared_engine
 from discord_sync.store.tenants import add_tenant
-from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY, new_database
+from discord_sync_tests.databases import TEST_ANONYMIZATION_KEY, new_database
 from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 from discord_sync_tests.sync_harness import TEST_TOKEN
 from discord_sync_tests.webserver_harness import free_port, running_webserver

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real PostgreSQL server, a fresh, migrated database per test, and a tenant to write into.
+"""Shared fixtures (and only fixtures and hooks): a real PostgreSQL server, a fresh, migrated database per test, and a
+tenant to write into; the helpers they are built from live in `databases.py`.
 
 The server is `DISCORD_SYNC_TEST_DATABASE_URL` when given (any database on it; tests create their own), else an
 embedded server that `pgserver` starts in a temporary folder, so a fresh machine needs nothing installed.
@@ -6,31 +7,22 @@ embedded server that `pgserver` starts in a temporary folder, so a fresh machine
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from discord_sync.store.database import create_db_engine, dagster_postgres_environment
 from discord_sync.store.embedded_postgres import start_server
 from discord_sync.store.migrate import migrate
-
-# One template per test session, so sessions sharing a server (DISCORD_SYNC_TEST_DATABASE_URL) never drop each
-# other's.
-TEMPLATE_DB = f"discord_sync_test_template_{uuid.uuid4().hex[:8]}"
-TEST_ANONYMIZATION_KEY = "test-anonymization-key-0123456789"
-
-
-def _database_on(server_url: str, name: str) -> str:
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+from discord_sync_tests.databases import (
+    TEMPLATE_DB,
+    TEST_ANONYMIZATION_KEY,
+    database_on,
+    embedded_server_folder,
+    new_database,
+)
 
 
 @pytest.fixture(scope="session")
@@ -46,20 +38,6 @@ def pg_server_url() -> Iterator[str]:
         server.cleanup()
 
 
-@contextlib.contextmanager
-def embedded_server_folder() -> Iterator[Path]:
-    """A fresh folder for an embedded server's data, removed afterwards.
-
-    Not under pytest's `tmp_path`: pytest sets its folder back to mode 0700 whenever a session starts, and under
-    root the server runs as the `pgserver` user, who then could no longer reach its own data.
-    """
-    folder = Path(tempfile.mkdtemp(prefix="discord-sync-test-pg-"))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
 def template_database(pg_server_url: str) -> Iterator[str]:
     """A migrated database that each test's database is copied from (a copy costs milliseconds)."""
@@ -67,7 +45,7 @@ def template_database(pg_server_url: str) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
         conn.execute(sa.text(f'CREATE DATABASE "{TEMPLATE_DB}"'))
-    url = _database_on(pg_server_url, TEMPLATE_DB)
+    url = database_on(pg_server_url, TEMPLATE_DB)
     migrate(url)
     from discord_sync.store.database import shared_engine
 
@@ -76,26 +54,6 @@ def template_database(pg_server_url: str) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
     admin.dispose()
-
-
-@contextmanager
-def new_database(server_url: str, purpose: str, *, migrated: bool = True) -> Iterator[str]:
-    """A database of its own on the test server, copied from the migrated template (or empty), dropped after."""
-    name = f"discord_sync_{purpose}_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(server_url, isolation_level="AUTOCOMMIT")
-    template = f' TEMPLATE "{TEMPLATE_DB}"' if migrated else ""
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"{template}'))
-    url = _database_on(server_url, name)
-    try:
-        yield url
-    finally:
-        from discord_sync.store.database import shared_engine
-
-        shared_engine(url).dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -262,18 +262,5 @@ def completeness_problems(state: StoredState, truth: GuildTruth) -> list[str]:
     return problems
 
 
-def visible_truth(truth: GuildTruth, readable: set[int] | None = None) -> GuildTruth:
-    """The ground truth restricted to channels the bot may read (None: all)."""
-    if readable is None:
-        return truth
-    ids = {c: m for c, m in truth.message_ids.items() if c in readable}
-    kept = {m for ms in ids.values() for m in ms}
-    return GuildTruth(
-        ids,
-        {m: n for m, n in truth.reactions.items() if m in kept},
-        {m: n for m, n in truth.attachments.items() if m in kept},
-    )
-
-
 if __name__ == "__main__":
     _serve()

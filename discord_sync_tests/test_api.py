@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from dagster import DagsterInstance
 
 from discord_sync.cli import main
-from discord_sync.control.tenant_runs import RunStartError, start_tenant_sync, tenant_runs
+from discord_sync.control.runs import RunControl, RunControlError, TenantRun
 from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync.run_names import REQUESTED_BY_TAG, RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.settings import Settings
 from discord_sync.shaping.channel_types import MESSAGE_BEARING_TYPES
 from discord_sync.store.database import shared_engine
 from discord_sync.store.schema import api_audit_log, api_keys, channels, sync_runs, tenants
@@ -35,6 +36,11 @@ TENANT_ROUTES = [
 ADMIN_TENANT_ROUTES = [("DELETE", "/api/tenants/{t}"), ("POST", "/api/tenants/{t}/sync/reset")]
 ADMIN_ROUTES = [("GET", "/api/admin/queue"), ("GET", "/metrics"), ("POST", "/api/tenants")]
 ALL_ROUTES = TENANT_ROUTES + ADMIN_TENANT_ROUTES + ADMIN_ROUTES
+
+
+def tenant_runs(tenant_id: str) -> list[TenantRun]:
+    """The tenant's runs, read as the API reads them (this process's environment is the server's)."""
+    return RunControl(Settings.from_env()).tenant_runs(tenant_id)
 
 
 def is_error(response, status: int, code: str | None = None) -> bool:
@@ -476,8 +482,8 @@ def test_queueing_a_sync_without_a_reachable_webserver_is_refused_naming_the_set
     """What the API answers as 503 `dagster_unavailable`: runs are queued through the webserver's GraphQL API."""
     in_env.tenant("nowebserver", 14001)
     monkeypatch.setenv("DAGSTER_WEBSERVER_URL", f"http://127.0.0.1:{free_port()}")
-    with pytest.raises(RunStartError, match="cannot reach the Dagster webserver .*DAGSTER_WEBSERVER_URL"):
-        start_tenant_sync("nowebserver")
+    with pytest.raises(RunControlError, match="cannot reach the Dagster webserver .*DAGSTER_WEBSERVER_URL"):
+        RunControl(Settings.from_env()).start_tenant_sync("nowebserver")
     assert tenant_runs("nowebserver") == []
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from discord_sync.store.api_keys import create_key
 from discord_sync.store.database import create_db_engine
 from discord_sync_tests.api_harness import free_port, wait_until_healthy
-from discord_sync_tests.conftest import TEMPLATE_DB, TEST_ANONYMIZATION_KEY
+from discord_sync_tests.databases import TEMPLATE_DB, TEST_ANONYMIZATION_KEY
 from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 
 pytestmark = pytest.mark.e2e

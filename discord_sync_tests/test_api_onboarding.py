@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from discord_sync.api.onboarding import next_hourly_sync, onboarding_state
-from discord_sync.control.tenant_runs import TenantRun
+from discord_sync.control.runs import TenantRun
 from discord_sync.store.sync_runs import SyncRun
 
 pytestmark = pytest.mark.unit

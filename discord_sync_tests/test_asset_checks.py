@@ -10,7 +10,7 @@ from discord_sync.defs.asset_checks import tenant_asset_checks
 from discord_sync.run_names import RAW_ID_FULL_SCAN_TAG
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.store.tenants import add_tenant
-from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY
+from discord_sync_tests.databases import TEST_ANONYMIZATION_KEY
 from discord_sync_tests.sync_graph import sync_graph_definitions
 
 HASH = Anonymizer(TEST_ANONYMIZATION_KEY).user_hash(80351110224678912)

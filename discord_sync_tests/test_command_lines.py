@@ -35,8 +35,9 @@ def documented_emulator_command(port: int) -> list[str]:
     """The README's `discord-sync emulator [--port P] ...` line with a value in each placeholder."""
     [line] = re.findall(r"^discord-sync emulator .*$", README, flags=re.MULTILINE)
     options = re.findall(r"\[(--[a-z-]+) ([A-Z])\]", line)
-    assert [name for name, _ in options] == ["--port", "--guild-seed", "--scale", "--latency-ms"], line
-    values = {"--port": str(port), "--guild-seed": "7", "--scale": "0.01", "--latency-ms": "1"}
+    assert [name for name, _ in options] == ["--port", "--guild-seed", "--scale", "--latency-ms", "--token"], line
+    assert "[--no-rate-limits]" in line
+    values = {"--port": str(port), "--guild-seed": "7", "--scale": "0.01", "--latency-ms": "1", "--token": "t0ken"}
     return [str(BIN / "discord-sync"), "emulator", *[word for name, _ in options for word in (name, values[name])]]
 
 

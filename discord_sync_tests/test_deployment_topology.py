@@ -22,7 +22,7 @@ from discord_sync.defs.schedules import HOURLY_SYNC_TAG
 from discord_sync.defs.sensors import INITIAL_SYNC_TAG
 from discord_sync.emulator import EmulatorProcess, GuildSpec
 from discord_sync.store.api_keys import create_key
-from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY
+from discord_sync_tests.databases import TEST_ANONYMIZATION_KEY
 from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 from discord_sync_tests.sync_harness import TEST_TOKEN, expected_message_ids, stored_message_ids
 from discord_sync_tests.topology import FINISHED, LOCATION, Topology

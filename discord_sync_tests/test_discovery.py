@@ -18,11 +18,6 @@ pytestmark = pytest.mark.integration
 
 START = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-ARCHIVED_ROUTES = (
-    "GET /channels/{channel_id}/threads/archived/public",
-    "GET /channels/{channel_id}/threads/archived/private",
-    "GET /channels/{channel_id}/users/@me/threads/archived/private",
-)
 BASE_ROUTES = {
     "GET /users/@me",
     "GET /guilds/{guild_id}",

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from discord_sync.source.discord.discovery import plan_listing
-from discord_sync.source.discord.permissions import MANAGE_THREADS, READ_MESSAGE_HISTORY, VIEW_CHANNEL
+from discord_sync.source.discord.discovery import plan_discovery, plan_listing
+from discord_sync.source.discord.permissions import MANAGE_THREADS, READ_MESSAGE_HISTORY, VIEW_CHANNEL, BotMember
 from discord_sync.source.protocol import DiscoveryMemory, ThreadListingState
 
 pytestmark = pytest.mark.unit
@@ -49,3 +49,22 @@ def test_a_parent_is_listed_fully_on_schedule_incrementally_when_it_moved_and_no
     assert (None if plan is None else ("full" if plan.full else "incremental", plan.kinds)) == expected
     if plan is not None and not plan.full:
         assert (plan.public_until, plan.joined_until) == (previous.public_archived_until, 7)
+
+
+def test_a_discovery_plan_lists_only_readable_parents_that_need_it_and_keeps_quiet_parents_state() -> None:
+    """The whole guild at once: a hidden channel is unreadable and costs nothing, a voice channel holds no threads,
+    a quiet parent keeps its state, and a parent never listed is listed fully."""
+    bot = BotMember(user_id=1, guild_id=100, owner_id=None, role_ids=frozenset(), role_permissions={100: READ})
+    hidden = [{"id": 100, "type": 0, "allow": 0, "deny": VIEW_CHANNEL}]
+    guild_channels = [
+        {"id": "10", "type": 0, "last_message_id": "50"},
+        {"id": "11", "type": 0, "last_message_id": "50", "permission_overwrites": hidden},
+        {"id": "12", "type": 2, "last_message_id": "50"},
+        {"id": "13", "type": 15, "last_message_id": "50"},
+    ]
+    quiet = state()
+    memory = DiscoveryMemory(parents={10: quiet}, full_listing_interval=timedelta(hours=24))
+    plan = plan_discovery(bot, guild_channels, memory, NOW)
+    assert set(plan.unreadable) == {11} and plan.permissions[10] == READ
+    assert plan.quiet == {10: quiet}
+    assert [(listing.parent_id, listing.full, state) for listing, _, state in plan.listings] == [(13, True, None)]

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from dagster_graphql import DagsterGraphQLClient
 
 from discord_sync.emulator import Emulator, GuildSpec
-from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY
+from discord_sync_tests.databases import TEST_ANONYMIZATION_KEY
 from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 from discord_sync_tests.sync_harness import TEST_TOKEN, expected_message_ids, stored_message_ids
 

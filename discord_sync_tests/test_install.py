@@ -18,7 +18,7 @@ import pytest
 
 from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync.store.database import dagster_postgres_environment, shared_engine
-from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY, new_database
+from discord_sync_tests.databases import TEST_ANONYMIZATION_KEY, new_database
 from discord_sync_tests.fault_harness import REPO
 from discord_sync_tests.sync_harness import TEST_TOKEN, expected_message_ids, stored_message_ids
 

@@ -17,7 +17,7 @@ from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.store.raw_id_audit import audit_tenant, scrub_stored_texts, text_columns
 from discord_sync.store.tenants import add_tenant
-from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY
+from discord_sync_tests.databases import TEST_ANONYMIZATION_KEY
 from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, materialize_tenant, sync_env
 
 ANON = Anonymizer(TEST_ANONYMIZATION_KEY)

@@ -1,6 +1,6 @@
 """Two syncs of one tenant at once, in separate processes: one runs, the other waits, nothing is written twice.
 
-The per-tenant advisory lock (`sync.lock.tenant_lock`) serializes them. Each channel sync leaves one
+The per-tenant advisory lock (`store.tenant_locks.tenant_lock`) serializes them. Each channel sync leaves one
 `channel_sync_jobs` row, so a channel synced by both processes would show two rows; none may.
 
 The overlap is made certain, not hoped for: the test holds a lock on `channel_sync_jobs` that stops the first sync
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync.store.schema import channel_sync_jobs
-from discord_sync.sync.lock import LOCK_CLASS
+from discord_sync.store.tenant_locks import SYNC_LOCK_CLASS
 from discord_sync_tests.fault_harness import (
     SyncProcesses,
     completeness_problems,
@@ -70,7 +70,7 @@ def _attempts(engine) -> list:
 
 def _locks(engine) -> list:
     with engine.connect() as conn:
-        return conn.execute(_LOCKS, {"lock_class": LOCK_CLASS}).all()
+        return conn.execute(_LOCKS, {"lock_class": SYNC_LOCK_CLASS}).all()
 
 
 def _wait_for(engine, what: str, shown: Callable[[list], bool]) -> None:

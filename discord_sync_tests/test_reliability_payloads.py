@@ -21,7 +21,7 @@ from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.rows import clean_text, shape_messages
 from discord_sync.store.schema import channels, message_attachments, message_emoji_reactions, messages
 from discord_sync.store.writer import write_message_batch
-from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY
+from discord_sync_tests.databases import TEST_ANONYMIZATION_KEY
 from discord_sync_tests.sync_harness import create_tenant
 
 TENANT = "acme"

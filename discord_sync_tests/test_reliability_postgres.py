@@ -19,7 +19,7 @@ from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync.store.database import shared_engine
 from discord_sync.store.embedded_postgres import stop_server
 from discord_sync.store.migrate import migrate
-from discord_sync_tests.conftest import TEST_ANONYMIZATION_KEY, embedded_server_folder
+from discord_sync_tests.databases import TEST_ANONYMIZATION_KEY, embedded_server_folder
 from discord_sync_tests.fault_harness import (
     SyncProcesses,
     completeness_problems,

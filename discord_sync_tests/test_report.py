@@ -17,7 +17,6 @@ def outcome(status: ChannelSyncStatus, messages: int = 0, **counts: int) -> Chan
 
 def test_metadata_counts_channels_by_outcome_and_sums_what_was_written() -> None:
     report = TenantSyncReport(
-        channels_planned=4,
         channels_unchanged=7,
         outcomes=[
             outcome(ChannelSyncStatus.COMPLETE, 300, reactions=5, attachments=2),

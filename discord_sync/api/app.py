@@ -20,6 +20,7 @@ from discord_sync.api.auth import check_caller, needs_key
 from discord_sync.api.bad_keys import refuse_key
 from discord_sync.api.errors import NO_STORE, install_error_handlers
 from discord_sync.api.request_bodies import BodyLimit, body_refusal
+from discord_sync.control.runs import RunControl
 from discord_sync.settings import Settings
 from discord_sync.store.database import resolve_database_url, shared_engine
 
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         redirect_slashes=False,
     )
     app.state.engine = engine
+    app.state.run_control = RunControl(settings)
     app.state.metrics = metrics.ApiMetrics(engine)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)

@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from discord_sync.api.run_control import run_control
 from discord_sync.api.schemas import Health
-from discord_sync.control.tenant_runs import daemon_is_alive
+from discord_sync.control.runs import RunControl
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("discord_sync.api")
@@ -24,9 +25,9 @@ def _database_answers(engine: sa.Engine) -> bool:
         return False
 
 
-def _daemon_answers() -> bool:
+def _daemon_answers(runs: RunControl) -> bool:
     try:
-        return daemon_is_alive()
+        return runs.daemon_is_alive()
     except Exception as error:  # Dagster's storage is the same database: report, do not fail the probe
         log.warning("health check: cannot read the daemon's heartbeat (%s)", type(error).__name__)
         return False
@@ -40,7 +41,7 @@ def _daemon_answers() -> bool:
 )
 def healthz(request: Request) -> JSONResponse:
     database = _database_answers(request.app.state.engine)
-    daemon = database and _daemon_answers()
+    daemon = database and _daemon_answers(run_control(request))
     health = Health(
         status="ok" if database and daemon else "degraded" if database else "down", database=database, daemon=daemon
     )

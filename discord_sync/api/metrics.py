@@ -20,6 +20,7 @@ from discord_sync.api.auth import admin_key
 from discord_sync.api.responses import errors
 from discord_sync.store.api_keys import ApiKey
 from discord_sync.store.sync_runs import run_metrics
+from discord_sync.store.sync_status import RunOutcome
 
 router = APIRouter(tags=["operations"])
 
@@ -55,7 +56,7 @@ class SyncCollector(Collector):
         )
         for row in rows:
             tenant = row["tenant_id"]
-            for outcome in ("complete", "partial", "failed", "running"):
+            for outcome in RunOutcome:
                 syncs.add_metric([tenant, outcome], row[f"runs_{outcome}"])
             for column, family in counters.items():
                 family.add_metric([tenant], row[column])

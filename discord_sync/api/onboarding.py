@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from discord_sync.api.schemas import Onboarding
-from discord_sync.control.tenant_runs import TenantRun
+from discord_sync.control.runs import TenantRun
 from discord_sync.store.sync_runs import SyncRun
+from discord_sync.store.sync_status import RunOutcome
 
 # Dagster statuses of a run that ended without syncing (its error is in the Dagster UI).
 _ENDED_BADLY = ("failure", "canceled")
@@ -24,9 +25,13 @@ def onboarding_state(
         return Onboarding(state="complete", completed_at=first_success_at)
     if latest_run is not None and latest_run.status in ("started", "starting", "canceling"):
         return Onboarding(state="syncing")
-    if latest_sync is not None and latest_sync.outcome == "running" and (latest_run is None or latest_run.is_active):
+    if (
+        latest_sync is not None
+        and latest_sync.outcome == RunOutcome.RUNNING
+        and (latest_run is None or latest_run.is_active)
+    ):
         return Onboarding(state="syncing")
-    if latest_sync is not None and latest_sync.outcome == "failed":
+    if latest_sync is not None and latest_sync.outcome == RunOutcome.FAILED:
         return Onboarding(state="failed", error=latest_sync.error or "the first sync failed")
     if latest_run is not None and latest_run.status in _ENDED_BADLY:
         return Onboarding(

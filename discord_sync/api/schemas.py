@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from discord_sync.store.sync_runs import SyncRun
+from discord_sync.store.sync_status import RunOutcome
 from discord_sync.store.tenants import (
     SLUG_RULE,
     SNOWFLAKE_RULE,
@@ -92,7 +93,7 @@ class SyncRunSummary(BaseModel):
     """One run that synced the tenant's messages: when, how it ended, its counts and errors."""
 
     run_id: str
-    outcome: Literal["running", "complete", "partial", "failed"]
+    outcome: RunOutcome
     started_at: datetime
     finished_at: datetime | None
     channels_total: int
@@ -144,7 +145,7 @@ class RunState(BaseModel):
 
     run_id: str
     status: str = Field(description="Dagster's run status, lower case: queued, started, success, failure, canceled")
-    outcome: Literal["running", "complete", "partial", "failed"] | None
+    outcome: RunOutcome | None
     started_at: datetime | None
     finished_at: datetime | None
     progress_at: datetime | None = Field(description="when the live numbers were last written")

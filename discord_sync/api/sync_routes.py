@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from discord_sync.api.auth import admin_tenant, api_key, database, visible_tenant
 from discord_sync.api.errors import ApiError
 from discord_sync.api.responses import errors
+from discord_sync.api.run_control import run_control
 from discord_sync.api.schemas import (
     ChannelProgress,
     Progress,
@@ -22,32 +23,25 @@ from discord_sync.api.schemas import (
     SyncStarted,
     SyncStatus,
 )
-from discord_sync.control.tenant_runs import (
-    ACTIVE_STATUSES,
-    RunStartError,
-    TenantRun,
-    cancel_tenant_run,
-    start_tenant_sync,
-    tenant_runs,
-)
+from discord_sync.control.runs import ACTIVE_STATUSES, RunControl, RunControlError, TenantRun
 from discord_sync.run_names import REQUESTED_BY_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.store.api_keys import ApiKey
-from discord_sync.store.schema import channels
+from discord_sync.store.channels import known_channel
 from discord_sync.store.status import channel_states
 from discord_sync.store.sync_runs import SyncRun, get_run, run_history
+from discord_sync.store.sync_status import RunOutcome
 from discord_sync.store.tenants import Tenant
 
 router = APIRouter(prefix="/api/tenants/{tenant_id}/sync", tags=["sync"])
 log = logging.getLogger("discord_sync.api")
 
-MAX_SNOWFLAKE = 2**63 - 1
-
 
 def _start(request: Request, tenant_id: str, key: ApiKey, tags: dict[str, str]) -> TenantRun:
     """Queue a run (or find the queued/running one) and return it; the audit log gets its id."""
+    runs = run_control(request)
     try:
-        run_id = start_tenant_sync(tenant_id, tags={**tags, REQUESTED_BY_TAG: key.id})
-    except RunStartError as error:
+        run_id = runs.start_tenant_sync(tenant_id, tags={**tags, REQUESTED_BY_TAG: key.id})
+    except RunControlError as error:
         # The reason (a missing setting, a code location that fails to load) is for the operators: it can name
         # files and variables. The caller learns that it is not their request's fault.
         log.error("could not queue a sync of tenant %s: %s", tenant_id, error)
@@ -55,7 +49,7 @@ def _start(request: Request, tenant_id: str, key: ApiKey, tags: dict[str, str]) 
             503, "dagster_unavailable", "the sync could not be queued now; the operators can see why in the API's log"
         ) from None
     request.state.audit_run_id = run_id
-    found = [run for run in tenant_runs(tenant_id, limit=10) if run.run_id == run_id]
+    found = [run for run in runs.tenant_runs(tenant_id, limit=10) if run.run_id == run_id]
     return found[0] if found else TenantRun(run_id=run_id, tenant_id=tenant_id, status="queued", created_at=None)
 
 
@@ -78,11 +72,11 @@ def start_sync(
 def _run_state(run: TenantRun | None, row: SyncRun | None) -> RunState | None:
     if run is None and row is None:
         return None
-    outcome: Any = row.outcome if row else None  # one of RunState.outcome's values (sync_runs checks it)
+    outcome = row.outcome if row else None
     if run is None:
         # A run outside this Dagster instance (e.g. materialized in-process): its own row is all there is.
         assert row is not None
-        status = {"running": "started", "failed": "failure"}.get(row.outcome, "success")
+        status = {RunOutcome.RUNNING: "started", RunOutcome.FAILED: "failure"}.get(row.outcome, "success")
         return RunState(
             run_id=row.run_id,
             status=status,
@@ -91,8 +85,8 @@ def _run_state(run: TenantRun | None, row: SyncRun | None) -> RunState | None:
             finished_at=row.finished_at,
             progress_at=row.updated_at,
         )
-    if outcome == "running" and not run.is_active:
-        outcome = "failed"  # the run ended (crashed, canceled) before it could record its end
+    if outcome == RunOutcome.RUNNING and not run.is_active:
+        outcome = RunOutcome.FAILED  # the run ended (crashed, canceled) before it could record its end
     return RunState(
         run_id=run.run_id,
         status=run.status,
@@ -128,9 +122,11 @@ def _progress(row: SyncRun | None) -> Progress | None:
     summary="The latest run and its live progress, and every channel of the tenant with its state",
 )
 def sync_status(
-    tenant: Annotated[Tenant, Depends(visible_tenant)], engine: Annotated[sa.Engine, Depends(database)]
+    tenant: Annotated[Tenant, Depends(visible_tenant)],
+    engine: Annotated[sa.Engine, Depends(database)],
+    runs: Annotated[RunControl, Depends(run_control)],
 ) -> SyncStatus:
-    latest = tenant_runs(tenant.id, limit=1)
+    latest = runs.tenant_runs(tenant.id, limit=1)
     run = latest[0] if latest else None
     with engine.connect() as conn:
         if run is not None:
@@ -193,11 +189,15 @@ def sync_history(
     responses=errors(401, 404),
     summary="Stop the tenant's queued and running syncs",
 )
-def cancel_sync(request: Request, tenant: Annotated[Tenant, Depends(visible_tenant)]) -> SyncCanceled:
-    active = tenant_runs(tenant.id, statuses=ACTIVE_STATUSES)
+def cancel_sync(
+    request: Request,
+    tenant: Annotated[Tenant, Depends(visible_tenant)],
+    runs: Annotated[RunControl, Depends(run_control)],
+) -> SyncCanceled:
+    active = runs.tenant_runs(tenant.id, statuses=ACTIVE_STATUSES)
     try:
-        canceled = [run.run_id for run in active if cancel_tenant_run(run.run_id)]
-    except RunStartError as error:
+        canceled = [run.run_id for run in active if runs.cancel_tenant_run(run.run_id)]
+    except RunControlError as error:
         log.error("could not cancel the syncs of tenant %s: %s", tenant.id, error)
         raise ApiError(
             503, "dagster_unavailable", "the sync could not be canceled now; the operators can see why in the API's log"
@@ -207,16 +207,11 @@ def cancel_sync(request: Request, tenant: Annotated[Tenant, Depends(visible_tena
 
 
 def _known_channel(engine: sa.Engine, tenant_id: str, channel_id: str) -> int:
-    number = int(channel_id)
-    found = None
-    if 0 < number <= MAX_SNOWFLAKE:
-        with engine.connect() as conn:
-            found = conn.execute(
-                sa.select(channels.c.id).where(channels.c.tenant_id == tenant_id, channels.c.id == number)
-            ).scalar()
+    with engine.connect() as conn:
+        found = known_channel(conn, tenant_id, int(channel_id))
     if found is None:
         raise ApiError(404, "not_found", f"the tenant has no channel {channel_id}")
-    return int(found)
+    return found
 
 
 @router.post(
@@ -231,13 +226,14 @@ def reset_sync(
     tenant: Annotated[Tenant, Depends(admin_tenant)],
     key: Annotated[ApiKey, Depends(api_key)],
     engine: Annotated[sa.Engine, Depends(database)],
+    runs: Annotated[RunControl, Depends(run_control)],
     body: Annotated[ResetRequest | None, Body()] = None,
 ) -> SyncStarted:
     if body is not None and body.channel_id is not None:
         tags = {RESET_CHANNEL_TAG: str(_known_channel(engine, tenant.id, body.channel_id))}
     else:
         tags = {RESET_TAG: "true"}
-    busy = tenant_runs(tenant.id, statuses=ACTIVE_STATUSES, limit=1)
+    busy = runs.tenant_runs(tenant.id, statuses=ACTIVE_STATUSES, limit=1)
     if busy:
         raise ApiError(409, "sync_in_progress", f"run {busy[0].run_id} is syncing this tenant; reset when it ends")
     run = _start(request, tenant.id, key, tags)

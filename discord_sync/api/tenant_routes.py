@@ -12,8 +12,9 @@ from discord_sync.api.auth import admin_key, admin_tenant, database, visible_ten
 from discord_sync.api.errors import ApiError
 from discord_sync.api.onboarding import next_hourly_sync, onboarding_state
 from discord_sync.api.responses import errors
+from discord_sync.api.run_control import run_control
 from discord_sync.api.schemas import SyncRunSummary, TenantCreate, TenantOut
-from discord_sync.control.tenant_runs import ACTIVE_STATUSES, tenant_runs
+from discord_sync.control.runs import ACTIVE_STATUSES, RunControl
 from discord_sync.store.api_keys import ApiKey
 from discord_sync.store.sync_runs import first_success, run_history
 from discord_sync.store.tenants import Tenant, TenantError, add_tenant, get_tenant, remove_tenant
@@ -21,13 +22,13 @@ from discord_sync.store.tenants import Tenant, TenantError, add_tenant, get_tena
 router = APIRouter(prefix="/api/tenants", tags=["tenants"])
 
 
-def tenant_view(engine: sa.Engine, tenant: Tenant) -> TenantOut:
+def tenant_view(engine: sa.Engine, runs: RunControl, tenant: Tenant) -> TenantOut:
     """The tenant with its onboarding state, last sync, active run and next scheduled sync."""
     with engine.connect() as conn:
         latest = run_history(conn, tenant.id, limit=1)
         completed_at = first_success(conn, tenant.id)
-    latest_runs = tenant_runs(tenant.id, limit=1)
-    active = tenant_runs(tenant.id, statuses=ACTIVE_STATUSES, limit=1)
+    latest_runs = runs.tenant_runs(tenant.id, limit=1)
+    active = runs.tenant_runs(tenant.id, statuses=ACTIVE_STATUSES, limit=1)
     last_sync = latest[0] if latest else None
     return TenantOut(
         id=tenant.id,
@@ -56,6 +57,7 @@ def create_tenant(
     request: Request,
     _: Annotated[ApiKey, Depends(admin_key)],
     engine: Annotated[sa.Engine, Depends(database)],
+    runs: Annotated[RunControl, Depends(run_control)],
 ) -> TenantOut:
     request.state.audit_tenant_id = body.id
     try:
@@ -68,7 +70,7 @@ def create_tenant(
         ) from None
     with engine.connect() as conn:
         created = get_tenant(conn, tenant.id)
-    return tenant_view(engine, created)
+    return tenant_view(engine, runs, created)
 
 
 @router.get(
@@ -78,9 +80,11 @@ def create_tenant(
     summary="A tenant, its onboarding state, its last sync and when the next is due",
 )
 def read_tenant(
-    tenant: Annotated[Tenant, Depends(visible_tenant)], engine: Annotated[sa.Engine, Depends(database)]
+    tenant: Annotated[Tenant, Depends(visible_tenant)],
+    engine: Annotated[sa.Engine, Depends(database)],
+    runs: Annotated[RunControl, Depends(run_control)],
 ) -> TenantOut:
-    return tenant_view(engine, tenant)
+    return tenant_view(engine, runs, tenant)
 
 
 @router.delete(

@@ -7,8 +7,7 @@ import os
 
 from discord_sync.settings import Settings, SettingsError
 from discord_sync.store.api_keys import create_key, list_keys, revoke_key
-from discord_sync.store.database import resolve_database_url, shared_engine
-from discord_sync.store.migrate import require_current_schema
+from discord_sync.store.migrate import migrated_engine
 from discord_sync.store.tenants import get_tenant, validate_tenant_id
 
 
@@ -33,12 +32,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     revoke.set_defaults(handler=run_revoke)
 
 
-def _engine():
-    url = resolve_database_url()
-    require_current_schema(url)
-    return shared_engine(url)
-
-
 def run_api(args: argparse.Namespace) -> int:
     from discord_sync.api.app import create_app
     from discord_sync.api.server import serve
@@ -49,16 +42,14 @@ def run_api(args: argparse.Namespace) -> int:
             "DAGSTER_HOME is not set: set it to the folder holding the deployment's dagster.yaml, as for the "
             "webserver and the daemon (the API reads runs from that instance)"
         )
-    url = resolve_database_url(settings)
-    require_current_schema(url)
-    app = create_app(settings, engine=shared_engine(url))
+    app = create_app(settings, engine=migrated_engine(settings))
     print(f"discord-sync API on http://{args.host}:{args.port} (docs: /api/docs)", flush=True)
     serve(app, settings, host=args.host, port=args.port)
     return 0
 
 
 def run_create(args: argparse.Namespace) -> int:
-    with _engine().begin() as conn:
+    with migrated_engine().begin() as conn:
         tenant_id = None
         if args.tenant is not None:
             tenant_id = get_tenant(conn, validate_tenant_id(args.tenant)).id
@@ -70,7 +61,7 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with _engine().connect() as conn:
+    with migrated_engine().connect() as conn:
         keys = list_keys(conn)
     if not keys:
         print("no API keys yet: discord-sync api-key create --admin")
@@ -90,7 +81,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    with _engine().begin() as conn:
+    with migrated_engine().begin() as conn:
         key = revoke_key(conn, args.key_id)
     print(f"revoked API key {key.id}; requests with it now answer 401")
     return 0

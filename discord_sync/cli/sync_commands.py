@@ -12,24 +12,13 @@ import logging
 import sys
 
 import sqlalchemy as sa
-from dagster import DagsterRun
 
-from discord_sync.control.runs import (
-    UNFINISHED_STATUSES,
-    cancel_tenant_run,
-    daemon_is_alive,
-    find_run,
-    run_tenant,
-    start_backfill,
-    start_tenant_sync,
-    tenant_runs,
-)
+from discord_sync.control.runs import ACTIVE_STATUSES, RunControl, TenantRun
 from discord_sync.run_names import PURGE_TAG, RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.settings import Settings
-from discord_sync.store.database import resolve_database_url, shared_engine
-from discord_sync.store.migrate import require_current_schema
+from discord_sync.store.channels import known_channel
+from discord_sync.store.migrate import migrated_engine
 from discord_sync.store.purge import count_purge
-from discord_sync.store.schema import channels
 from discord_sync.store.status import ChannelState, TenantState, channel_states, tenant_states
 from discord_sync.store.sync_runs import SyncRun, get_run, run_history
 from discord_sync.store.tenants import get_tenant, list_tenants, validate_tenant_id
@@ -90,12 +79,6 @@ def _command_error(message: str) -> Exception:
     return CommandError(message)
 
 
-def _engine(settings: Settings) -> sa.Engine:
-    url = resolve_database_url(settings)
-    require_current_schema(url)
-    return shared_engine(url)
-
-
 def _tenant_ids(engine: sa.Engine, tenant_id: str | None) -> list[str]:
     with engine.connect() as conn:
         if tenant_id is not None:
@@ -103,31 +86,33 @@ def _tenant_ids(engine: sa.Engine, tenant_id: str | None) -> list[str]:
         return [tenant.id for tenant in list_tenants(conn)]
 
 
-def _note_if_no_daemon(settings: Settings) -> None:
-    if not daemon_is_alive(settings=settings):
+def _note_if_no_daemon(runs: RunControl) -> None:
+    if not runs.daemon_is_alive():
         print(DAEMON_NOTE)
 
 
 def run_start(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    tenant_ids = _tenant_ids(_engine(settings), args.tenant)
+    runs = RunControl(settings)
+    tenant_ids = _tenant_ids(migrated_engine(settings), args.tenant)
     if not tenant_ids:
         raise _command_error("no tenants to sync: add one with `discord-sync tenant add TENANT --guild GUILD_ID`")
     for tenant_id in tenant_ids:
-        waiting = tenant_runs(tenant_id, statuses=UNFINISHED_STATUSES, limit=1, settings=settings)
-        run_id = start_tenant_sync(tenant_id, settings=settings)
+        waiting = runs.tenant_runs(tenant_id, statuses=ACTIVE_STATUSES, limit=1)
+        run_id = runs.start_tenant_sync(tenant_id)
         if waiting and waiting[0].run_id == run_id:
-            state = waiting[0].status.value.lower()
+            state = waiting[0].status
             print(f"{tenant_id}: run {run_id} already {state}; not starting a second", flush=True)
         else:
             print(f"{tenant_id}: run {run_id} queued", flush=True)
-    _note_if_no_daemon(settings)
+    _note_if_no_daemon(runs)
     return 0
 
 
 def run_reset(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    engine = _engine(settings)
+    runs = RunControl(settings)
+    engine = migrated_engine(settings)
     [tenant_id] = _tenant_ids(engine, args.tenant)
     channel_id = _known_channel(engine, tenant_id, args.channel) if args.channel is not None else None
     if channel_id is not None:
@@ -153,7 +138,7 @@ def run_reset(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("not reset")
             return 1
-    backfill_id = start_backfill([tenant_id], tags=tags, settings=settings)
+    backfill_id = runs.start_backfill([tenant_id], tags=tags)
     if args.purge:
         # The record of a destructive request; the run logs what it actually deleted.
         log.warning(
@@ -166,19 +151,20 @@ def run_reset(args: argparse.Namespace) -> int:
         f"{'purge and ' if args.purge else ''}reset of {what} launched as backfill {backfill_id}: its run starts "
         "after any run of the tenant already queued or running"
     )
-    _note_if_no_daemon(settings)
+    _note_if_no_daemon(runs)
     return 0
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    [tenant_id] = _tenant_ids(_engine(settings), args.tenant)
-    backfill_id = start_backfill([tenant_id], tags={RECONCILE_TAG: "true"}, settings=settings)
+    runs = RunControl(settings)
+    [tenant_id] = _tenant_ids(migrated_engine(settings), args.tenant)
+    backfill_id = runs.start_backfill([tenant_id], tags={RECONCILE_TAG: "true"})
     print(
         f"reconcile of tenant {tenant_id} launched as backfill {backfill_id}: its run re-reads the stored history at "
         "SYNC_RECONCILE_REQUESTS_PER_SECOND and applies edits, reactions and deletions"
     )
-    _note_if_no_daemon(settings)
+    _note_if_no_daemon(runs)
     return 0
 
 
@@ -186,56 +172,54 @@ def _known_channel(engine: sa.Engine, tenant_id: str, channel: str) -> int:
     if not channel.isdigit():
         raise _command_error(f"channel {channel!r} is not a channel id (digits only)")
     with engine.connect() as conn:
-        found = conn.execute(
-            sa.select(channels.c.id).where(channels.c.tenant_id == tenant_id, channels.c.id == int(channel))
-        ).scalar()
+        found = known_channel(conn, tenant_id, int(channel))
     if found is None:
         raise _command_error(
             f"tenant {tenant_id} has no channel {channel}; `discord-sync sync status --tenant "
             f"{tenant_id}` lists its channels"
         )
-    return int(found)
+    return found
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    runs = RunControl(Settings.from_env())
     if args.run_id:
-        run = find_run(args.run_id, settings=settings)
+        run = runs.find_run(args.run_id)
         if run is None:
             raise _command_error(f"no run {args.run_id}")
-        if run.is_finished:
-            raise _command_error(f"run {run.run_id} already ended ({run.status.value.lower()})")
-        runs = [run]
+        if not run.is_active:
+            raise _command_error(f"run {run.run_id} already ended ({run.status})")
+        to_cancel = [run]
     else:
         validate_tenant_id(args.tenant)
-        runs = list(tenant_runs(args.tenant, statuses=UNFINISHED_STATUSES, settings=settings))
-        if not runs:
+        to_cancel = runs.tenant_runs(args.tenant, statuses=ACTIVE_STATUSES)
+        if not to_cancel:
             print(f"no queued or running sync of tenant {args.tenant}")
             return 0
-    for run in runs:
-        was = run.status.value.lower()
-        if cancel_tenant_run(run.run_id, settings=settings):
-            print(f"{run_tenant(run)}: run {run.run_id} ({was}) canceled", flush=True)
+    for run in to_cancel:
+        if runs.cancel_tenant_run(run.run_id):
+            print(f"{run.tenant_id}: run {run.run_id} ({run.status}) canceled", flush=True)
         else:
-            print(f"{run_tenant(run)}: run {run.run_id} had already ended", flush=True)
+            print(f"{run.tenant_id}: run {run.run_id} had already ended", flush=True)
     return 0
 
 
 def run_status(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    engine = _engine(settings)
+    runs = RunControl(settings)
+    engine = migrated_engine(settings)
     run = None
     tenant_id = args.tenant
     if args.run_id:
-        run = find_run(args.run_id, settings=settings)
+        run = runs.find_run(args.run_id)
         if run is None:
             raise _command_error(f"no run {args.run_id}")
-        tenant_id = run_tenant(run)
+        tenant_id = run.tenant_id
     with engine.connect() as conn:
         if tenant_id is not None:
             get_tenant(conn, tenant_id)
         tenants = tenant_states(conn, tenant_id)
-        last_runs = {t.tenant_id: run or _latest_run(t.tenant_id, settings) for t in tenants}
+        last_runs = {t.tenant_id: run or _latest_run(t.tenant_id, runs) for t in tenants}
         progress = _run_progress(conn, tenant_id, last_runs.get(tenant_id)) if tenant_id else None
         channel_rows: list[ChannelState] = []
         if args.run_id:
@@ -258,7 +242,7 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_progress(conn: sa.Connection, tenant_id: str, run: DagsterRun | None) -> SyncRun | None:
+def _run_progress(conn: sa.Connection, tenant_id: str, run: TenantRun | None) -> SyncRun | None:
     """The live totals of the tenant's latest run (or of its latest recorded run if Dagster has none)."""
     if run is not None:
         return get_run(conn, run.run_id)
@@ -292,15 +276,16 @@ def _print_progress(progress: SyncRun | None) -> None:
     print()
 
 
-def _latest_run(tenant_id: str, settings: Settings) -> DagsterRun | None:
-    runs = tenant_runs(tenant_id, limit=1, settings=settings)
-    return runs[0] if runs else None
+def _latest_run(tenant_id: str, runs: RunControl) -> TenantRun | None:
+    latest = runs.tenant_runs(tenant_id, limit=1)
+    return latest[0] if latest else None
 
 
-def _run_json(run: DagsterRun | None) -> dict | None:
+def _run_json(run: TenantRun | None) -> dict | None:
     if run is None:
         return None
-    return {"run_id": run.run_id, "status": run.status.value, "tags": dict(run.tags)}
+    # Dagster's own spelling of the status (upper case), as `--json` has always printed it.
+    return {"run_id": run.run_id, "status": run.status.upper(), "tags": dict(run.tags)}
 
 
 def _status_json(
@@ -324,7 +309,7 @@ def _print_tenants(tenants: list[TenantState], last_runs: dict) -> None:
     )
     for t in tenants:
         run = last_runs[t.tenant_id]
-        status = run.status.value.lower() if run else "never"
+        status = run.status if run else "never"
         run_id = run.run_id if run else "-"
         synced = t.last_synced_at.strftime("%Y-%m-%d %H:%M:%S") if t.last_synced_at else "-"
         print(

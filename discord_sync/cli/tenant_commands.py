@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from discord_sync.store.database import resolve_database_url, shared_engine
-from discord_sync.store.migrate import require_current_schema
+from discord_sync.store.migrate import migrated_engine
 from discord_sync.store.tenants import add_tenant, get_tenant, list_tenants, remove_tenant
 
 
@@ -29,21 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     remove.set_defaults(handler=run_remove)
 
 
-def _engine():
-    url = resolve_database_url()
-    require_current_schema(url)
-    return shared_engine(url)
-
-
 def run_add(args: argparse.Namespace) -> int:
-    with _engine().begin() as conn:
+    with migrated_engine().begin() as conn:
         tenant = add_tenant(conn, args.tenant, args.guild, args.name)
     print(f"added tenant {tenant.id} (guild {tenant.guild_id}); its first sync starts on the sensor's next tick")
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with _engine().connect() as conn:
+    with migrated_engine().connect() as conn:
         rows = list_tenants(conn)
     if not rows:
         print("no tenants yet: discord-sync tenant add TENANT --guild GUILD_ID")
@@ -55,7 +48,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    engine = _engine()
+    engine = migrated_engine()
     with engine.connect() as conn:
         tenant = get_tenant(conn, args.tenant)
     if not args.yes:

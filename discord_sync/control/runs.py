@@ -1,11 +1,11 @@
 """Tenant sync runs on the Dagster deployment: start them, back-fill them, find them, cancel them.
 
-The only module that talks to Dagster about runs, through public interfaces only: launches, backfills and
-cancellations go to the webserver's GraphQL API (`DAGSTER_WEBSERVER_URL`), as the UI's own buttons do, so the
-webserver plans the run from the code location it already has loaded and the run queue (`dagster.yaml`) decides
-when the daemon starts it. Reading runs, partitions and daemon heartbeats uses the public `DagsterInstance`
-methods on `DAGSTER_HOME`'s instance. The CLI and the HTTP API call these keyword-only functions, handing down the
-`Settings` they read at start-up (without them, a call reads the environment once).
+`RunControl`, built once from the `Settings` (by the HTTP API's app and by each CLI command), is the one way the
+product controls runs, through Dagster's public interfaces only: launches, backfills and cancellations go to the
+webserver's GraphQL API (`DAGSTER_WEBSERVER_URL`), as the UI's own buttons do, so the webserver plans the run from
+the code location it already has loaded and the run queue (`dagster.yaml`) decides when the daemon starts it.
+Reading runs, partitions and daemon heartbeats uses the public `DagsterInstance` methods on `DAGSTER_HOME`'s
+instance. Runs come back as plain values (`TenantRun`); every failure is a `RunControlError`.
 """
 
 from __future__ import annotations
@@ -13,32 +13,28 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-import sqlalchemy as sa
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+from dagster import DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
 from discord_sync.run_names import PARTITION_TAG, SYNC_JOB_NAME, TENANT_PARTITIONS_NAME
 from discord_sync.settings import Settings
 from discord_sync.store.database import resolve_database_url, shared_engine
+from discord_sync.store.tenant_locks import hold_tenant_start_lock
 
 # A job's partition backfill is launched through its partition set, named by Dagster after the job.
 SYNC_PARTITION_SET = f"{SYNC_JOB_NAME}_partition_set"
 DAEMON_HEARTBEAT_SECONDS = 120.0
 GRAPHQL_TIMEOUT_SECONDS = 60
 
-UNFINISHED_STATUSES = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-    DagsterRunStatus.CANCELING,
-]
+# What "queued or running" means for "never two syncs of a tenant at once": Dagster's statuses, lower case.
+ACTIVE_STATUSES = ("queued", "not_started", "starting", "started", "canceling")
 
 _REPOSITORIES_QUERY = """
 query {
@@ -74,6 +70,24 @@ mutation($params: LaunchBackfillParams!) {
 
 class RunControlError(RuntimeError):
     """A run could not be started, found or canceled; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class TenantRun:
+    """One Dagster run of a tenant's sync, in plain values: status is Dagster's, lower case (`queued`, `started`...)."""
+
+    run_id: str
+    tenant_id: str | None
+    status: str
+    created_at: datetime | None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_active(self) -> bool:
+        """Queued or running (one of `ACTIVE_STATUSES`)."""
+        return self.status in ACTIVE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -155,137 +169,141 @@ def _load_errors(url: str) -> str:
     return "; ".join(reasons) or "is the discord_sync code location loaded (see Deployment in the UI)?"
 
 
+def _time(timestamp: float | datetime | None) -> datetime | None:
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, datetime):
+        return timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _tenant_run(record: RunRecord) -> TenantRun:
+    run = record.dagster_run
+    return TenantRun(
+        run_id=run.run_id,
+        tenant_id=run.tags.get(PARTITION_TAG),
+        status=run.status.value.lower(),
+        created_at=_time(record.create_timestamp),
+        started_at=_time(record.start_time),
+        finished_at=_time(record.end_time),
+        tags=dict(run.tags),
+    )
+
+
 @cache
 def _cached_instance(home: str, database_url: str) -> DagsterInstance:
     # One instance per deployment per process: opening one connects its storage, too slow to repeat per call.
     return DagsterInstance.get()
 
 
-def _instance(settings: Settings) -> DagsterInstance:
-    """The instance of `DAGSTER_HOME` (its storage is the product's PostgreSQL)."""
-    home = os.environ.get("DAGSTER_HOME", "")
-    if not home:
-        raise RunControlError(
-            "DAGSTER_HOME is not set: set it to the folder holding the deployment's dagster.yaml, as for "
-            "the webserver and the daemon"
-        )
-    return _cached_instance(home, resolve_database_url(settings))
+class RunControl:
+    """Start, back-fill, find and cancel tenant sync runs on the deployment the settings point at."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.webserver_url = settings.dagster_webserver_url
 
-def dagster_instance(*, settings: Settings | None = None) -> DagsterInstance:
-    """The deployment's instance (`DAGSTER_HOME`), opened once per process, for reading runs and their records."""
-    return _instance(settings or Settings.from_env())
-
-
-def _add_tenant_partitions(tenant_ids: Sequence[str], settings: Settings) -> None:
-    """Make the tenants partitions if the sensor has not yet (a run of a missing partition would fail)."""
-    instance = _instance(settings)
-    existing = set(instance.get_dynamic_partitions(TENANT_PARTITIONS_NAME))
-    missing = [tenant for tenant in tenant_ids if tenant not in existing]
-    if missing:
-        instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, missing)
-
-
-def tenant_runs(
-    tenant_id: str,
-    *,
-    statuses: Sequence[DagsterRunStatus] | None = None,
-    limit: int | None = None,
-    settings: Settings | None = None,
-) -> Sequence[DagsterRun]:
-    """The runs of the tenant's partition, newest first, optionally only those in `statuses`.
-
-    Any job counts, not only `sync_tenant`: materializing the assets from the UI (or an asset backfill) runs
-    Dagster's implicit asset job, with the same partition tag.
-    """
-    return _instance(settings or Settings.from_env()).get_runs(
-        filters=RunsFilter(tags={PARTITION_TAG: tenant_id}, statuses=list(statuses or [])), limit=limit
-    )
-
-
-def find_run(run_id: str, *, settings: Settings | None = None) -> DagsterRun | None:
-    """The run with this id, or None."""
-    return _instance(settings or Settings.from_env()).get_run_by_id(run_id)
-
-
-def run_tenant(run: DagsterRun) -> str | None:
-    """The tenant a run syncs (its partition key)."""
-    return run.tags.get(PARTITION_TAG)
-
-
-def start_tenant_sync(
-    tenant_id: str, *, tags: Mapping[str, str] | None = None, settings: Settings | None = None
-) -> str:
-    """Queue a `sync_tenant` run of the tenant and return its id; if one is already queued or running, return
-    that run's id instead of starting a second.
-
-    A PostgreSQL advisory lock per tenant makes check-then-submit atomic across processes (API workers, the
-    command line), so requests at once still queue one run.
-    """
-    settings = settings or Settings.from_env()
-    with shared_engine(resolve_database_url(settings)).begin() as conn:
-        conn.execute(
-            sa.text("SELECT pg_advisory_xact_lock(hashtext('discord_sync.start_sync'), hashtext(:tenant))"),
-            {"tenant": tenant_id},
-        )
-        waiting = tenant_runs(tenant_id, statuses=UNFINISHED_STATUSES, limit=1, settings=settings)
-        if waiting:
-            return waiting[0].run_id
-        url = settings.dagster_webserver_url
-        repository = _sync_repository(url)
-        _add_tenant_partitions([tenant_id], settings)
-        try:
-            return _client(url).submit_job_execution(
-                SYNC_JOB_NAME,
-                repository_location_name=repository.location,
-                repository_name=repository.name,
-                tags={**(tags or {}), PARTITION_TAG: tenant_id},
+    def _instance(self) -> DagsterInstance:
+        """The instance of `DAGSTER_HOME` (its storage is the product's PostgreSQL)."""
+        home = os.environ.get("DAGSTER_HOME", "")
+        if not home:
+            raise RunControlError(
+                "DAGSTER_HOME is not set: set it to the folder holding the deployment's dagster.yaml, as for "
+                "the webserver and the daemon"
             )
+        return _cached_instance(home, resolve_database_url(self.settings))
+
+    def _add_tenant_partitions(self, tenant_ids: Sequence[str]) -> None:
+        """Make the tenants partitions if the sensor has not yet (a run of a missing partition would fail)."""
+        instance = self._instance()
+        existing = set(instance.get_dynamic_partitions(TENANT_PARTITIONS_NAME))
+        missing = [tenant for tenant in tenant_ids if tenant not in existing]
+        if missing:
+            instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, missing)
+
+    def tenant_runs(
+        self, tenant_id: str, *, statuses: Sequence[str] | None = None, limit: int | None = None
+    ) -> list[TenantRun]:
+        """The runs of the tenant's partition, newest first; `statuses` (lower case, e.g. `ACTIVE_STATUSES`)
+        narrows them.
+
+        Any job counts, not only `sync_tenant`: materializing the assets from the UI (or an asset backfill) runs
+        Dagster's implicit asset job, with the same partition tag.
+        """
+        wanted = [DagsterRunStatus(status.upper()) for status in statuses or []]
+        records = self._instance().get_run_records(
+            filters=RunsFilter(tags={PARTITION_TAG: tenant_id}, statuses=wanted), limit=limit
+        )
+        return [_tenant_run(record) for record in records]
+
+    def find_run(self, run_id: str) -> TenantRun | None:
+        """The run with this id, or None."""
+        records = self._instance().get_run_records(filters=RunsFilter(run_ids=[run_id]), limit=1)
+        return _tenant_run(records[0]) if records else None
+
+    def start_tenant_sync(self, tenant_id: str, *, tags: Mapping[str, str] | None = None) -> str:
+        """Queue a `sync_tenant` run of the tenant and return its id; if one is already queued or running, return
+        that run's id instead of starting a second.
+
+        The tenant's start lock (`store.tenant_locks`) makes check-then-submit atomic across processes (API
+        workers, the command line), so requests at once still queue one run.
+        """
+        with shared_engine(resolve_database_url(self.settings)).begin() as conn:
+            hold_tenant_start_lock(conn, tenant_id)
+            waiting = self.tenant_runs(tenant_id, statuses=ACTIVE_STATUSES, limit=1)
+            if waiting:
+                return waiting[0].run_id
+            url = self.webserver_url
+            repository = _sync_repository(url)
+            self._add_tenant_partitions([tenant_id])
+            try:
+                return _client(url).submit_job_execution(
+                    SYNC_JOB_NAME,
+                    repository_location_name=repository.location,
+                    repository_name=repository.name,
+                    tags={**(tags or {}), PARTITION_TAG: tenant_id},
+                )
+            except DagsterGraphQLClientError as error:
+                raise _client_error(error, url) from None
+
+    def start_backfill(self, tenant_ids: Sequence[str], *, tags: Mapping[str, str]) -> str:
+        """Launch a partition backfill of `sync_tenant` over the tenants, every run carrying `tags`; the backfill
+        id. The daemon turns it into one queued run per tenant; each waits for the tenant's current run, if any.
+        """
+        if not tenant_ids:
+            raise RunControlError("a backfill needs at least one tenant")
+        url = self.webserver_url
+        repository = _sync_repository(url)
+        self._add_tenant_partitions(tenant_ids)
+        params = {
+            "selector": {
+                "partitionSetName": SYNC_PARTITION_SET,
+                "repositorySelector": {
+                    "repositoryLocationName": repository.location,
+                    "repositoryName": repository.name,
+                },
+            },
+            "partitionNames": list(tenant_ids),
+            "tags": [{"key": key, "value": value} for key, value in tags.items()],
+        }
+        result = _graphql(url, _LAUNCH_BACKFILL_MUTATION, {"params": params})["launchPartitionBackfill"]
+        if result["__typename"] != "LaunchBackfillSuccess":
+            raise RunControlError(f"the backfill was refused ({result['__typename']}): {result.get('message', '')}")
+        return result["backfillId"]
+
+    def cancel_tenant_run(self, run_id: str) -> bool:
+        """Take a queued run out of the queue, or ask a running one to stop; False if it is unknown or had already
+        ended."""
+        run = self._instance().get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            return False
+        try:
+            _client(self.webserver_url).terminate_run(run_id)
         except DagsterGraphQLClientError as error:
-            raise _client_error(error, url) from None
+            raise _client_error(error, self.webserver_url) from None
+        return True
 
-
-def start_backfill(tenant_ids: Sequence[str], *, tags: Mapping[str, str], settings: Settings | None = None) -> str:
-    """Launch a partition backfill of `sync_tenant` over the tenants, every run carrying `tags`; the backfill id.
-
-    The daemon turns it into one queued run per tenant; each waits for the tenant's current run, if any.
-    """
-    if not tenant_ids:
-        raise RunControlError("a backfill needs at least one tenant")
-    settings = settings or Settings.from_env()
-    url = settings.dagster_webserver_url
-    repository = _sync_repository(url)
-    _add_tenant_partitions(tenant_ids, settings)
-    params = {
-        "selector": {
-            "partitionSetName": SYNC_PARTITION_SET,
-            "repositorySelector": {"repositoryLocationName": repository.location, "repositoryName": repository.name},
-        },
-        "partitionNames": list(tenant_ids),
-        "tags": [{"key": key, "value": value} for key, value in tags.items()],
-    }
-    result = _graphql(url, _LAUNCH_BACKFILL_MUTATION, {"params": params})["launchPartitionBackfill"]
-    if result["__typename"] != "LaunchBackfillSuccess":
-        raise RunControlError(f"the backfill was refused ({result['__typename']}): {result.get('message', '')}")
-    return result["backfillId"]
-
-
-def cancel_tenant_run(run_id: str, *, settings: Settings | None = None) -> bool:
-    """Take a queued run out of the queue, or ask a running one to stop; False if it had already ended."""
-    settings = settings or Settings.from_env()
-    run = find_run(run_id, settings=settings)
-    if run is None:
-        raise RunControlError(f"no run {run_id}")
-    if run.is_finished:
-        return False
-    try:
-        _client(settings.dagster_webserver_url).terminate_run(run_id)
-    except DagsterGraphQLClientError as error:
-        raise _client_error(error, settings.dagster_webserver_url) from None
-    return True
-
-
-def daemon_is_alive(*, settings: Settings | None = None) -> bool:
-    """Whether a Dagster daemon (which launches queued runs and backfills) reported a heartbeat recently."""
-    heartbeats = _instance(settings or Settings.from_env()).get_daemon_heartbeats()
-    return any(time.time() - beat.timestamp < DAEMON_HEARTBEAT_SECONDS for beat in heartbeats.values())
+    def daemon_is_alive(self) -> bool:
+        """Whether a Dagster daemon (which launches queued runs and backfills) reported a heartbeat recently."""
+        heartbeats = self._instance().get_daemon_heartbeats()
+        return any(time.time() - beat.timestamp < DAEMON_HEARTBEAT_SECONDS for beat in heartbeats.values())

@@ -54,7 +54,7 @@ def channels(
     memory = discovery_memory(engine, tenant_id, timedelta(hours=sync.full_thread_listing_hours))
 
     async def discover() -> tuple[dict, ChannelListing, dict]:
-        async with discord.source(postgres.url()) as source:
+        async with discord.source() as source:
             guild = await source.describe_community(tenant.guild_id)
             return guild, await source.list_channels(tenant.guild_id, memory), source.stats.as_metadata()
 
@@ -144,7 +144,7 @@ def messages(
     )
     try:
         report = sync_run.run(
-            lambda: discord.source(postgres.url()),
+            lambda: discord.source(),
             reset=reset,
             reset_channel=int(reset_channel) if reset_channel else None,
             reconcile=tags.get(RECONCILE_TAG, "").lower() == "true",

@@ -11,7 +11,6 @@ never synced counts from the moment it was added.
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime
 
 import dagster as dg
 import sqlalchemy as sa
@@ -20,7 +19,7 @@ from discord_sync.defs.alert_webhook import AlertWebhook
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import PostgresResource, SyncFreshness
 from discord_sync.run_names import TENANT_PARTITIONS_NAME
-from discord_sync.store.schema import tenants
+from discord_sync.store.tenants import tenants_added_at
 
 MESSAGES = dg.AssetKey("messages")
 CHECK_NAME = "tenant_sync_is_fresh"
@@ -65,16 +64,12 @@ def _last_success(instance: dg.DagsterInstance, tenant_id: str) -> tuple[float |
     return record.timestamp, record.run_id
 
 
-def _tenants_added_at(engine: sa.Engine) -> dict[str, datetime]:
-    with engine.connect() as conn:
-        return dict(conn.execute(sa.select(tenants.c.id, tenants.c.created_at)).tuples().all())
-
-
 def tenant_freshness(
     instance: dg.DagsterInstance, engine: sa.Engine, tenant_ids: list[str], *, max_age_hours: float, now: float
 ) -> list[TenantFreshness]:
     """Judge each tenant that is both a partition and a row of `tenants` (a removed one is not stale)."""
-    added = _tenants_added_at(engine)
+    with engine.connect() as conn:
+        added = tenants_added_at(conn)
     judged = []
     for tenant_id in tenant_ids:
         if tenant_id not in added:

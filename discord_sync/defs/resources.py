@@ -31,19 +31,41 @@ from discord_sync.sync.report import SyncOptions
 GLOBAL_LIMITER_BUCKET = "discord:global"
 
 
+class PostgresResource(dg.ConfigurableResource):
+    """The product's PostgreSQL (`DATABASE_URL`, passed as an `EnvVar` so the password never enters Dagster)."""
+
+    database_url: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Migrating is a deploy step (`discord-sync migrate`); a run only refuses to touch a schema it does not know.
+        require_current_schema(self.database_url)
+
+    def url(self) -> str:
+        """The database URL, for the parts that open their own connections (the request limiter)."""
+        return self.database_url
+
+    def engine(self) -> sa.Engine:
+        """The process's shared engine on the product's tables."""
+        return shared_engine(self.database_url)
+
+
 class DiscordResource(dg.ConfigurableResource):
     """Discord's REST API through discord.py, paced by the request limiter shared through PostgreSQL."""
 
     bot_token: str
+    # Where the request limiter keeps the bot's shared budget.
+    postgres: PostgresResource
     discord_api_base_url: str = DEFAULTS.discord_api_base_url
     global_requests_per_second: float = DEFAULTS.global_requests_per_second
     max_rate_limit_wait: float = DEFAULTS.max_rate_limit_wait
     request_timeout: float = DEFAULTS.request_timeout
     debug_rate_limits: bool = DEFAULTS.debug_rate_limits
 
-    def source(self, database_url: str) -> DiscordSource:
-        """A new (not yet logged-in) session; use it as `async with resource.source(url) as source`."""
-        limiter = PostgresRateLimiter(libpq_url(database_url), GLOBAL_LIMITER_BUCKET, self.global_requests_per_second)
+    def source(self) -> DiscordSource:
+        """A new (not yet logged-in) session; use it as `async with resource.source() as source`."""
+        limiter = PostgresRateLimiter(
+            libpq_url(self.postgres.url()), GLOBAL_LIMITER_BUCKET, self.global_requests_per_second
+        )
         return DiscordSource(
             token=self.bot_token,
             api_base_url=self.discord_api_base_url,
@@ -90,24 +112,6 @@ class SyncResource(dg.ConfigurableResource):
         )
 
 
-class PostgresResource(dg.ConfigurableResource):
-    """The product's PostgreSQL (`DATABASE_URL`, passed as an `EnvVar` so the password never enters Dagster)."""
-
-    database_url: str
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # Migrating is a deploy step (`discord-sync migrate`); a run only refuses to touch a schema it does not know.
-        require_current_schema(self.database_url)
-
-    def url(self) -> str:
-        """The database URL, for the parts that open their own connections (the request limiter)."""
-        return self.database_url
-
-    def engine(self) -> sa.Engine:
-        """The process's shared engine on the product's tables."""
-        return shared_engine(self.database_url)
-
-
 class PostgresIOManager(dg.ConfigurableIOManager):
     """Upserts an asset's DataFrame into the table named like the asset; loads a tenant partition's rows back."""
 
@@ -142,7 +146,7 @@ class PostgresIOManager(dg.ConfigurableIOManager):
 class SyncFreshness(dg.ConfigurableResource):
     """How old a tenant's last successful sync may get before it counts as stale (`SYNC_FRESHNESS_HOURS`)."""
 
-    max_age_hours: float = 2.0
+    max_age_hours: float = DEFAULTS.sync_freshness_hours
 
 
 class RunRetention(dg.ConfigurableResource):
@@ -150,12 +154,12 @@ class RunRetention(dg.ConfigurableResource):
     history (`SYNC_ATTEMPT_RETENTION_DAYS`, `SYNC_FAILED_ATTEMPT_RETENTION_DAYS`, `SYNC_STALE_ATTEMPT_HOURS`,
     `SYNC_RUN_HISTORY_RETENTION_DAYS`, `API_AUDIT_RETENTION_DAYS`)."""
 
-    days: int = 90
-    attempt_days: int = 7
-    failed_attempt_days: int = 30
-    stale_attempt_hours: float = 24.0
-    sync_run_days: int = 90
-    audit_days: int = 365
+    days: int = DEFAULTS.dagster_run_retention_days
+    attempt_days: int = DEFAULTS.attempt_retention_days
+    failed_attempt_days: int = DEFAULTS.failed_attempt_retention_days
+    stale_attempt_hours: float = DEFAULTS.stale_attempt_hours
+    sync_run_days: int = DEFAULTS.run_history_retention_days
+    audit_days: int = DEFAULTS.api_audit_retention_days
 
     def policy(self) -> RetentionPolicy:
         """The retention of the product's history tables."""
@@ -176,6 +180,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
     return {
         "discord": DiscordResource(
             bot_token=dg.EnvVar("DISCORD_BOT_TOKEN"),
+            postgres=postgres,
             discord_api_base_url=settings.discord_api_base_url,
             global_requests_per_second=settings.global_requests_per_second,
             max_rate_limit_wait=settings.max_rate_limit_wait,

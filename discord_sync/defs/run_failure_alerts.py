@@ -8,8 +8,8 @@ import dagster as dg
 
 from discord_sync.defs.alert_webhook import AlertWebhook
 from discord_sync.defs.jobs import sync_tenant_job
+from discord_sync.run_names import PARTITION_TAG
 
-PARTITION_TAG = "dagster/partition"
 # Long enough for the first lines of a traceback's message, short enough for a chat message.
 MAX_ERROR_CHARS = 1000
 

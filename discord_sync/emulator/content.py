@@ -120,7 +120,9 @@ def _apply_shape(
     record: MessageRecord, shape: str, palette: Palette, channel: Channel, index: int, key: bytes, draw: bytes
 ) -> None:
     """Give `record` its `shape`; `draw` holds 39 bytes of its digest for the purpose, `key` makes more."""
-    if shape == "reply":
+    if shape in _CONTENT_SHAPES:
+        _apply_content_shape(record, shape, palette, index, key, draw)
+    elif shape == "reply":
         record.type = 19
         record.reply_to = channel.base_id(index - 1 - draw[0] % min(index, 20))
     elif shape == "reply_to_deleted":
@@ -154,7 +156,17 @@ def _apply_shape(
     elif shape == "webhook":
         record.webhook_id = palette.webhook_ids[draw[0] % len(palette.webhook_ids)]
         record.author_id = record.webhook_id
-    elif shape == "user_mentions":
+
+
+# The shapes that only change a message's text (and what its text mentions or carries).
+_CONTENT_SHAPES = frozenset({"user_mentions", "role_mentions", "long", "empty", "non_bmp"})
+
+
+def _apply_content_shape(
+    record: MessageRecord, shape: str, palette: Palette, index: int, key: bytes, draw: bytes
+) -> None:
+    """Give `record` one of the `_CONTENT_SHAPES`, as `_apply_shape` would."""
+    if shape == "user_mentions":
         first, second = _distinct(palette.member_ids, 2, draw)
         record.content = f"hey <@{first}> and <@!{second}>, {record.content}"
         record.mention_ids = (first, second)

@@ -6,6 +6,8 @@ import random
 import time
 from collections.abc import Iterator
 
+from discord_sync.shaping.channel_types import FORUM_TYPES, ChannelType
+
 from .channel import ADMINISTRATOR, BOT_USER_ID, MANAGE_THREADS, READ_MESSAGE_HISTORY, VIEW_CHANNEL, Channel
 from .content import generate_message
 from .records import MessageRecord, User
@@ -15,7 +17,6 @@ from .spec import GuildSpec
 GUILD_EPOCH_MS = unix_ms(2016)
 # Discord's default @everyone permissions (View Channel and Read Message History among them, not Manage Threads).
 EVERYONE_PERMISSIONS = 104324673
-FORUM_TYPES = frozenset({15, 16})
 THREAD_CREATED = 18
 
 
@@ -123,7 +124,7 @@ class Guild:
         permissions = self.bot_permissions(channel)
         if not permissions & VIEW_CHANNEL:
             return False
-        return channel.type != 12 or channel.bot_joined or bool(permissions & MANAGE_THREADS)
+        return channel.type != ChannelType.PRIVATE_THREAD or channel.bot_joined or bool(permissions & MANAGE_THREADS)
 
     def readable(self, channel: Channel) -> bool:
         """Whether the bot can read the messages of `channel`."""
@@ -229,7 +230,7 @@ class Guild:
         )
         if archived:
             self.archive_thread(thread, True)
-        if not private and parent.type in (0, 5):
+        if not private and parent.type in (ChannelType.GUILD_TEXT, ChannelType.GUILD_ANNOUNCEMENT):
             self.add_message(parent, content=name, author_id=self.member_ids[0]).type = THREAD_CREATED
         return thread
 

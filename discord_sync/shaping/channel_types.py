@@ -1,6 +1,7 @@
 """Discord's channel types by name, and the sets of them the product and the emulator decide by.
 
-One place for these facts: which types are threads, which carry a message history of their own, which can hold
+The product's and the emulator's one home for these facts (discovery, planning, shaping and the emulator's
+payloads import them): which types are threads, which carry a message history of their own, which can hold
 threads. The numbers are Discord's (`channel.type` in the API, stored in `channels.type`); the sets hold plain
 ints so they go into SQL parameters and payload comparisons as they are.
 """

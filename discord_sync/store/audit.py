@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -65,9 +64,3 @@ def record_call(
             client=clean_text(client, 64),
         )
     )
-
-
-def recent_calls(conn: sa.Connection, *, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest calls first."""
-    rows = conn.execute(sa.select(api_audit_log).order_by(api_audit_log.c.id.desc()).limit(limit)).mappings()
-    return [dict(row) for row in rows]

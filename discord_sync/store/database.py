@@ -18,9 +18,6 @@ from sqlalchemy.engine import make_url
 
 from discord_sync.settings import Settings
 
-# The variables `dagster.yaml` reads (`storage: postgres: postgres_db:`); the Helm chart sets DAGSTER_PG_PASSWORD too.
-DAGSTER_PG_VARIABLES = ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB")
-
 
 def resolve_database_url(settings: Settings | None = None) -> str:
     """`DATABASE_URL` for a process's start-up (a CLI command, Dagster's storage); `SettingsError` when unset.

@@ -17,7 +17,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from discord_sync.store.database import shared_engine
+from discord_sync.settings import Settings
+from discord_sync.store.database import resolve_database_url, shared_engine
 
 # Alembic's bookkeeping table; not `alembic_version`, so it never meets Dagster's own (schema `dagster`).
 VERSION_TABLE = "discord_sync_schema_version"
@@ -67,6 +68,14 @@ def require_current_schema(database_url: str) -> None:
             f"the database schema is {at}; this version of discord-sync needs revision {needed}: "
             "run `discord-sync migrate`"
         )
+
+
+def migrated_engine(settings: Settings | None = None) -> sa.Engine:
+    """The shared engine on the settings' database once its schema is this version's; what every command that reads
+    or writes the product's tables works on (a database behind it is refused, saying what to run)."""
+    url = resolve_database_url(settings)
+    require_current_schema(url)
+    return shared_engine(url)
 
 
 def migrate(database_url: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from discord_sync.store.sync_status import ATTEMPT_STATUSES, CHECKPOINT_STATUSES, ChannelSyncStatus
+from discord_sync.store.sync_status import ATTEMPT_STATUSES, CHECKPOINT_STATUSES, ChannelSyncStatus, RunOutcome
 
 metadata = sa.MetaData(
     naming_convention={
@@ -27,8 +27,6 @@ metadata = sa.MetaData(
 DAGSTER_SCHEMA = "dagster"
 
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-# A run's outcome: `partial` when some channels failed or were skipped and the rest completed.
-RUN_OUTCOMES = ("running", "complete", "partial", "failed")
 API_KEY_ID_PATTERN = r"^[a-z0-9]{8}$"
 
 
@@ -252,7 +250,7 @@ sync_runs = sa.Table(
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("outcome", sa.Text, nullable=False, server_default="running"),
+    sa.Column("outcome", sa.Text, nullable=False, server_default=RunOutcome.RUNNING.value),
     sa.Column("channels_total", sa.Integer, nullable=False, server_default="0"),
     sa.Column("channels_unchanged", sa.Integer, nullable=False, server_default="0"),
     sa.Column("channels_complete", sa.Integer, nullable=False, server_default="0"),
@@ -266,7 +264,7 @@ sync_runs = sa.Table(
     sa.Column("invalid_requests", sa.Integer, nullable=False, server_default="0"),
     sa.Column("limiter_wait_seconds", sa.Float, nullable=False, server_default="0"),
     sa.Column("error", sa.Text),
-    sa.CheckConstraint("outcome IN (" + ", ".join(f"'{s}'" for s in RUN_OUTCOMES) + ")", name="known_outcome"),
+    sa.CheckConstraint("outcome IN (" + ", ".join(f"'{s}'" for s in RunOutcome) + ")", name="known_outcome"),
     sa.Index(None, "tenant_id", "started_at"),
 )
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from discord_sync.store.schema import sync_runs
+from discord_sync.store.sync_status import SUCCESSFUL_OUTCOMES, RunOutcome
 
 TOTAL_COLUMNS = (
     "channels_total",
@@ -40,7 +41,7 @@ class SyncRun:
     started_at: datetime
     updated_at: datetime
     finished_at: datetime | None
-    outcome: str
+    outcome: RunOutcome
     channels_total: int
     channels_unchanged: int
     channels_complete: int
@@ -56,15 +57,25 @@ class SyncRun:
     error: str | None
 
 
+def _sync_run(row: sa.RowMapping) -> SyncRun:
+    return SyncRun(**{**row, "outcome": RunOutcome(row["outcome"])})
+
+
 def start_run(conn: sa.Connection, tenant_id: str, run_id: str) -> None:
     """Open the run's row; a retried step of the same run starts it again from zero."""
     fresh: dict[str, Any] = {column: 0 for column in TOTAL_COLUMNS}
     conn.execute(
         pg_insert(sync_runs)
-        .values(run_id=run_id, tenant_id=tenant_id, outcome="running", **fresh)
+        .values(run_id=run_id, tenant_id=tenant_id, outcome=RunOutcome.RUNNING, **fresh)
         .on_conflict_do_update(
             index_elements=["run_id"],
-            set_={**fresh, "outcome": "running", "finished_at": None, "error": None, "updated_at": sa.func.now()},
+            set_={
+                **fresh,
+                "outcome": RunOutcome.RUNNING,
+                "finished_at": None,
+                "error": None,
+                "updated_at": sa.func.now(),
+            },
         )
     )
 
@@ -79,7 +90,7 @@ def update_run(conn: sa.Connection, run_id: str, totals: dict[str, Any]) -> None
 
 
 def finish_run(
-    conn: sa.Connection, run_id: str, *, outcome: str, totals: dict[str, Any], error: str | None = None
+    conn: sa.Connection, run_id: str, *, outcome: RunOutcome, totals: dict[str, Any], error: str | None = None
 ) -> None:
     """Close the run's row with its outcome (`complete`, `partial` or `failed`), final totals and errors."""
     conn.execute(
@@ -98,20 +109,20 @@ def run_history(conn: sa.Connection, tenant_id: str, *, limit: int, offset: int 
         .limit(limit)
         .offset(offset)
     ).mappings()
-    return [SyncRun(**row) for row in rows]
+    return [_sync_run(row) for row in rows]
 
 
 def get_run(conn: sa.Connection, run_id: str) -> SyncRun | None:
     """One run's row, if the run got as far as syncing messages."""
     row = conn.execute(sa.select(sync_runs).where(sync_runs.c.run_id == run_id)).mappings().first()
-    return SyncRun(**row) if row else None
+    return _sync_run(row) if row else None
 
 
 def first_success(conn: sa.Connection, tenant_id: str) -> datetime | None:
     """When the tenant's first run that completed (fully or partly) finished: the end of its onboarding."""
     return conn.execute(
         sa.select(sa.func.min(sync_runs.c.finished_at)).where(
-            sync_runs.c.tenant_id == tenant_id, sync_runs.c.outcome.in_(("complete", "partial"))
+            sync_runs.c.tenant_id == tenant_id, sync_runs.c.outcome.in_(SUCCESSFUL_OUTCOMES)
         )
     ).scalar()
 
@@ -119,15 +130,15 @@ def first_success(conn: sa.Connection, tenant_id: str) -> datetime | None:
 _METRICS_SQL = sa.text(
     """
     SELECT t.id AS tenant_id,
-           count(r.run_id) FILTER (WHERE r.outcome = 'complete') AS runs_complete,
-           count(r.run_id) FILTER (WHERE r.outcome = 'partial') AS runs_partial,
-           count(r.run_id) FILTER (WHERE r.outcome = 'failed') AS runs_failed,
-           count(r.run_id) FILTER (WHERE r.outcome = 'running') AS runs_running,
+           count(r.run_id) FILTER (WHERE r.outcome = :running) AS runs_running,
+           count(r.run_id) FILTER (WHERE r.outcome = :complete) AS runs_complete,
+           count(r.run_id) FILTER (WHERE r.outcome = :partial) AS runs_partial,
+           count(r.run_id) FILTER (WHERE r.outcome = :failed) AS runs_failed,
            CAST(coalesce(sum(r.messages), 0) AS bigint) AS messages,
            CAST(coalesce(sum(r.discord_requests), 0) AS bigint) AS discord_requests,
            CAST(coalesce(sum(r.rate_limit_hits), 0) AS bigint) AS rate_limit_hits,
            CAST(coalesce(sum(r.invalid_requests), 0) AS bigint) AS invalid_requests,
-           extract(epoch FROM now() - max(r.finished_at) FILTER (WHERE r.outcome = 'complete'))
+           extract(epoch FROM now() - max(r.finished_at) FILTER (WHERE r.outcome = :complete))
                AS seconds_since_success
     FROM tenants t
     LEFT JOIN sync_runs r ON r.tenant_id = t.id
@@ -138,5 +149,7 @@ _METRICS_SQL = sa.text(
 
 
 def run_metrics(conn: sa.Connection) -> list[dict[str, Any]]:
-    """Per tenant: runs by outcome, messages, Discord requests, 429s, invalid requests, seconds since a full sync."""
-    return [dict(row) for row in conn.execute(_METRICS_SQL).mappings()]
+    """Per tenant: runs by outcome (`runs_<outcome>` for each `RunOutcome`), messages, Discord requests, 429s,
+    invalid requests, seconds since a full sync."""
+    outcomes = {outcome.value: outcome.value for outcome in RunOutcome}
+    return [dict(row) for row in conn.execute(_METRICS_SQL, outcomes).mappings()]

@@ -1,6 +1,7 @@
-"""The statuses a channel's sync can be in: the values of `sync_progress.status` and `channel_sync_jobs.status`.
+"""The statuses a channel's sync can be in (`sync_progress.status`, `channel_sync_jobs.status`) and the outcomes
+of a run (`sync_runs.outcome`).
 
-One enumeration for Python and SQL: code compares with its members, SQL receives their values as bound parameters,
+One enumeration each for Python and SQL: code compares with its members, SQL receives their values as bound parameters,
 and the tables' check constraints are built from it (docs/schema.md describes each value).
 """
 
@@ -21,5 +22,16 @@ class ChannelSyncStatus(StrEnum):
 
 CHECKPOINT_STATUSES = tuple(ChannelSyncStatus)
 ATTEMPT_STATUSES = tuple(s for s in ChannelSyncStatus if s is not ChannelSyncStatus.PENDING)
-# A channel whose sync ended without catching up: failed (retried next sync) or skipped (no access, gone).
-UNSYNCED_STATUSES = (ChannelSyncStatus.FAILED, ChannelSyncStatus.SKIPPED)
+
+
+class RunOutcome(StrEnum):
+    """How a run that synced a tenant's messages ended (`running` until it does)."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    PARTIAL = "partial"  # some channels failed or were skipped and the rest completed
+    FAILED = "failed"
+
+
+# A run that synced at least some channels: the end of a tenant's onboarding.
+SUCCESSFUL_OUTCOMES = (RunOutcome.COMPLETE, RunOutcome.PARTIAL)

@@ -111,3 +111,8 @@ def remove_tenant(conn: sa.Connection, tenant_id: str) -> None:
     """Delete a tenant and every row of its data (foreign keys, and a trigger on `tenants` for messages and their children)."""
     get_tenant(conn, tenant_id)
     conn.execute(tenants.delete().where(tenants.c.id == tenant_id))
+
+
+def tenants_added_at(conn: sa.Connection) -> dict[str, datetime]:
+    """When each tenant was added, by id (a tenant's freshness is judged from then until its first sync)."""
+    return dict(conn.execute(sa.select(tenants.c.id, tenants.c.created_at)).tuples().all())

@@ -11,24 +11,19 @@ import sqlalchemy as sa
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.rows import CHANNEL_COLUMNS, channel_row
 from discord_sync.source.protocol import ChannelListing, DiscoveryMemory, ThreadListingState
+from discord_sync.store.channels import stored_catalog
 from discord_sync.store.discovery_state import (
     STATE_COLUMNS,
     known_active_threads,
     replace_thread_listing_rows,
     thread_listing_rows,
 )
-from discord_sync.store.schema import channels as channels_table
 
 
 def previous_catalog(engine: sa.Engine, tenant_id: str) -> pd.DataFrame:
     """The tenant's stored channels and threads that are not deleted."""
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(*[channels_table.c[c] for c in CHANNEL_COLUMNS]).where(
-                channels_table.c.tenant_id == tenant_id, channels_table.c.deleted_at.is_(None)
-            )
-        ).all()
-    return pd.DataFrame(rows, columns=list(CHANNEL_COLUMNS), dtype=object)
+        return stored_catalog(conn, tenant_id)
 
 
 def discovery_memory(engine: sa.Engine, tenant_id: str, full_listing_interval: timedelta) -> DiscoveryMemory:

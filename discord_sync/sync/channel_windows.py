@@ -129,44 +129,48 @@ class ChannelSyncer:
         # Windows that start together would otherwise write together, every batch, and the burst of writer
         # threads stalls the event loop's requests; a random first batch spreads the writes out.
         flush_at = max(1, int(self.batch_messages * random.uniform(0.3, 1.0)))
+        # How the window ended early, if it did: the status and error its channel stops with.
+        stopped: tuple[ChannelSyncStatus, str] | None = None
         try:
-            while not channel.stopped:
-                page = await self.source.fetch_messages_after(channel_id, window.cursor, self.fetch_size)
-                outcome.requests += 1
-                read = read_page(
-                    page,
-                    cursor=window.cursor,
-                    end=window.end,
-                    last_message_id=outcome.plan.last_message_id,
-                    fetch_size=self.fetch_size,
-                )
-                pending.extend(shape_messages(self.tenant_id, channel_id, read.messages, self.anonymizer))
-                window.messages_seen += len(read.messages)
-                window.cursor = max(window.cursor, read.top)
-                if read.reached_end:
-                    if window.end is not None:
-                        window.cursor = window.end
-                    window.complete = True
-                    break
-                if len(pending.messages) >= flush_at:
-                    if writing is not None:
-                        await writing
-                    writing = asyncio.create_task(self._flush(window, pending, window.cursor))
-                    pending = MessageRows()
-                    flush_at = self.batch_messages
+            try:
+                while not channel.stopped:
+                    page = await self.source.fetch_messages_after(channel_id, window.cursor, self.fetch_size)
+                    outcome.requests += 1
+                    read = read_page(
+                        page,
+                        cursor=window.cursor,
+                        end=window.end,
+                        last_message_id=outcome.plan.last_message_id,
+                        fetch_size=self.fetch_size,
+                    )
+                    pending.extend(shape_messages(self.tenant_id, channel_id, read.messages, self.anonymizer))
+                    window.messages_seen += len(read.messages)
+                    window.cursor = max(window.cursor, read.top)
+                    if read.reached_end:
+                        if window.end is not None:
+                            window.cursor = window.end
+                        window.complete = True
+                        break
+                    if len(pending.messages) >= flush_at:
+                        if writing is not None:
+                            await writing
+                        writing = asyncio.create_task(self._flush(window, pending, window.cursor))
+                        pending = MessageRows()
+                        flush_at = self.batch_messages
+            except ChannelUnavailable as error:
+                # A channel the bot lost access to keeps what it stored; the unwritten pages are dropped.
+                stopped, pending = (ChannelSyncStatus.SKIPPED, f"{error.status} {error.reason}"), MessageRows()
+            except (TransientFailure, RateLimitTooLong) as error:
+                stopped = (ChannelSyncStatus.FAILED, str(error))
+            # The one wait on the write in flight, however the window ended: batches land in order.
             if writing is not None:
                 await writing
-            await self._flush(window, pending, window.cursor)
-        except ChannelUnavailable as error:
-            if writing is not None:
-                await writing
-            self._stop(channel, ChannelSyncStatus.SKIPPED, f"{error.status} {error.reason}")
-        except (TransientFailure, RateLimitTooLong) as error:
-            if writing is not None:
-                await writing
-            if pending.messages:
+            # A finished window writes its last batch (possibly empty: it moves the checkpoint); a failed one only
+            # what it read, so the next sync resumes after it.
+            if stopped is None or pending.messages:
                 await self._flush(window, pending, window.cursor)
-            self._stop(channel, ChannelSyncStatus.FAILED, str(error))
+            if stopped is not None:
+                self._stop(channel, *stopped)
         finally:
             window.running = False
             if writing is not None and not writing.done():

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from discord_sync.store.progress import record_attempts_progress
 from discord_sync.store.sync_runs import finish_run, start_run, update_run
-from discord_sync.store.sync_status import ChannelSyncStatus
+from discord_sync.store.sync_status import ChannelSyncStatus, RunOutcome
 from discord_sync.sync.channel_windows import ChannelSyncer
 from discord_sync.sync.windows import ChannelOutcome
 
@@ -52,16 +52,17 @@ def run_totals(
     }
 
 
-def run_outcome(outcomes: Sequence[ChannelOutcome]) -> str:
+def run_outcome(outcomes: Sequence[ChannelOutcome]) -> RunOutcome:
     """`failed` if no channel completed (and some were tried), `partial` if some failed, else `complete`."""
-    if outcomes and all(o.status in ("failed", "skipped") for o in outcomes):
-        return "failed"
-    return "partial" if any(o.status == "failed" for o in outcomes) else "complete"
+    unsynced = (ChannelSyncStatus.FAILED, ChannelSyncStatus.SKIPPED)
+    if outcomes and all(o.status in unsynced for o in outcomes):
+        return RunOutcome.FAILED
+    return RunOutcome.PARTIAL if any(o.status == ChannelSyncStatus.FAILED for o in outcomes) else RunOutcome.COMPLETE
 
 
 def run_errors(outcomes: Sequence[ChannelOutcome], *, limit: int = 5) -> str | None:
     """The first failed channels with their errors, in plain words; None when nothing failed."""
-    failed = [o for o in outcomes if o.status == "failed"]
+    failed = [o for o in outcomes if o.status == ChannelSyncStatus.FAILED]
     if not failed:
         return None
     listed = "; ".join(f"channel {o.plan.channel_id} ({o.plan.name}): {o.error}" for o in failed[:limit])
@@ -148,7 +149,7 @@ class ProgressReporter:
                 "last_message_id": o.checkpoint or None,
             }
             for o in outcomes
-            if o.status == "running" and o.plan.channel_id in self.attempt_ids
+            if o.status == ChannelSyncStatus.RUNNING and o.plan.channel_id in self.attempt_ids
         ]
         if self.run_id is not None:
             with self.engine.begin() as conn:
@@ -162,7 +163,7 @@ class ProgressReporter:
         """Write the run's final totals and outcome (`failed` with `error` when the run itself broke) and log them."""
         seconds = time.monotonic() - self.started
         totals = run_totals(outcomes, channels_unchanged=self.channels_unchanged, seconds=seconds, request_stats=stats)
-        outcome = "failed" if error else run_outcome(outcomes)
+        outcome = RunOutcome.FAILED if error else run_outcome(outcomes)
         if self.run_id is not None:
             with self.engine.begin() as conn:
                 finish_run(conn, self.run_id, outcome=outcome, totals=totals, error=error or run_errors(outcomes))

@@ -1,6 +1,6 @@
 """Reading planned windows of stored history again (`refresh_plan`) and applying what changed.
 
-Each page is written through the same writer as a sync (unchanged rows are left untouched; reactions and
+Each page is written through the sync's one `BatchWriter` (unchanged rows are left untouched; reactions and
 attachments are replaced, renewing signed URLs). A stored message that a complete re-read of its range no longer
 returns was deleted, once one request for it answers 404 Unknown Message: an empty answer can also mean the bot
 lost Read Message History, and a 403 or a hidden channel is never taken for deletion. `SYNC_DELETED_MESSAGES`
@@ -23,7 +23,7 @@ from discord_sync.shaping.rows import MessageRows, shape_messages
 from discord_sync.source.protocol import ChannelUnavailable, CommunitySource, RateLimitTooLong, TransientFailure
 from discord_sync.store.deletions import apply_deletions, stored_live_ids
 from discord_sync.store.refreshes import record_refresh
-from discord_sync.store.writer import write_messages
+from discord_sync.sync.batch_writer import BatchWriter
 from discord_sync.sync.refresh_plan import RefreshPolicy, RefreshWindow
 
 
@@ -85,6 +85,7 @@ class Refresher:
         *,
         engine: sa.Engine,
         tenant_id: str,
+        writer: BatchWriter,
         source: CommunitySource,
         anonymizer: Anonymizer,
         policy: RefreshPolicy,
@@ -95,6 +96,7 @@ class Refresher:
     ) -> None:
         self.engine = engine
         self.tenant_id = tenant_id
+        self.writer = writer
         self.source = source
         self.anonymizer = anonymizer
         self.policy = policy
@@ -160,12 +162,7 @@ class Refresher:
     def _write(self, channel_id: int, rows: MessageRows, after: int, upto: int, returned: set[int]) -> set[int]:
         """Write a re-read page and return the stored live ids of its range it did not return."""
         with self.engine.begin() as conn:
-            if rows.messages:
-                write_messages(conn, self.tenant_id, rows, stored=True)
-            if rows.deleted_referenced_ids:
-                self.report.messages_deleted += apply_deletions(
-                    conn, self.tenant_id, rows.deleted_referenced_ids, self.policy.deleted_messages
-                )
+            self.report.messages_deleted += self.writer.write_reread(conn, rows)
             return stored_live_ids(conn, self.tenant_id, channel_id, after, upto) - returned
 
     async def _confirmed_deletions(self, window: RefreshWindow, gone: set[int]) -> list[int]:

@@ -25,7 +25,6 @@ class SyncOptions:
 class TenantSyncReport:
     """What one tenant sync did; becomes the materializations' metadata."""
 
-    channels_planned: int = 0
     channels_unchanged: int = 0
     # Channels the bot's permissions do not let it read: recorded `skipped`, no request sent.
     channels_not_readable: int = 0

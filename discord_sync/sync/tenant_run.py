@@ -18,14 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from discord_sync.shaping.anonymize import Anonymizer
-from discord_sync.shaping.rows import MessageRows
-from discord_sync.store.deletions import apply_deletions
 from discord_sync.store.progress import finish_attempt, start_attempt
 from discord_sync.store.purge import clear_sync_state, purge_stored_messages
 from discord_sync.store.sync_status import ChannelSyncStatus
-from discord_sync.store.writer import write_message_batch
+from discord_sync.store.tenant_locks import tenant_lock
+from discord_sync.sync.batch_writer import BatchWriter
 from discord_sync.sync.channel_windows import ChannelSyncer
-from discord_sync.sync.lock import tenant_lock
 from discord_sync.sync.planning import plan_channels
 from discord_sync.sync.progress_reporter import ProgressReporter
 from discord_sync.sync.quiet_gc import quiet_garbage_collector
@@ -36,7 +34,7 @@ from discord_sync.sync.windows import ChannelOutcome, ChannelPlan
 
 
 class TenantSync:
-    """Syncs one tenant's changed channels with a `ChannelSyncer`, writing every batch through `writer`."""
+    """Syncs one tenant's changed channels with a `ChannelSyncer`, writing every batch through its `BatchWriter`."""
 
     def __init__(
         self,
@@ -56,6 +54,8 @@ class TenantSync:
         self.options = options
         self.log = log
         self.refresh_policy = refresh_policy or RefreshPolicy()
+        # One writer for the windows' new history and the refresh's re-reads.
+        self.writer = BatchWriter(engine, tenant_id, self.refresh_policy.deleted_messages)
         self._attempt_ids: dict[int, int] = {}
         self.progress = ProgressReporter(
             engine=engine,
@@ -67,17 +67,6 @@ class TenantSync:
         )
         self._request_stats: dict[str, Any] = {}
         self._syncer: ChannelSyncer | None = None
-
-    def _write_batch_now(self, channel_id: int, rows: MessageRows, checkpoint: int, status: ChannelSyncStatus) -> None:
-        with self.engine.begin() as conn:
-            write_message_batch(conn, self.tenant_id, channel_id, rows, checkpoint=checkpoint, status=status)
-            if rows.deleted_referenced_ids:
-                apply_deletions(conn, self.tenant_id, rows.deleted_referenced_ids, self.refresh_policy.deleted_messages)
-
-    async def _write_batch(
-        self, channel_id: int, rows: MessageRows, checkpoint: int, status: ChannelSyncStatus
-    ) -> None:
-        await asyncio.to_thread(self._write_batch_now, channel_id, rows, checkpoint, status)
 
     def _start_attempt(self, outcome: ChannelOutcome) -> None:
         channel_id = outcome.plan.channel_id
@@ -181,7 +170,6 @@ class TenantSync:
             refresh = plan_tenant_refresh(
                 conn, self.tenant_id, self.refresh_policy, datetime.now(UTC), reconcile=reconcile
             )
-        report.channels_planned = len(plans)
         self.progress.channels_unchanged = report.channels_unchanged
         self.log.info(
             f"tenant {self.tenant_id}: {len(plans)} channels have new messages, "
@@ -246,7 +234,7 @@ class TenantSync:
                 tenant_id=self.tenant_id,
                 source=source,
                 anonymizer=self.anonymizer,
-                write_batch=self._write_batch,
+                write_batch=self.writer.write_batch,
                 max_workers=self.options.max_channel_workers,
                 max_windows_per_channel=self.options.max_windows_per_channel,
                 fetch_size=self.options.message_fetch_size,
@@ -269,6 +257,7 @@ class TenantSync:
                 refresher = Refresher(
                     engine=self.engine,
                     tenant_id=self.tenant_id,
+                    writer=self.writer,
                     source=source,
                     anonymizer=self.anonymizer,
                     policy=self.refresh_policy,

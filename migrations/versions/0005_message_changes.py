@@ -2,7 +2,7 @@
 expiry, thread counters, and when each channel's history was last re-read
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-30 10:30:00.000000
 
 All new columns are nullable without a default, so adding them rewrites no existing row.

@@ -1,7 +1,7 @@
 """the tenant-facing API's keys and audit log; one row per sync run; live progress columns on channel_sync_jobs
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-30 10:40:00.000000
 
 `api_keys` holds only a SHA-256 hash of each key. `api_audit_log` records every state-changing API call.

@@ -1,7 +1,7 @@
 """the schema `dagster` for Dagster's own storage
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-11-30 10:30:00.000000
 
 Dagster's run, event and schedule storage is dagster-postgres's own (`dagster.yaml`: `storage: postgres:`), pointed

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
+from discord_sync.shaping.channel_types import PRIVATE_THREAD_PARENT_TYPES, THREAD_PARENT_TYPES
 from discord_sync.source.discord.permissions import (
     BotMember,
     can_list_private_archived,
@@ -29,10 +30,6 @@ from discord_sync.source.discord.permissions import (
 )
 from discord_sync.source.protocol import ChannelListing, ChannelUnavailable, DiscoveryMemory, ThreadListingState
 
-# Channels that can hold threads: text, announcement, forum, media.
-THREAD_PARENT_TYPES = frozenset({0, 5, 15, 16})
-# Private threads exist only under text channels.
-PRIVATE_THREAD_PARENT_TYPES = frozenset({0})
 ARCHIVED_PAGE_SIZE = 100
 PARALLEL_LISTINGS = 10
 # Listings stop this far below the newest archive time seen last: a thread archived while the last listing paged,
@@ -152,6 +149,42 @@ def _next_state(
     )
 
 
+@dataclass
+class DiscoveryPlan:
+    """What a discovery asks Discord beyond the guild's channel list, decided from what it knows (pure)."""
+
+    # Channel id -> the bot's effective permissions in it.
+    permissions: dict[int, int]
+    # Channel id -> why the bot may not read it.
+    unreadable: dict[int, str]
+    # The readable thread parents whose archived threads are listed now: (plan, the parent, its last state).
+    listings: list[tuple[ListingPlan, dict, ThreadListingState | None]]
+    # Quiet parents, not listed now: they keep the state of their last listing.
+    quiet: dict[int, ThreadListingState]
+
+
+def plan_discovery(bot: BotMember, guild_channels: list[dict], memory: DiscoveryMemory, now: datetime) -> DiscoveryPlan:
+    """The bot's permissions in each channel, the channels it may not read, and the archived listings needed."""
+    plan = DiscoveryPlan(permissions={}, unreadable={}, listings=[], quiet={})
+    for channel in guild_channels:
+        channel_id = int(channel["id"])
+        plan.permissions[channel_id] = channel_permissions(bot, channel.get("permission_overwrites") or [])
+        reason = unreadable_reason(plan.permissions[channel_id])
+        if reason is not None:
+            plan.unreadable[channel_id] = reason
+    for channel in guild_channels:
+        channel_id = int(channel["id"])
+        if channel.get("type") not in THREAD_PARENT_TYPES or channel_id in plan.unreadable:
+            continue
+        state = memory.parents.get(channel_id)
+        listing = plan_listing(channel, plan.permissions[channel_id], state, memory, now)
+        if listing is not None:
+            plan.listings.append((listing, channel, state))
+        elif state is not None:
+            plan.quiet[channel_id] = state
+    return plan
+
+
 async def discover_channels(
     reader: GuildReader, guild_id: int, memory: DiscoveryMemory, now: datetime | None = None
 ) -> ChannelListing:
@@ -163,19 +196,12 @@ async def discover_channels(
         reader.guild_channels(guild_id),
         reader.active_threads(guild_id),
     )
+    plan = plan_discovery(BotMember.from_payloads(guild, member, reader.bot_user_id), guild_channels, memory, now)
     requests: dict[str, int] = {}
-    bot = BotMember.from_payloads(guild, member, reader.bot_user_id)
-    listing = ChannelListing(channels=[], requests=requests)
+    listing = ChannelListing(channels=[], requests=requests, unreadable=dict(plan.unreadable))
     listing.memory.full_listing_interval = memory.full_listing_interval
-    seen: dict[int, dict] = {}
-    permissions: dict[int, int] = {}
-    for channel in guild_channels:
-        channel_id = int(channel["id"])
-        seen[channel_id] = channel
-        permissions[channel_id] = channel_permissions(bot, channel.get("permission_overwrites") or [])
-        reason = unreadable_reason(permissions[channel_id])
-        if reason is not None:
-            listing.unreadable[channel_id] = reason
+    listing.memory.parents.update(plan.quiet)
+    seen: dict[int, dict] = {int(channel["id"]): channel for channel in guild_channels}
 
     def keep_thread(thread: dict) -> None:
         thread_id = int(thread["id"])
@@ -187,19 +213,6 @@ async def discover_channels(
     for thread in active:
         keep_thread(thread)
     listing.memory.active_threads = {int(t["id"]): _snowflake(t.get("parent_id")) for t in active}
-
-    plans = []
-    for channel in guild_channels:
-        channel_id = int(channel["id"])
-        if channel.get("type") not in THREAD_PARENT_TYPES or channel_id in listing.unreadable:
-            continue
-        state = memory.parents.get(channel_id)
-        plan = plan_listing(channel, permissions[channel_id], state, memory, now)
-        if plan is None:
-            if state is not None:
-                listing.memory.parents[channel_id] = state
-        else:
-            plans.append((plan, channel, state))
     # Listings run side by side (the shared limiter paces them): discovery costs requests / rate.
     slots = asyncio.Semaphore(PARALLEL_LISTINGS)
 
@@ -223,8 +236,8 @@ async def discover_channels(
         if plan.full:
             listing.listed_parents.add(plan.parent_id)
 
-    await asyncio.gather(*(run_listing(*entry) for entry in plans))
-    requests["listings"] = len(plans)
+    await asyncio.gather(*(run_listing(*entry) for entry in plan.listings))
+    requests["listings"] = len(plan.listings)
     await _read_threads_that_left_the_active_list(reader, memory, listing, seen, requests)
     listing.channels = list(seen.values())
     return listing
