@@ -18,3 +18,36 @@ RESET_CHANNEL_TAG = "discord_sync/reset_channel"
 RECONCILE_TAG = "discord_sync/reconcile"
 # The id of the API key that asked for a run (never the key itself), so a run can be traced to its caller.
 REQUESTED_BY_TAG = "discord_sync/requested_by"
+# "true" on the run the new-tenant sensor starts for a tenant just added (its first, full sync).
+INITIAL_SYNC_TAG = "discord_sync/initial_sync"
+# "true" on the runs of the hourly schedule.
+HOURLY_SYNC_TAG = "discord_sync/hourly"
+
+# The lane a run queues in. `dagster.yaml` caps the bulk lane's runs at once below `max_concurrent_runs`, so an
+# hourly sync always finds a slot, and the request limiter gives an hourly run's requests precedence.
+LANE_TAG = "discord_sync/lane"
+# Incremental syncs: the hourly schedule's runs and `sync start` (a tenant's catch-up).
+HOURLY_LANE = "hourly"
+# Long runs: a new tenant's initial sync, resets and reconciles.
+BULK_LANE = "bulk"
+# Dagster's run queue dequeues runs of higher priority first (an integer; unset is 0).
+PRIORITY_TAG = "dagster/priority"
+LANE_PRIORITY = {HOURLY_LANE: "10", BULK_LANE: "0"}
+
+# A run with one of these tags is a bulk run: it re-reads a tenant's whole history or syncs it from the beginning.
+_BULK_TAGS = (INITIAL_SYNC_TAG, RESET_TAG, RESET_CHANNEL_TAG, RECONCILE_TAG)
+
+
+def lane_of(tags: dict[str, str] | None) -> str:
+    """The lane of a run with these tags: its lane tag if set, else bulk for an initial sync, reset or reconcile
+    (a run launched from the UI with only those tags), else hourly."""
+    tags = tags or {}
+    if tags.get(LANE_TAG) in (HOURLY_LANE, BULK_LANE):
+        return tags[LANE_TAG]
+    return BULK_LANE if any(tags.get(tag) for tag in _BULK_TAGS) else HOURLY_LANE
+
+
+def with_lane(tags: dict[str, str] | None, lane: str | None = None) -> dict[str, str]:
+    """`tags` plus the lane and queue-priority tags every launched run carries (`lane` or the one its tags imply)."""
+    lane = lane or lane_of(tags)
+    return {**(tags or {}), LANE_TAG: lane, PRIORITY_TAG: LANE_PRIORITY[lane]}

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from discord_sync.run_names import PARTITION_TAG, SYNC_JOB_NAME, TENANT_PARTITIONS_NAME
+from discord_sync.run_names import PARTITION_TAG, SYNC_JOB_NAME, TENANT_PARTITIONS_NAME, with_lane
 from discord_sync.settings import Settings
 from discord_sync.store.database import resolve_database_url, shared_engine
 
@@ -220,7 +220,8 @@ def start_tenant_sync(
     that run's id instead of starting a second.
 
     A PostgreSQL advisory lock per tenant makes check-then-submit atomic across processes (API workers, the
-    command line), so requests at once still queue one run.
+    command line), so requests at once still queue one run. The run goes in the lane its tags imply (`run_names`):
+    bulk for a reset or reconcile, hourly for a plain sync.
     """
     settings = settings or Settings.from_env()
     with shared_engine(resolve_database_url(settings)).begin() as conn:
@@ -239,7 +240,7 @@ def start_tenant_sync(
                 SYNC_JOB_NAME,
                 repository_location_name=repository.location,
                 repository_name=repository.name,
-                tags={**(tags or {}), PARTITION_TAG: tenant_id},
+                tags={**with_lane(dict(tags or {})), PARTITION_TAG: tenant_id},
             )
         except DagsterGraphQLClientError as error:
             raise _client_error(error, url) from None
@@ -248,7 +249,8 @@ def start_tenant_sync(
 def start_backfill(tenant_ids: Sequence[str], *, tags: Mapping[str, str], settings: Settings | None = None) -> str:
     """Launch a partition backfill of `sync_tenant` over the tenants, every run carrying `tags`; the backfill id.
 
-    The daemon turns it into one queued run per tenant; each waits for the tenant's current run, if any.
+    The daemon turns it into one queued run per tenant; each waits for the tenant's current run, if any. The runs
+    go in the lane `tags` imply (bulk for a reset or reconcile).
     """
     if not tenant_ids:
         raise RunControlError("a backfill needs at least one tenant")
@@ -262,7 +264,7 @@ def start_backfill(tenant_ids: Sequence[str], *, tags: Mapping[str, str], settin
             "repositorySelector": {"repositoryLocationName": repository.location, "repositoryName": repository.name},
         },
         "partitionNames": list(tenant_ids),
-        "tags": [{"key": key, "value": value} for key, value in tags.items()],
+        "tags": [{"key": key, "value": value} for key, value in with_lane(dict(tags)).items()],
     }
     result = _graphql(url, _LAUNCH_BACKFILL_MUTATION, {"params": params})["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":
