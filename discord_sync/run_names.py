@@ -1,8 +1,10 @@
 """The names a tenant sync run is known by on Dagster: its job, its partitions and the tags that steer it.
 
 Shared by the definitions that declare them (`defs/`) and the code that starts and finds runs (`control/`, the
-CLI), which must not import the definitions; so they live here, importing nothing.
+CLI), which must not import the definitions; so they live here, importing nothing but typing.
 """
+
+from collections.abc import Mapping
 
 SYNC_JOB_NAME = "sync_tenant"
 TENANT_PARTITIONS_NAME = "tenants"
@@ -38,7 +40,7 @@ LANE_PRIORITY = {HOURLY_LANE: "10", BULK_LANE: "0"}
 _BULK_TAGS = (INITIAL_SYNC_TAG, RESET_TAG, RESET_CHANNEL_TAG, RECONCILE_TAG)
 
 
-def lane_of(tags: dict[str, str] | None) -> str:
+def lane_of(tags: Mapping[str, str] | None) -> str:
     """The lane of a run with these tags: its lane tag if set, else bulk for an initial sync, reset or reconcile
     (a run launched from the UI with only those tags), else hourly."""
     tags = tags or {}
@@ -47,7 +49,7 @@ def lane_of(tags: dict[str, str] | None) -> str:
     return BULK_LANE if any(tags.get(tag) for tag in _BULK_TAGS) else HOURLY_LANE
 
 
-def with_lane(tags: dict[str, str] | None, lane: str | None = None) -> dict[str, str]:
+def with_lane(tags: Mapping[str, str] | None, lane: str | None = None) -> dict[str, str]:
     """`tags` plus the lane and queue-priority tags every launched run carries (`lane` or the one its tags imply)."""
     lane = lane or lane_of(tags)
     return {**(tags or {}), LANE_TAG: lane, PRIORITY_TAG: LANE_PRIORITY[lane]}
