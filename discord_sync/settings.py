@@ -148,7 +148,7 @@ class Settings:
     message_fetch_size: int = DISCORD_MAX_FETCH_SIZE
     write_batch_messages: int = 2000
     global_requests_per_second: float = 47.0
-    bulk_request_share: float = 0.7
+    bulk_request_share: float = 0.9
     max_rate_limit_wait: float = 60.0
     request_timeout: float = 30.0
     debug_rate_limits: bool = False

@@ -10,9 +10,10 @@ consecutive slots, so the limiter's pace never depends on the database's latency
 Two lanes share the budget (`run_names`: a run's lane). An hourly request takes the next free slot, however far
 ahead. A bulk request (initial sync, reset, reconcile) may reserve only while the next free slot is at most
 `BULK_HORIZON_SECONDS` away, so bulk work never stacks a queue of reservations in front of hourly work: an hourly
-request waits at most that horizon plus one small bulk batch. And while hourly requests were seen in the last
+request waits at most that horizon plus one small bulk batch. And while hourly requests had to queue in the last
 `HOURLY_ACTIVE_SECONDS`, bulk requests also keep to `bulk_share` of the rate (a second slot pointer for bulk work,
-advanced by 1 / (rate x share) per request), so hourly work finds free slots at once. All of this state is in the
+advanced by 1 / (rate x share) per request), so hourly work finds free slots sooner. Hourly work that finds free
+slots costs bulk work nothing: the budget is never left idle while either lane has work. All of this state is in the
 bucket's one row, changed in one statement under its row lock: every process agrees, and the slots handed out stay
 1/rate apart whatever the lane.
 """
@@ -53,7 +54,8 @@ WITH locked AS (
             THEN GREATEST(COALESCE(d.bulk_next_slot_at, d.now), d.start)
                 + make_interval(secs => CASE WHEN d.hourly_active THEN %(bulk_span)s ELSE %(span)s END)
             ELSE r.bulk_next_slot_at END,
-        hourly_seen_at = CASE WHEN %(bulk)s THEN r.hourly_seen_at ELSE d.now END
+        hourly_seen_at = CASE WHEN NOT %(bulk)s AND d.start > d.now + make_interval(secs => %(waiting)s)
+            THEN d.now ELSE r.hourly_seen_at END
     FROM decided AS d
     WHERE r.bucket = %(bucket)s AND d.granted
     RETURNING r.bucket
@@ -73,9 +75,11 @@ MAX_SLOTS_PER_RESERVATION = 16
 # waits at most about BULK_HORIZON_SECONDS + MAX_BULK_SLOTS_PER_RESERVATION slots.
 MAX_BULK_SLOTS_PER_RESERVATION = 4
 BULK_HORIZON_SECONDS = 0.25
-# Hourly work counts as present for this long after its last reservation (an hourly run between two pages).
-HOURLY_ACTIVE_SECONDS = 2.0
-DEFAULT_BULK_SHARE = 0.7
+# Hourly work counts as waiting for this long after a reservation of its had to queue (its slot more than
+# HOURLY_WAITING_SLOTS away): hourly work that finds free slots costs bulk work nothing.
+HOURLY_ACTIVE_SECONDS = 1.0
+HOURLY_WAITING_SLOTS = 2
+DEFAULT_BULK_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ class PostgresRateLimiter:
                 "bulk": self.lane == BULK_LANE,
                 "horizon": BULK_HORIZON_SECONDS,
                 "active_window": HOURLY_ACTIVE_SECONDS,
+                "waiting": HOURLY_WAITING_SLOTS * self.interval,
             },
         )
         row = await cursor.fetchone()
