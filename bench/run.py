@@ -27,6 +27,7 @@ import psutil
 from bench.emulator_cost import measure_page_cost
 from bench.infra import EmulatorProcess, Server, sync_environment
 from bench.initial_sync import SyncMeasurement, measure_initial_sync
+from bench.lanes import measure_lanes
 from bench.many_tenants import measure_many_tenants
 from bench.quiet_tenant import measure_quiet_hour
 from bench.refresh import RECENT_MODEL, WEEK_MODEL, measure_refresh
@@ -61,10 +62,33 @@ class Sizes:
     # Refresh: channels with a week of history each.
     refresh_channels: int = 100
     refresh_messages_per_channel: int = 70
+    # Lanes: large tenants onboarding (channels x messages each) while small tenants run their hourly sync.
+    lanes_large_tenants: int = 4
+    lanes_large_channels: int = 50
+    lanes_large_messages_per_channel: int = 10_000
+    lanes_small_tenants: int = 50
 
 
 FULL = Sizes(100, 2, 1000, 200_000, 50_000, (20, 1.0), 200, 50_000, 60.0)
-QUICK = Sizes(20, 2, 500, 30_000, 10_000, (20, 1.0), 20, 10_000, 15.0, 100, 5, 5, refresh_channels=20)
+QUICK = Sizes(
+    20,
+    2,
+    500,
+    30_000,
+    10_000,
+    (20, 1.0),
+    20,
+    10_000,
+    15.0,
+    100,
+    5,
+    5,
+    refresh_channels=20,
+    lanes_large_tenants=2,
+    lanes_large_channels=40,
+    lanes_large_messages_per_channel=2_000,
+    lanes_small_tenants=20,
+)
 
 
 @dataclass
@@ -371,6 +395,66 @@ def refresh(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
     )
 
 
+def lanes(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
+    """Benchmark 10: large tenants onboarding in the bulk lane while small tenants run their hourly sync."""
+    per_large = sizes.lanes_large_channels * sizes.lanes_large_messages_per_channel
+    large = [
+        GuildSpec(
+            seed=1000 + n,
+            layout="uniform",
+            channels=sizes.lanes_large_channels,
+            messages_per_channel=sizes.lanes_large_messages_per_channel,
+        )
+        for n in range(sizes.lanes_large_tenants)
+    ]
+    small = [
+        GuildSpec(seed=2000 + n, layout="uniform", channels=5, messages_per_channel=20)
+        for n in range(sizes.lanes_small_tenants)
+    ]
+    with EmulatorProcess.start(large + small, latency_ms=latency) as emulator:
+        guild_ids = emulator.guild_ids
+        m = measure_lanes(
+            server,
+            emulator,
+            guild_ids[len(large) :],
+            guild_ids[: len(large)],
+            per_large * len(large),
+            "bench_lanes",
+        )
+    onboarding = f"{m.large_tenants} tenants × {per_large:,} msgs"
+    table.add(
+        f"10a. hourly cycle of {m.small_tenants} small tenants while {onboarding} onboard: wall time",
+        f"{m.hourly_during_onboarding_seconds:.0f} s",
+        f"{m.baseline_hourly_seconds:.0f} s (same cycle, nothing onboarding)",
+        m.baseline_hourly_seconds / m.hourly_during_onboarding_seconds,
+        "≤ 2 × baseline",
+        m.hourly_ratio <= 2.0,
+        f"{m.hourly_ratio:.2f} × baseline; {m.bulk_runs_at_hourly_tick} bulk runs running at the tick (bulk lane "
+        f"cap in dagster.yaml); {m.failed_runs} runs failed",
+    )
+    table.add(
+        f"10b. onboarding throughput, {onboarding}, beside the hourly cycle",
+        f"{m.onboarding_messages_per_second:,.0f} msg/s",
+        f"{GLOBAL_CEILING:,.0f} msg/s",
+        m.onboarding_messages_per_second / GLOBAL_CEILING,
+        "≥ 0.8 × limit",
+        m.onboarding_messages_per_second >= 0.8 * GLOBAL_CEILING,
+        f"{m.onboarding_messages_stored:,} of {m.large_messages:,} msgs stored in {m.onboarding_seconds:.0f} s, "
+        f"first large run's start to last one's end ({m.onboarding_messages_stored / m.onboarding_sync_seconds:,.0f} "
+        f"msg/s over the syncs alone, {m.onboarding_sync_seconds:.0f} s, without run start-up and checks); "
+        f"SYNC_GLOBAL_REQUESTS_PER_SECOND {DEFAULTS.global_requests_per_second:g}, bulk lane cap 2",
+    )
+    table.add(
+        "10c. peak Discord requests in one second, both lanes",
+        f"{m.peak_requests_per_second}/s",
+        f"{DISCORD_GLOBAL_LIMIT}/s",
+        m.peak_requests_per_second / DISCORD_GLOBAL_LIMIT,
+        f"≤ {DISCORD_GLOBAL_LIMIT}/s",
+        m.peak_requests_per_second <= DISCORD_GLOBAL_LIMIT,
+        f"{m.refused} × 401/403/429 (the emulator's count over onboarding and the hourly cycle beside it)",
+    )
+
+
 def machine() -> str:
     cpu = next(
         (
@@ -429,7 +513,8 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default="1,2,3,4,7,e",
         help="which benchmark groups: 1 (with 6), 2 (with 5), 3, 4, 7 (quiet tenant), 8 (many tenants; "
-        "BENCH_TENANTS overrides their number), 9 (refresh: requests and staleness), e (the emulator's own cost)",
+        "BENCH_TENANTS overrides their number), 9 (refresh: requests and staleness), 10 (lanes: onboarding beside "
+        "the hourly cycle), e (the emulator's own cost)",
     )
     parser.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
     args = parser.parse_args(argv)
@@ -450,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:
             "7": quiet_tenant,
             "8": many_tenants,
             "9": refresh,
+            "10": lanes,
             "e": emulator_cost,
         }
         for key in args.only.split(","):

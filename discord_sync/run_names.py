@@ -1,8 +1,10 @@
 """The names a tenant sync run is known by on Dagster: its job, its partitions and the tags that steer it.
 
 Shared by the definitions that declare them (`defs/`) and the code that starts and finds runs (`control/`, the
-CLI), which must not import the definitions; so they live here, importing nothing.
+CLI), which must not import the definitions; so they live here, importing nothing but typing.
 """
+
+from collections.abc import Mapping
 
 SYNC_JOB_NAME = "sync_tenant"
 TENANT_PARTITIONS_NAME = "tenants"
@@ -25,3 +27,37 @@ REQUESTED_BY_TAG = "discord_sync/requested_by"
 # "true": the `no_raw_user_ids` check reads every stored row of the tenant, not only those written since its last
 # passing run.
 RAW_ID_FULL_SCAN_TAG = "discord_sync/raw_id_full_scan"
+
+# "true" on the run the new-tenant sensor starts for a tenant just added (its first, full sync).
+INITIAL_SYNC_TAG = "discord_sync/initial_sync"
+# "true" on the runs of the hourly schedule.
+HOURLY_SYNC_TAG = "discord_sync/hourly"
+
+# The lane a run queues in. `dagster.yaml` caps the bulk lane's runs at once below `max_concurrent_runs`, so an
+# hourly sync always finds a slot, and the request limiter gives an hourly run's requests precedence.
+LANE_TAG = "discord_sync/lane"
+# Incremental syncs: the hourly schedule's runs and `sync start` (a tenant's catch-up).
+HOURLY_LANE = "hourly"
+# Long runs: a new tenant's initial sync, resets and reconciles.
+BULK_LANE = "bulk"
+# Dagster's run queue dequeues runs of higher priority first (an integer; unset is 0).
+PRIORITY_TAG = "dagster/priority"
+LANE_PRIORITY = {HOURLY_LANE: "10", BULK_LANE: "0"}
+
+# A run with one of these tags is a bulk run: it re-reads a tenant's whole history or syncs it from the beginning.
+_BULK_TAGS = (INITIAL_SYNC_TAG, RESET_TAG, RESET_CHANNEL_TAG, RECONCILE_TAG)
+
+
+def lane_of(tags: Mapping[str, str] | None) -> str:
+    """The lane of a run with these tags: its lane tag if set, else bulk for an initial sync, reset or reconcile
+    (a run launched from the UI with only those tags), else hourly."""
+    tags = tags or {}
+    if tags.get(LANE_TAG) in (HOURLY_LANE, BULK_LANE):
+        return tags[LANE_TAG]
+    return BULK_LANE if any(tags.get(tag) for tag in _BULK_TAGS) else HOURLY_LANE
+
+
+def with_lane(tags: Mapping[str, str] | None, lane: str | None = None) -> dict[str, str]:
+    """`tags` plus the lane and queue-priority tags every launched run carries (`lane` or the one its tags imply)."""
+    lane = lane or lane_of(tags)
+    return {**(tags or {}), LANE_TAG: lane, PRIORITY_TAG: LANE_PRIORITY[lane]}

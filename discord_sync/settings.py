@@ -163,6 +163,7 @@ class Settings:
     message_fetch_size: int = DISCORD_MAX_FETCH_SIZE
     write_batch_messages: int = 2000
     global_requests_per_second: float = 47.0
+    bulk_request_share: float = 0.9
     max_rate_limit_wait: float = 60.0
     request_timeout: float = 30.0
     debug_rate_limits: bool = False
@@ -218,6 +219,7 @@ class Settings:
             global_requests_per_second=_float(
                 env, "SYNC_GLOBAL_REQUESTS_PER_SECOND", default.global_requests_per_second, 0.1, 50.0
             ),
+            bulk_request_share=_float(env, "SYNC_BULK_REQUEST_SHARE", default.bulk_request_share, 0.1, 1.0),
             max_rate_limit_wait=_float(env, "SYNC_MAX_RATE_LIMIT_WAIT", default.max_rate_limit_wait, 0.0, 3600.0),
             request_timeout=_float(env, "SYNC_REQUEST_TIMEOUT", default.request_timeout, 0.1, 600.0),
             debug_rate_limits=_bool(env, "DEBUG_RATE_LIMITS"),

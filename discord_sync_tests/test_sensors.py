@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dagster as dg
 import pytest
 import sqlalchemy as sa
 
 from discord_sync.defs.resources import PostgresResource
-from discord_sync.defs.sensors import TenantChange, new_tenant_sensor, plan_partitions
+from discord_sync.defs.sensors import ChangeLogMark, new_tenant_sensor, plan_reconcile
 from discord_sync.store.tenants import add_tenant, remove_tenant
 from discord_sync_tests.sync_graph import apply_partition_requests, sync_graph_definitions
 
@@ -37,10 +39,14 @@ def last_seq(engine: sa.Engine) -> int:
         return conn.execute(sa.text("SELECT max(seq) FROM tenant_changes")).scalar_one()
 
 
+def created_at(engine: sa.Engine, tenant_id: str) -> datetime:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT created_at FROM tenants WHERE id = :id"), {"id": tenant_id}).scalar_one()
+
+
 def test_a_tenant_inserted_by_sql_becomes_a_partition_with_an_initial_sync(engine, instance):
     with engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO tenants (id, name, guild_id) VALUES ('acme', 'Acme', 42)"))
-    seq = last_seq(engine)
 
     data = tick(instance, cursor=None)
 
@@ -49,26 +55,56 @@ def test_a_tenant_inserted_by_sql_becomes_a_partition_with_an_initial_sync(engin
     assert (add.partitions_def_name, list(add.partition_keys)) == ("tenants", ["acme"])
     [run] = data.run_requests
     assert run.partition_key == "acme"
-    assert run.run_key == f"initial:acme:{seq}"
+    assert run.run_key == f"initial:acme:{created_at(engine, 'acme').isoformat()}"
     assert run.tags["dagster/partition"] == "acme"
-    assert data.cursor == str(seq)
+    assert (run.tags["discord_sync/lane"], run.tags["dagster/priority"]) == ("bulk", "0")
+    assert data.cursor == f"{last_seq(engine)}:1"
     assert instance.get_dynamic_partitions("tenants") == ["acme"]
 
 
-def test_a_tick_reads_only_changes_after_its_cursor(engine, instance):
+def test_a_tick_is_skipped_while_the_change_log_stands_still(engine, instance):
     with engine.begin() as conn:
         add_tenant(conn, "acme", 42)
     first = tick(instance, cursor=None)
 
     quiet = tick(instance, cursor=first.cursor)
     assert quiet.run_requests == [] and not quiet.dynamic_partitions_requests
-    assert quiet.cursor == first.cursor
+    assert "unchanged" in quiet.skip_message
 
     with engine.begin() as conn:
         add_tenant(conn, "globex", 43)
     second = tick(instance, cursor=first.cursor)
     assert [r.partition_key for r in second.run_requests] == ["globex"]
     assert sorted(instance.get_dynamic_partitions("tenants")) == ["acme", "globex"]
+
+
+def test_tenants_committed_in_the_opposite_order_of_their_seq_both_get_a_partition_and_an_initial_sync(
+    engine, instance
+):
+    """Issue 17: A is inserted first (lower seq) but commits after B, and a tick runs in between."""
+    with engine.connect() as first, engine.connect() as second:
+        first.begin()
+        add_tenant(first, "alpha", 42)  # takes the lower seq; not yet visible
+        second.begin()
+        add_tenant(second, "bravo", 43)
+        second.commit()
+        [bravo_seq] = second.execute(sa.text("SELECT seq FROM tenant_changes")).scalars()
+
+        early = tick(instance, cursor=None)
+        assert [r.partition_key for r in early.run_requests] == ["bravo"]
+        assert instance.get_dynamic_partitions("tenants") == ["bravo"]
+
+        first.commit()
+        [alpha_seq] = first.execute(sa.text("SELECT seq FROM tenant_changes WHERE tenant_id = 'alpha'")).scalars()
+    assert alpha_seq < bravo_seq  # the late commit is behind the highest seq the first tick saw
+
+    late = tick(instance, cursor=early.cursor)
+
+    [run] = late.run_requests
+    assert run.partition_key == "alpha"
+    assert run.run_key == f"initial:alpha:{created_at(engine, 'alpha').isoformat()}"
+    assert run.tags["discord_sync/initial_sync"] == "true"
+    assert sorted(instance.get_dynamic_partitions("tenants")) == ["alpha", "bravo"]
 
 
 def test_removing_a_tenant_deletes_its_partition_and_requests_no_run(engine, instance):
@@ -95,7 +131,7 @@ def test_a_tenant_added_and_removed_between_ticks_is_never_synced(engine, instan
     data = tick(instance, cursor=None)
 
     assert data.run_requests == [] and not data.dynamic_partitions_requests
-    assert data.cursor == str(last_seq(engine))
+    assert data.cursor == f"{last_seq(engine)}:2"
 
 
 def test_a_readded_tenant_gets_a_new_initial_sync(engine, instance):
@@ -109,31 +145,64 @@ def test_a_readded_tenant_gets_a_new_initial_sync(engine, instance):
     data = tick(instance, cursor=first.cursor)
 
     [run] = data.run_requests
-    assert run.run_key == f"initial:acme:{last_seq(engine)}" != first.run_requests[0].run_key
+    assert run.run_key == f"initial:acme:{created_at(engine, 'acme').isoformat()}" != first.run_requests[0].run_key
     assert instance.get_dynamic_partitions("tenants") == ["acme"]
 
 
-def test_a_change_with_a_bad_slug_is_skipped_and_passed_over(engine, instance):
+def test_a_partition_without_a_tenant_is_deleted_and_a_tenant_without_one_added(engine, instance):
+    instance.add_dynamic_partitions("tenants", ["ghost"])
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO tenant_changes (tenant_id, change) VALUES ('Bad Slug', 'added')"))
+        add_tenant(conn, "acme", 42)
 
     data = tick(instance, cursor=None)
 
-    assert data.run_requests == [] and not data.dynamic_partitions_requests
-    assert data.cursor == str(last_seq(engine))
-    assert instance.get_dynamic_partitions("tenants") == []
+    assert [r.partition_key for r in data.run_requests] == ["acme"]
+    assert instance.get_dynamic_partitions("tenants") == ["acme"]
+
+
+def test_a_cursor_from_before_marks_reconciles_once(engine, instance):
+    with engine.begin() as conn:
+        add_tenant(conn, "acme", 42)
+
+    data = tick(instance, cursor=str(last_seq(engine)))  # a plain seq, as the sensor stored it before
+
+    assert [r.partition_key for r in data.run_requests] == ["acme"]
+    assert data.cursor == f"{last_seq(engine)}:1"
+
+
+A_TIME = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
-    ("changes", "added", "removed", "invalid"),
+    ("tenants", "partitions", "added_since", "add", "remove", "initial", "more"),
     [
-        ([(1, "a", "added")], {"a": 1}, [], []),
-        ([(1, "a", "added"), (2, "a", "removed")], {}, ["a"], []),
-        ([(1, "a", "removed"), (2, "a", "added")], {"a": 2}, [], []),
-        ([(1, "a", "added"), (2, "b", "added"), (3, "a", "added")], {"a": 3, "b": 2}, [], []),
-        ([(1, "UPPER", "added"), (2, "b", "removed")], {}, ["b"], ["UPPER"]),
+        (["a"], [], [], ["a"], [], ["a"], False),
+        ([], ["a"], [], [], ["a"], [], False),
+        (["a", "b"], ["b", "c"], [], ["a"], ["c"], ["a"], False),
+        (["a"], ["a"], ["a"], [], [], ["a"], False),  # removed and added again between ticks
+        (["a"], ["a"], ["gone"], [], [], [], False),  # added, then removed before the tick
+        (["a", "b", "c"], ["x", "y", "z"], [], ["a", "b"], ["x", "y"], ["a", "b"], True),
     ],
 )
-def test_each_tenant_ends_up_in_its_last_state(changes, added, removed, invalid):
-    plan = plan_partitions(TenantChange(seq, tenant, change) for seq, tenant, change in changes)
-    assert (plan.added, plan.removed, plan.invalid) == (added, removed, invalid)
+def test_reconciling_compares_tenants_with_partitions_both_ways(
+    tenants, partitions, added_since, add, remove, initial, more
+):
+    plan = plan_reconcile(dict.fromkeys(tenants, A_TIME), partitions, added_since, limit=2)
+    assert (plan.add, plan.remove, sorted(plan.initial_syncs), plan.more) == (add, remove, initial, more)
+
+
+@pytest.mark.parametrize(
+    ("cursor", "mark"),
+    [
+        (None, None),
+        ("", None),
+        ("17", ChangeLogMark(17, -1)),
+        ("17:3", ChangeLogMark(17, 3)),
+        ("17:3:more", ChangeLogMark(17, 3, more=True)),
+        ("garbage", None),
+    ],
+)
+def test_a_cursor_decodes_to_its_mark(cursor, mark):
+    assert ChangeLogMark.decode(cursor) == mark
+    if mark is not None and mark.count >= 0:
+        assert mark.encode() == cursor

@@ -16,7 +16,7 @@ from dagster import DagsterInstance
 
 from discord_sync.cli import main
 from discord_sync.control.runs import RunControl, TenantRun
-from discord_sync.run_names import PURGE_TAG, RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.run_names import LANE_TAG, PRIORITY_TAG, PURGE_TAG, RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.settings import Settings
 from discord_sync.store.database import dagster_postgres_environment, shared_engine
 from discord_sync.store.tenants import add_tenant
@@ -101,6 +101,7 @@ def test_start_queues_one_run_per_tenant_and_a_second_start_returns_the_queued_r
     assert acme_run.status == globex_run.status == "queued"
     assert instance.get_run_by_id(acme_run.run_id).job_name == "sync_tenant"
     assert acme_run.tags["dagster/partition"] == "acme"
+    assert (acme_run.tags[LANE_TAG], acme_run.tags[PRIORITY_TAG]) == ("hourly", "10")
     assert sorted(instance.get_dynamic_partitions("tenants")) == ["acme", "globex"]
     assert "no Dagster daemon is running" in out
 
@@ -116,6 +117,7 @@ def test_reset_launches_a_backfill_of_the_tenant_carrying_the_reset_tag(instance
     backfill = instance.get_backfill(backfill_id)
     assert backfill is not None and list(backfill.partition_names) == ["acme"]
     assert backfill.tags[RESET_CHANNEL_TAG] == "501" and RESET_TAG not in backfill.tags
+    assert (backfill.tags[LANE_TAG], backfill.tags[PRIORITY_TAG]) == ("bulk", "0")
 
     assert main(["sync", "reset", "--tenant", "globex", "--yes"]) == 0
     backfill_id = capsys.readouterr().out.split("launched as backfill ")[1].split(":")[0]
@@ -162,6 +164,7 @@ def test_reconcile_launches_a_backfill_of_the_tenant_tagged_to_re_read_its_whole
     backfill = instance.get_backfill(backfill_id)
     assert backfill is not None and list(backfill.partition_names) == ["acme"]
     assert backfill.tags[RECONCILE_TAG] == "true" and RESET_TAG not in backfill.tags
+    assert backfill.tags[LANE_TAG] == "bulk"
 
 
 def test_cancel_takes_queued_runs_out_of_the_queue_through_the_webserver(instance, tenants, capsys):

@@ -23,7 +23,7 @@ import requests
 from dagster import DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from discord_sync.run_names import PARTITION_TAG, SYNC_JOB_NAME, TENANT_PARTITIONS_NAME
+from discord_sync.run_names import PARTITION_TAG, SYNC_JOB_NAME, TENANT_PARTITIONS_NAME, with_lane
 from discord_sync.settings import Settings
 from discord_sync.store.database import resolve_database_url, shared_engine
 from discord_sync.store.tenant_locks import hold_tenant_start_lock
@@ -246,7 +246,8 @@ class RunControl:
         that run's id instead of starting a second.
 
         The tenant's start lock (`store.tenant_locks`) makes check-then-submit atomic across processes (API
-        workers, the command line), so requests at once still queue one run.
+        workers, the command line), so requests at once still queue one run. The run goes in the lane its tags
+        imply (`run_names.with_lane`): bulk for a reset or reconcile, hourly for a plain sync.
         """
         with shared_engine(resolve_database_url(self.settings)).begin() as conn:
             hold_tenant_start_lock(conn, tenant_id)
@@ -261,7 +262,7 @@ class RunControl:
                     SYNC_JOB_NAME,
                     repository_location_name=repository.location,
                     repository_name=repository.name,
-                    tags={**(tags or {}), PARTITION_TAG: tenant_id},
+                    tags={**with_lane(tags), PARTITION_TAG: tenant_id},
                 )
             except DagsterGraphQLClientError as error:
                 raise _client_error(error, url) from None
@@ -269,6 +270,7 @@ class RunControl:
     def start_backfill(self, tenant_ids: Sequence[str], *, tags: Mapping[str, str]) -> str:
         """Launch a partition backfill of `sync_tenant` over the tenants, every run carrying `tags`; the backfill
         id. The daemon turns it into one queued run per tenant; each waits for the tenant's current run, if any.
+        The runs go in the lane `tags` imply (bulk for a reset or reconcile).
         """
         if not tenant_ids:
             raise RunControlError("a backfill needs at least one tenant")
@@ -284,7 +286,7 @@ class RunControl:
                 },
             },
             "partitionNames": list(tenant_ids),
-            "tags": [{"key": key, "value": value} for key, value in tags.items()],
+            "tags": [{"key": key, "value": value} for key, value in with_lane(tags).items()],
         }
         result = _graphql(url, _LAUNCH_BACKFILL_MUTATION, {"params": params})["launchPartitionBackfill"]
         if result["__typename"] != "LaunchBackfillSuccess":

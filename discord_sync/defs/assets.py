@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import DiscordResource, PostgresResource, SyncResource
-from discord_sync.run_names import PURGE_TAG, RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
+from discord_sync.run_names import PURGE_TAG, RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG, lane_of
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.source.protocol import ChannelListing, SourceError
 from discord_sync.store.tenants import TenantError, get_tenant
@@ -54,7 +54,7 @@ def channels(
     memory = discovery_memory(engine, tenant_id, timedelta(hours=sync.full_thread_listing_hours))
 
     async def discover() -> tuple[dict, ChannelListing, dict]:
-        async with discord.source() as source:
+        async with discord.source(lane=lane_of(context.run.tags)) as source:
             guild = await source.describe_community(tenant.guild_id)
             return guild, await source.list_channels(tenant.guild_id, memory), source.stats.as_metadata()
 
@@ -144,7 +144,7 @@ def messages(
     )
     try:
         report = sync_run.run(
-            lambda: discord.source(),
+            lambda: discord.source(lane=lane_of(tags)),
             reset=reset,
             reset_channel=int(reset_channel) if reset_channel else None,
             reconcile=tags.get(RECONCILE_TAG, "").lower() == "true",

@@ -17,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from discord_sync.defs.alert_webhook import AlertWebhook
+from discord_sync.run_names import HOURLY_LANE
 from discord_sync.settings import DEFAULTS, Settings
 from discord_sync.source.discord.client import DiscordSource
 from discord_sync.source.rate_limiter import PostgresRateLimiter
@@ -57,14 +58,20 @@ class DiscordResource(dg.ConfigurableResource):
     postgres: PostgresResource
     discord_api_base_url: str = DEFAULTS.discord_api_base_url
     global_requests_per_second: float = DEFAULTS.global_requests_per_second
+    bulk_request_share: float = DEFAULTS.bulk_request_share
     max_rate_limit_wait: float = DEFAULTS.max_rate_limit_wait
     request_timeout: float = DEFAULTS.request_timeout
     debug_rate_limits: bool = DEFAULTS.debug_rate_limits
 
-    def source(self) -> DiscordSource:
-        """A new (not yet logged-in) session; use it as `async with resource.source() as source`."""
+    def source(self, *, lane: str = HOURLY_LANE) -> DiscordSource:
+        """A new (not yet logged-in) session whose requests take the limiter's slots in the run's `lane`; use it as
+        `async with resource.source(lane=...) as source`."""
         limiter = PostgresRateLimiter(
-            libpq_url(self.postgres.url()), GLOBAL_LIMITER_BUCKET, self.global_requests_per_second
+            libpq_url(self.postgres.url()),
+            GLOBAL_LIMITER_BUCKET,
+            self.global_requests_per_second,
+            lane=lane,
+            bulk_share=self.bulk_request_share,
         )
         return DiscordSource(
             token=self.bot_token,
@@ -183,6 +190,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             postgres=postgres,
             discord_api_base_url=settings.discord_api_base_url,
             global_requests_per_second=settings.global_requests_per_second,
+            bulk_request_share=settings.bulk_request_share,
             max_rate_limit_wait=settings.max_rate_limit_wait,
             request_timeout=settings.request_timeout,
             debug_rate_limits=settings.debug_rate_limits,

@@ -1,14 +1,19 @@
 """The new-tenant sensor: a tenant added to `tenants` (by the CLI or plain SQL) becomes a partition and gets synced.
 
-A trigger on `tenants` appends every INSERT and DELETE to `tenant_changes`; the sensor's cursor is the last `seq`
-it handled, so each tick reads only what changed since, never the whole `tenants` table.
+Each tick that has something to do compares the `tenants` table with the `tenants` dynamic partitions and
+reconciles both ways: a tenant without a partition gets one and an initial sync run; a partition without a tenant
+is deleted. No cursor over the change log decides what happened, because a cursor can be overtaken: two tenants
+inserted in two transactions can commit in the opposite order of their `seq`, and the one with the lower `seq`
+would become visible behind the cursor and be missed for good. The change log (`tenant_changes`, filled by a
+trigger on `tenants`) only wakes the sensor: its highest `seq` and its row count are the cursor, and a late commit
+changes the count even when it does not raise the highest `seq`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import dagster as dg
 import sqlalchemy as sa
@@ -16,69 +21,101 @@ import sqlalchemy as sa
 from discord_sync.defs.jobs import sync_tenant_job
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import PostgresResource
-from discord_sync.run_names import TENANT_PARTITIONS_NAME
-from discord_sync.store.schema import TENANT_ID_PATTERN, tenant_changes
+from discord_sync.run_names import INITIAL_SYNC_TAG, TENANT_PARTITIONS_NAME, with_lane
+from discord_sync.store.schema import tenant_changes, tenants
 
 # Bounds one tick's work; a backlog (say a bulk insert of tenants) drains over the following ticks.
-MAX_CHANGES_PER_TICK = 500
+MAX_TENANTS_PER_TICK = 500
 
-INITIAL_SYNC_TAG = "discord_sync/initial_sync"
-
-
-@dataclass(frozen=True)
-class TenantChange:
-    """One row of `tenant_changes`: a tenant was added or removed."""
-
-    seq: int
-    tenant_id: str
-    change: str
+__all__ = ["INITIAL_SYNC_TAG", "ChangeLogMark", "ReconcilePlan", "new_tenant_sensor", "plan_reconcile"]
 
 
 @dataclass(frozen=True)
-class PartitionPlan:
-    """What a batch of changes amounts to: tenants to add (with the seq that added them) and tenants to remove."""
+class ChangeLogMark:
+    """How far `tenant_changes` has got: its highest `seq` and its row count. Any commit to it changes one of them
+    (a late commit of a lower `seq` changes the count), so an unchanged mark means nothing changed."""
 
-    added: dict[str, int]
-    removed: list[str]
-    invalid: list[str]
+    max_seq: int
+    count: int
+    # The last tick left work for the next one (more than MAX_TENANTS_PER_TICK tenants to add or remove).
+    more: bool = False
+
+    def encode(self) -> str:
+        """The sensor cursor for this mark."""
+        return f"{self.max_seq}:{self.count}" + (":more" if self.more else "")
+
+    @staticmethod
+    def decode(cursor: str | None) -> ChangeLogMark | None:
+        """The mark a cursor holds; None without one. A cursor from before marks (a plain `seq`) gives a mark that
+        matches no log, so the next tick reconciles."""
+        if cursor and cursor.isdigit():
+            return ChangeLogMark(int(cursor), -1)
+        parts = (cursor or "").split(":")
+        if len(parts) not in (2, 3) or not all(part.isdigit() for part in parts[:2]):
+            return None
+        return ChangeLogMark(int(parts[0]), int(parts[1]), more=parts[2:] == ["more"])
+
+    def same_log(self, other: ChangeLogMark | None) -> bool:
+        return other is not None and (self.max_seq, self.count) == (other.max_seq, other.count)
 
 
-def read_tenant_changes(
-    conn: sa.Connection, *, after_seq: int, limit: int = MAX_CHANGES_PER_TICK
-) -> list[TenantChange]:
-    """The changes recorded after `after_seq`, oldest first."""
+@dataclass(frozen=True)
+class ReconcilePlan:
+    """What one tick does: partitions to add and delete, the initial syncs to request (tenant -> created_at), and
+    whether tenants were left for the next tick."""
+
+    add: list[str]
+    remove: list[str]
+    initial_syncs: dict[str, datetime]
+    more: bool
+
+
+def read_change_log_mark(conn: sa.Connection) -> ChangeLogMark:
+    """The highest `seq` and the row count of `tenant_changes` (one cheap aggregate)."""
+    row = conn.execute(sa.select(sa.func.coalesce(sa.func.max(tenant_changes.c.seq), 0), sa.func.count())).one()
+    return ChangeLogMark(max_seq=int(row[0]), count=int(row[1]))
+
+
+def read_tenant_creations(conn: sa.Connection) -> dict[str, datetime]:
+    """Every tenant's id with the time it was created (ids only: a set of 5,000 is one small query)."""
+    return {row.id: row.created_at for row in conn.execute(sa.select(tenants.c.id, tenants.c.created_at))}
+
+
+def read_added_since(conn: sa.Connection, after_seq: int, limit: int = MAX_TENANTS_PER_TICK) -> set[str]:
+    """Tenants with an `added` change after `after_seq`: among them, those removed and added again between two
+    ticks, whose partition never went away but whose data did, so they need a new initial sync."""
     rows = conn.execute(
-        sa.select(tenant_changes.c.seq, tenant_changes.c.tenant_id, tenant_changes.c.change)
-        .where(tenant_changes.c.seq > after_seq)
-        .order_by(tenant_changes.c.seq)
+        sa.select(tenant_changes.c.tenant_id)
+        .where(tenant_changes.c.seq > after_seq, tenant_changes.c.change == "added")
+        .order_by(tenant_changes.c.seq.desc())
         .limit(limit)
     )
-    return [TenantChange(seq=row.seq, tenant_id=row.tenant_id, change=row.change) for row in rows]
+    return {row.tenant_id for row in rows}
 
 
-def plan_partitions(changes: Iterable[TenantChange]) -> PartitionPlan:
-    """Collapse a batch to each tenant's last change, so an add and a remove of one tenant never meet in one tick.
+def plan_reconcile(
+    creations: Mapping[str, datetime],
+    partitions: Iterable[str],
+    added_since: Iterable[str] = (),
+    limit: int = MAX_TENANTS_PER_TICK,
+) -> ReconcilePlan:
+    """Compare tenants with partitions: add the missing ones (each with an initial sync), delete the orphans, and
+    request an initial sync for tenants added again since the last tick; at most `limit` of each per tick."""
+    existing = set(partitions)
+    missing = sorted(set(creations) - existing)
+    orphans = sorted(existing - set(creations))
+    add, remove = missing[:limit], orphans[:limit]
+    initial = {tenant: creations[tenant] for tenant in add}
+    initial.update({tenant: creations[tenant] for tenant in added_since if tenant in creations})
+    return ReconcilePlan(
+        add=add, remove=remove, initial_syncs=initial, more=len(missing) > limit or len(orphans) > limit
+    )
 
-    Dagster refuses a tick that both adds and deletes the same partition key, and a tenant added then removed
-    before the tick must not be synced.
-    """
-    last: dict[str, TenantChange] = {}
-    invalid: list[str] = []
-    for change in changes:
-        if not re.fullmatch(TENANT_ID_PATTERN, change.tenant_id):
-            invalid.append(change.tenant_id)
-            continue
-        last[change.tenant_id] = change
-    added = {tenant: c.seq for tenant, c in last.items() if c.change == "added"}
-    removed = [tenant for tenant, c in last.items() if c.change == "removed"]
-    return PartitionPlan(added=added, removed=removed, invalid=invalid)
 
-
-def _cursor_seq(cursor: str | None) -> int:
-    try:
-        return int(cursor) if cursor else 0
-    except ValueError:
-        return 0
+def initial_sync_run_key(tenant_id: str, created_at: datetime) -> str:
+    """The run key of a tenant's initial sync: one per creation of the tenant, so Dagster launches it once even
+    when several ticks ask for it, and a tenant removed and added again gets a new one."""
+    return f"initial:{tenant_id}:{created_at.isoformat()}"
 
 
 @dg.sensor(
@@ -90,39 +127,35 @@ def _cursor_seq(cursor: str | None) -> int:
 def new_tenant_sensor(
     context: dg.SensorEvaluationContext, postgres: PostgresResource
 ) -> dg.SensorResult | dg.SkipReason:
-    """Read `tenant_changes` after the cursor; add/delete tenant partitions and request each new tenant's sync."""
-    after_seq = _cursor_seq(context.cursor)
+    """When `tenant_changes` moved, reconcile the `tenants` table with the partitions and request initial syncs."""
+    previous = ChangeLogMark.decode(context.cursor)
     with postgres.engine().connect() as conn:
-        changes = read_tenant_changes(conn, after_seq=after_seq)
-    if not changes:
-        return dg.SkipReason(f"no tenant changes after seq {after_seq}")
+        mark = read_change_log_mark(conn)
+        if previous is not None and mark.same_log(previous) and not previous.more:
+            return dg.SkipReason(f"tenant changes unchanged (seq {mark.max_seq}, {mark.count} rows)")
+        creations = read_tenant_creations(conn)
+        added_since = read_added_since(conn, previous.max_seq) if previous is not None else set()
 
-    plan = plan_partitions(changes)
-    for tenant_id in plan.invalid:
-        context.log.warning(f"ignoring tenant change for {tenant_id!r}: not a valid tenant slug")
-
-    existing = set(context.instance.get_dynamic_partitions(TENANT_PARTITIONS_NAME))
+    plan = plan_reconcile(creations, context.instance.get_dynamic_partitions(TENANT_PARTITIONS_NAME), added_since)
     requests: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
-    to_add = sorted(tenant for tenant in plan.added if tenant not in existing)
-    if to_add:
-        requests.append(tenant_partitions.build_add_request(to_add))
-    to_remove = sorted(tenant for tenant in plan.removed if tenant in existing)
-    if to_remove:
-        requests.append(tenant_partitions.build_delete_request(to_remove))
-
+    if plan.add:
+        requests.append(tenant_partitions.build_add_request(plan.add))
+    if plan.remove:
+        requests.append(tenant_partitions.build_delete_request(plan.remove))
     run_requests = [
         dg.RunRequest(
             partition_key=tenant,
-            run_key=f"initial:{tenant}:{seq}",
-            tags={INITIAL_SYNC_TAG: "true"},
+            run_key=initial_sync_run_key(tenant, created_at),
+            tags=with_lane({INITIAL_SYNC_TAG: "true"}),
         )
-        for tenant, seq in sorted(plan.added.items())
+        for tenant, created_at in sorted(plan.initial_syncs.items())
     ]
     context.log.info(
-        f"tenant changes {changes[0].seq}..{changes[-1].seq}: added {sorted(plan.added)}, removed {plan.removed}"
+        f"tenants {len(creations)}: partitions added {plan.add}, removed {plan.remove}, "
+        f"initial syncs {sorted(plan.initial_syncs)}" + (" (more next tick)" if plan.more else "")
     )
     return dg.SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=requests,
-        cursor=str(changes[-1].seq),
+        cursor=ChangeLogMark(mark.max_seq, mark.count, more=plan.more).encode(),
     )

@@ -240,6 +240,8 @@ request_rate_limiter = sa.Table(
     metadata,
     sa.Column("bucket", sa.Text, primary_key=True),
     sa.Column("next_slot_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("bulk_next_slot_at", sa.DateTime(timezone=True)),
+    sa.Column("hourly_seen_at", sa.DateTime(timezone=True)),
 )
 
 sync_runs = sa.Table(
