@@ -128,7 +128,10 @@ def test_compose_runs_every_process_of_the_product_from_one_image_on_one_databas
         service = services[name]
         assert service["image"] == image, name
         env = _compose_environment(service)
-        assert set(SECRETS) <= set(env), name
+        assert "DATABASE_URL" in env, name
+        # The bot token and the anonymization key only where sync runs start (the daemon's run launcher copies them).
+        assert ({"DISCORD_BOT_TOKEN", "ANONYMIZATION_KEY"} <= set(env)) == (name == "daemon"), name
+        assert not {"DISCORD_BOT_TOKEN", "ANONYMIZATION_KEY"} & set(env) or name == "daemon", name
         # Dagster's storage variables name the very database DATABASE_URL names: no split of state.
         derived = dagster_postgres_environment(env["DATABASE_URL"])
         assert {k: env[k] for k in derived} == derived, name
@@ -151,6 +154,13 @@ def test_compose_runs_every_process_of_the_product_from_one_image_on_one_databas
         location,
     )
     assert services["webserver"]["command"][0] == "dagster-webserver"
+    health = {name: " ".join(services[name]["healthcheck"]["test"]) for name in ("code-server", "webserver", "api")}
+    assert f"dagster api grpc-health-check -p {command[command.index('-p') + 1]}" in health["code-server"]
+    assert "/server_info" in health["webserver"] and "/healthz" in health["api"]
+    for name, needs in (("webserver", "code-server"), ("daemon", "code-server"), ("api", "webserver")):
+        assert services[name]["depends_on"][needs]["condition"] == "service_healthy", name
+    # Cancelling stops a run's container from the webserver's process: it needs the Docker socket as the daemon does.
+    assert "/var/run/docker.sock:/var/run/docker.sock" in services["webserver"]["volumes"]
     assert services["daemon"]["command"][:2] == ["dagster-daemon", "run"]
     assert "/var/run/docker.sock:/var/run/docker.sock" in services["daemon"]["volumes"]
     assert all(port.startswith("127.0.0.1:") for port in services["webserver"]["ports"])
