@@ -91,17 +91,36 @@ def test_helm_values_carry_dagster_yaml_settings_and_the_product_secrets():
     [container] = job["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["discord-sync", "migrate"]
     assert container["image"] == f"{deployment['image']['repository']}:{deployment['image']['tag']}"
-    assert {ref["secretRef"]["name"] for ref in container["envFrom"]} == secret_names
+    assert_only_the_database_secret(container, secret_names)
+    assert_non_root_with_resources(job["spec"]["template"]["spec"], container)
 
     api, service = yaml.safe_load_all((DEPLOY / "helm" / "api.yaml").read_text())
     [container] = api["spec"]["template"]["spec"]["containers"]
     assert container["command"][:2] == ["discord-sync", "api"]
     assert container["image"] == f"{deployment['image']['repository']}:{deployment['image']['tag']}"
-    assert {ref["secretRef"]["name"] for ref in container["envFrom"]} == secret_names
+    assert_only_the_database_secret(container, secret_names)
+    assert_non_root_with_resources(api["spec"]["template"]["spec"], container)
+    assert container["livenessProbe"]["tcpSocket"]["port"] == container["readinessProbe"]["httpGet"]["port"]
     env = {item["name"]: item for item in container["env"]}
     assert {"DAGSTER_HOME", "DAGSTER_WEBSERVER_URL", "DAGSTER_PG_PASSWORD"} <= set(env)
     port = int(container["command"][container["command"].index("--port") + 1])
     assert service["spec"]["ports"][0]["targetPort"] == port == container["readinessProbe"]["httpGet"]["port"]
+
+
+def assert_only_the_database_secret(container: dict, secret_names: set[str]) -> None:
+    """The product's own manifests (migration, API) take DATABASE_URL from the secret, not the sync secrets."""
+    assert "envFrom" not in container, "the whole secret would bring the bot token and the anonymization key"
+    [database] = [item for item in container["env"] if item["name"] == "DATABASE_URL"]
+    assert database["valueFrom"]["secretKeyRef"]["name"] in secret_names
+    assert database["valueFrom"]["secretKeyRef"]["key"] == "DATABASE_URL"
+
+
+def assert_non_root_with_resources(pod: dict, container: dict) -> None:
+    """The image's numeric user, no privilege escalation, and requests and a memory limit."""
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"]) and "memory" in container["resources"]["limits"]
 
 
 def _compose_environment(service: dict) -> dict[str, str]:
@@ -129,9 +148,12 @@ def test_compose_runs_every_process_of_the_product_from_one_image_on_one_databas
         assert service["image"] == image, name
         env = _compose_environment(service)
         assert "DATABASE_URL" in env, name
-        # The bot token and the anonymization key only where sync runs start (the daemon's run launcher copies them).
-        assert ({"DISCORD_BOT_TOKEN", "ANONYMIZATION_KEY"} <= set(env)) == (name == "daemon"), name
-        assert not {"DISCORD_BOT_TOKEN", "ANONYMIZATION_KEY"} & set(env) or name == "daemon", name
+        # The bot token and the anonymization key only where runs are planned (the code server resolves their
+        # resources) and started (the daemon's run launcher copies them into each run container).
+        sync_secrets = {"DISCORD_BOT_TOKEN", "ANONYMIZATION_KEY"} & set(env)
+        assert sync_secrets == (
+            {"DISCORD_BOT_TOKEN", "ANONYMIZATION_KEY"} if name in ("code-server", "daemon") else set()
+        )
         # Dagster's storage variables name the very database DATABASE_URL names: no split of state.
         derived = dagster_postgres_environment(env["DATABASE_URL"])
         assert {k: env[k] for k in derived} == derived, name

@@ -133,7 +133,8 @@ load_from:
 EOF
 pg=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p.hostname, p.port or 5432, p.username or "postgres", p.password or "")' "$DATABASE_URL")
 read -r PG_HOST PG_PORT PG_USER PG_PASSWORD <<<"$pg"
-# Only the services that need a secret get it, as in docker-compose.yml.
+# Only the services that need a secret get it, as in docker-compose.yml: the code server (it resolves a run's
+# resources when it plans the run) and the daemon (its run launcher copies them into each run container).
 common=(--network host -e "DATABASE_URL=$DATABASE_URL" -e "DAGSTER_PG_HOST=$PG_HOST" -e "DAGSTER_PG_PORT=$PG_PORT"
         -e "DAGSTER_PG_USER=$PG_USER" -e "DAGSTER_PG_PASSWORD=$PG_PASSWORD" -e "DAGSTER_PG_DB=$DB"
         -e "DISCORD_API_BASE_URL=http://127.0.0.1:$EMU_PORT/api/v10" -e "SYNC_FRESHNESS_HOURS=2"
@@ -162,7 +163,7 @@ GUILD=$(podman logs "$P-emulator" 2>&1 | awk '/^guild /{print $2; exit}')
 ok "emulator serving guild $GUILD on port $EMU_PORT"
 
 start_code_server() {
-  podman run -d --name "$P-code-server" "${common[@]}" "${home[@]}" \
+  podman run -d --name "$P-code-server" "${common[@]}" "${secrets[@]}" "${home[@]}" \
     -e "DAGSTER_CURRENT_IMAGE=$IMAGE" "$IMAGE" \
     dagster code-server start -m discord_sync.definitions -h 0.0.0.0 -p "$CODE_PORT" --location-name discord_sync >/dev/null
   # docker-compose.yml's healthcheck of the code server.
