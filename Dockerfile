@@ -52,4 +52,4 @@ USER 10001:10001
 
 EXPOSE 4000
 CMD ["dagster", "code-server", "start", "-m", "discord_sync.definitions", "-h", "0.0.0.0", "-p", "4000", \
-     "--location-name", "discord_sync"]
+     "--location-name", "discord-sync"]

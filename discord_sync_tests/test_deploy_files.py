@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import uuid
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 DEPLOY = REPO_ROOT / "deploy"
 PRODUCT_SERVICES = ("migrate", "code-server", "webserver", "daemon", "api")
 SECRETS = ("DATABASE_URL", "DISCORD_BOT_TOKEN", "ANONYMIZATION_KEY")
+# The code location's one name: `[tool.dg]`, the workspaces, compose, the image's command and the Helm chart.
+CODE_LOCATION = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["dg"]["project"]["code_location_name"]
 
 
 def load(path: Path) -> dict:
@@ -78,6 +81,9 @@ def test_helm_values_carry_dagster_yaml_settings_and_the_product_secrets():
 
     [deployment] = values["dagster-user-deployments"]["deployments"]
     assert deployment["codeServerArgs"][:2] == ["-m", "discord_sync.definitions"]
+    # The chart names the code location after the deployment in the webserver's workspace: the same name everywhere.
+    args = deployment["codeServerArgs"]
+    assert deployment["name"] == args[args.index("--location-name") + 1] == CODE_LOCATION
     secret_names = {s["name"] for s in deployment["envSecrets"]}
     assert secret_names == {s["name"] for s in values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"]}
     secrets = {
@@ -175,6 +181,12 @@ def test_compose_runs_every_process_of_the_product_from_one_image_on_one_databas
         command[command.index("-p") + 1],
         location,
     )
+    assert location == CODE_LOCATION
+    for path in (REPO_ROOT / "workspace.yaml", DEPLOY / "docker" / "workspace.yaml"):
+        [entry] = load(path)["load_from"]
+        assert next(iter(entry.values()))["location_name"] == CODE_LOCATION, path
+    [cmd] = [json.loads(args) for keyword, args in dockerfile_stages()[-1] if keyword == "CMD"]
+    assert cmd[cmd.index("--location-name") + 1] == CODE_LOCATION
     assert services["webserver"]["command"][0] == "dagster-webserver"
     health = {name: " ".join(services[name]["healthcheck"]["test"]) for name in ("code-server", "webserver", "api")}
     assert f"dagster api grpc-health-check -p {command[command.index('-p') + 1]}" in health["code-server"]

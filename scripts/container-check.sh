@@ -129,7 +129,7 @@ load_from:
   - grpc_server:
       host: 127.0.0.1
       port: $CODE_PORT
-      location_name: discord_sync
+      location_name: discord-sync
 EOF
 pg=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p.hostname, p.port or 5432, p.username or "postgres", p.password or "")' "$DATABASE_URL")
 read -r PG_HOST PG_PORT PG_USER PG_PASSWORD <<<"$pg"
@@ -148,9 +148,9 @@ podman run --rm --name "$P-migrate" "${common[@]}" "$IMAGE" discord-sync migrate
   || fail "migrate: $(tail -3 "$WORK/migrate.log")"
 ok "migrate: $(tail -1 "$WORK/migrate.log")"
 
-# The emulator as Discord: one small generated guild, slowed a little so a second run can be caught running.
+# The emulator as Discord: one small generated guild (its control API slows it down later, to catch a run running).
 podman run -d --name "$P-emulator" --network host "$IMAGE" \
-  discord-sync emulator --port "$EMU_PORT" --guild-seed 7 --scale 0.05 --latency-ms 150 --token "$TOKEN" >/dev/null
+  discord-sync emulator --port "$EMU_PORT" --guild-seed 7 --scale 0.05 --latency-ms 30 --token "$TOKEN" >/dev/null
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: retry COMMAND once a second
   local deadline=$(($(date +%s) + $1)) what=$2; shift 2
   until "$@" >/dev/null 2>&1; do
@@ -165,7 +165,7 @@ ok "emulator serving guild $GUILD on port $EMU_PORT"
 start_code_server() {
   podman run -d --name "$P-code-server" "${common[@]}" "${secrets[@]}" "${home[@]}" \
     -e "DAGSTER_CURRENT_IMAGE=$IMAGE" "$IMAGE" \
-    dagster code-server start -m discord_sync.definitions -h 0.0.0.0 -p "$CODE_PORT" --location-name discord_sync >/dev/null
+    dagster code-server start -m discord_sync.definitions -h 0.0.0.0 -p "$CODE_PORT" --location-name discord-sync >/dev/null
   # docker-compose.yml's healthcheck of the code server.
   wait_for 180 "code server" podman exec "$P-code-server" dagster api grpc-health-check -p "$CODE_PORT" \
     || fail "the code server is not healthy: $(podman logs --tail 5 "$P-code-server" 2>&1)"
@@ -242,13 +242,28 @@ tenant=$(api GET /api/tenants/acme)
 ok "tenant acme: onboarding $(field onboarding.state <<<"$tenant"), $(field last_sync.messages <<<"$tenant") messages stored"
 
 # --- A second run, cancelled through the API -----------------------------------------------------------------------
+emulator_latency() {
+  curl -fsS -X POST -H "Content-Type: application/json" -d "{\"latency_ms\": $1}" \
+    "http://127.0.0.1:$EMU_PORT/_control/settings" >/dev/null
+}
+# A second run has little to read: Discord answers slowly for a while (1 s a request), so it is still running when
+# the cancel arrives.
+emulator_latency 1000
 second=$(api POST /api/tenants/acme/sync)
 second_run=$(field run_id <<<"$second")
 # Dagster refuses to terminate a run that is STARTING (its container not yet reporting): cancel once it is STARTED.
-deadline=$(($(date +%s) + 120))
-until read -r s _ <<<"$(run_info "$second_run")" && [ "$s" = STARTED ]; do
-  case "$s" in SUCCESS|FAILURE|CANCELED) fail "run $second_run ended $s before it could be cancelled" ;; esac
-  [ "$(date +%s)" -lt "$deadline" ] || fail "run $second_run is $s 120 s after it was queued"
+deadline=$(($(date +%s) + 180))
+while :; do
+  status=$(api GET /api/tenants/acme/sync/status)
+  s=$(field run.status <<<"$status")
+  if [ "$(field run.run_id <<<"$status")" = "$second_run" ]; then
+    case "$s" in
+      started|STARTED) break ;;
+      success|SUCCESS|failure|FAILURE|canceled|CANCELED) fail "run $second_run ended $s before it could be cancelled" ;;
+    esac
+  fi
+  [ "$(date +%s)" -lt "$deadline" ] || fail "run $second_run is '$s' 180 s after it was queued"
+  sleep 0.5
 done
 second_container=$(podman ps --filter "label=dagster/run_id=$second_run" --format '{{.ID}}')
 canceled=$(api POST /api/tenants/acme/sync/cancel)
@@ -258,8 +273,9 @@ until read -r s _ <<<"$(run_info "$second_run")" && [ "$s" = CANCELED ]; do
   [ "$(date +%s)" -lt "$deadline" ] || fail "run $second_run is $s 180 s after the cancel"
   sleep 2
 done
-left=$(podman ps --filter "label=dagster/run_id=$second_run" -q)
-[ -z "$left" ] || fail "the cancelled run's container ${left:0:12} still runs"
+emulator_latency 30
+wait_for 60 "container gone" sh -c "[ -z \"\$(podman ps --filter label=dagster/run_id=$second_run -q)\" ]" \
+  || fail "the cancelled run's container still runs"
 ok "second run $second_run (container ${second_container:0:12}) cancelled while STARTED: the API answered $canceled; Dagster says CANCELED and the container is gone"
 
 # --- The code server restarts; the next hourly tick syncs ------------------------------------------------------------
