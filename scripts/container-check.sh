@@ -124,6 +124,7 @@ sed -e 's/^    network: discord-sync$/    network: host/' \
     -e "s#discord-sync-storage:/opt/dagster/dagster_home/storage#$P-storage:/opt/dagster/dagster_home/storage#" \
     deploy/docker/dagster.yaml >"$WORK/dagster.yaml"
 grep -q '^    network: host$' "$WORK/dagster.yaml" || fail "deploy/docker/dagster.yaml has no 'network: discord-sync'"
+grep -q "^        - $P-storage:" "$WORK/dagster.yaml" || fail "deploy/docker/dagster.yaml mounts no discord-sync-storage volume"
 cat >"$WORK/workspace.yaml" <<EOF
 load_from:
   - grpc_server:
