@@ -1,6 +1,10 @@
 """The asset graph as its users see it in the UI: assets, partitions, job, automation, and secrets kept secret."""
 
 import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -67,12 +71,16 @@ def test_secrets_reach_dagster_as_env_vars_not_values(defs):
     assert DATABASE_PASSWORD not in repr(defs.resources)
 
 
-def test_loading_the_code_location_without_database_url_names_it(monkeypatch):
+def test_the_code_location_loads_without_database_url_and_a_run_names_it_when_it_needs_it(monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     import discord_sync.definitions as module
 
-    with pytest.raises(Exception, match="DATABASE_URL is not set"):
-        importlib.reload(module)
+    defs = importlib.reload(module).defs
+    assert defs.resolve_job_def("sync_tenant")
+    # Resolved when a run (or sensor) builds the resource, and named there.
+    with pytest.raises(Exception, match="DATABASE_URL"):
+        with dg.build_resources({"postgres": defs.resources["postgres"]}):
+            pass
 
 
 def test_a_malformed_setting_stops_loading_the_code_location(monkeypatch):
@@ -84,3 +92,49 @@ def test_a_malformed_setting_stops_loading_the_code_location(monkeypatch):
         importlib.reload(module)
     monkeypatch.delenv("SYNC_MAX_CHANNEL_WORKERS")
     importlib.reload(module)
+
+
+BARE_CHECKOUT_ENV_KEEP = ("PATH", "HOME", "LANG")
+
+
+def bare_environment(**extra: str) -> dict[str, str]:
+    """The environment of a fresh clone: no DATABASE_URL, no secret, no Dagster or product setting."""
+    env = {key: os.environ[key] for key in BARE_CHECKOUT_ENV_KEEP if key in os.environ}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
+    return {**env, **extra}
+
+
+@pytest.mark.e2e
+def test_dagsters_tools_load_the_code_location_on_a_bare_checkout(tmp_path):
+    """`dg check defs`, `dg list defs` and `dagster definitions validate` with no database and no secret set.
+
+    DAGSTER_HOME names an empty folder: without it, Dagster's CLI reads the checkout's own dagster.yaml (the
+    deployment's, whose storage needs the DAGSTER_PG_* variables) as a temporary instance's settings."""
+    repo = Path(__file__).resolve().parents[1]
+    bin_dir = Path(sys.executable).parent
+    env = bare_environment(DAGSTER_HOME=str(tmp_path))
+    checked = subprocess.run(
+        [str(bin_dir / "dg"), "check", "defs"], cwd=repo, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert checked.returncode == 0, checked.stdout[-2000:] + checked.stderr[-3000:]
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+
+    listed = subprocess.run(
+        [str(bin_dir / "dg"), "list", "defs", "--json"], cwd=repo, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assert "sync_tenant" in listed.stdout and "hourly_sync_schedule" in listed.stdout
+
+    # From a folder of its own (no dagster.yaml there) and with no DAGSTER_HOME at all: a truly empty environment.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    validated = subprocess.run(
+        [str(bin_dir / "dagster"), "definitions", "validate", "-m", "discord_sync.definitions"],
+        cwd=elsewhere,
+        env=bare_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert validated.returncode == 0, validated.stderr[-3000:]
+    assert "Validation successful for code location discord_sync.definitions" in validated.stdout + validated.stderr

@@ -1,8 +1,9 @@
 """A plain, non-editable install of the wheel (what a container image does) migrates, adds a tenant and syncs it.
 
-The wheel is built from this checkout and installed with its dependencies into a fresh virtual environment (pip's
-cache makes the second time quick; only PyPI is reached). Everything then runs from a folder outside the
-checkout, with that environment's console scripts, so nothing can come from the source tree.
+The wheel is built from this checkout and installed with the locked dependencies (requirements/runtime.txt, as the
+image installs them) into a fresh virtual environment (pip's cache makes the second time quick; only PyPI is
+reached). Everything then runs from a folder outside the checkout, with that environment's console scripts, so
+nothing can come from the source tree.
 """
 
 from __future__ import annotations
@@ -49,7 +50,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     [wheel] = (root / "dist").glob("discord_sync-*.whl")
     run([sys.executable, "-m", "venv", str(root / "venv")], cwd=root)
     bin_dir = root / "venv" / "bin"
-    run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", str(wheel)], cwd=root, timeout=INSTALL_TIMEOUT)
+    # As the image installs it: the locked dependencies with their hashes, then the wheel alone.
+    lock = REPO / "requirements" / "runtime.txt"
+    pip = [str(bin_dir / "python"), "-m", "pip", "install", "--quiet"]
+    run([*pip, "--require-hashes", "--no-deps", "-r", str(lock)], cwd=root, timeout=INSTALL_TIMEOUT)
+    run([*pip, "--no-deps", str(wheel)], cwd=root, timeout=INSTALL_TIMEOUT)
+    run([str(bin_dir / "python"), "-m", "pip", "check"], cwd=root)
     return bin_dir
 
 

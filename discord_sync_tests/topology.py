@@ -24,7 +24,7 @@ from dagster_graphql import DagsterGraphQLClient
 from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 
 BIN = Path(sys.executable).parent
-LOCATION = "discord_sync"
+LOCATION = "discord-sync"
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 
 

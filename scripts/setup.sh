@@ -10,9 +10,14 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)
+# Reinstalls only when pyproject.toml or the lock changed, so a second run takes a moment.
+stamp=.venv/.installed-$(cat pyproject.toml requirements/test.txt | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[test,demo]"
+  # Every dependency, test tools included, at the versions and hashes of the lock (scripts/lock.sh writes it);
+  # then the project itself, editable and without dependencies, so nothing unpinned comes in.
+  .venv/bin/python -m pip install --quiet --require-hashes -r requirements/test.txt
+  .venv/bin/python -m pip install --quiet --no-deps -e .
+  .venv/bin/python -m pip check
   touch "$stamp"
 fi
