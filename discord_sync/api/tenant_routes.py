@@ -12,9 +12,10 @@ from discord_sync.api.auth import admin_key, admin_tenant, database, visible_ten
 from discord_sync.api.errors import ApiError
 from discord_sync.api.onboarding import next_hourly_sync, onboarding_state
 from discord_sync.api.responses import errors
-from discord_sync.api.schemas import SyncRunSummary, TenantCreate, TenantOut
+from discord_sync.api.schemas import SyncRunSummary, TenantCreate, TenantOut, TenantSettings
 from discord_sync.control.tenant_runs import ACTIVE_STATUSES, tenant_runs
 from discord_sync.store.api_keys import ApiKey
+from discord_sync.store.reactors import set_who_reacted
 from discord_sync.store.sync_runs import first_success, run_history
 from discord_sync.store.tenants import Tenant, TenantError, add_tenant, get_tenant, remove_tenant
 
@@ -35,6 +36,7 @@ def tenant_view(engine: sa.Engine, tenant: Tenant) -> TenantOut:
         platform=tenant.platform,
         guild_id=str(tenant.guild_id),
         created_at=tenant.created_at,
+        who_reacted=tenant.who_reacted,
         onboarding=onboarding_state(
             first_success_at=completed_at, latest_sync=last_sync, latest_run=latest_runs[0] if latest_runs else None
         ),
@@ -81,6 +83,24 @@ def read_tenant(
     tenant: Annotated[Tenant, Depends(visible_tenant)], engine: Annotated[sa.Engine, Depends(database)]
 ) -> TenantOut:
     return tenant_view(engine, tenant)
+
+
+@router.patch(
+    "/{tenant_id}",
+    response_model=TenantOut,
+    responses=errors(400, 401, 404, 413, 415, 422),
+    summary="Change a tenant's options (its own key or admin): `who_reacted`",
+)
+def update_tenant(
+    body: TenantSettings,
+    tenant: Annotated[Tenant, Depends(visible_tenant)],
+    engine: Annotated[sa.Engine, Depends(database)],
+) -> TenantOut:
+    if body.who_reacted is not None:
+        with engine.begin() as conn:
+            set_who_reacted(conn, tenant.id, body.who_reacted)
+    with engine.connect() as conn:
+        return tenant_view(engine, get_tenant(conn, tenant.id))
 
 
 @router.delete(

@@ -1,4 +1,4 @@
-"""`discord-sync tenant add|list|remove`: manage the communities this deployment syncs."""
+"""`discord-sync tenant add|list|set|remove`: manage the communities this deployment syncs and their options."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 
 from discord_sync.store.database import resolve_database_url, shared_engine
 from discord_sync.store.migrate import require_current_schema
+from discord_sync.store.reactors import set_who_reacted
 from discord_sync.store.tenants import add_tenant, get_tenant, list_tenants, remove_tenant
 
 
@@ -22,6 +23,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     listing = commands.add_parser("list", help="list the tenants")
     listing.set_defaults(handler=run_list)
+
+    options = commands.add_parser("set", help="change a tenant's options")
+    options.add_argument("tenant")
+    options.add_argument(
+        "--who-reacted",
+        choices=("on", "off"),
+        required=True,
+        help="list who reacted to recent messages into message_reactors (off by default; costs Discord requests "
+        "within SYNC_REACTORS_REQUEST_BUDGET per run)",
+    )
+    options.set_defaults(handler=run_set)
 
     remove = commands.add_parser("remove", help="remove a tenant and all of its synced data")
     remove.add_argument("tenant")
@@ -48,9 +60,17 @@ def run_list(args: argparse.Namespace) -> int:
     if not rows:
         print("no tenants yet: discord-sync tenant add TENANT --guild GUILD_ID")
         return 0
-    print(f"{'TENANT':<24} {'PLATFORM':<9} {'GUILD':<20} NAME")
+    print(f"{'TENANT':<24} {'PLATFORM':<9} {'GUILD':<20} {'WHO-REACTED':<12} NAME")
     for tenant in rows:
-        print(f"{tenant.id:<24} {tenant.platform:<9} {tenant.guild_id:<20} {tenant.name}")
+        reacted = "on" if tenant.who_reacted else "off"
+        print(f"{tenant.id:<24} {tenant.platform:<9} {tenant.guild_id:<20} {reacted:<12} {tenant.name}")
+    return 0
+
+
+def run_set(args: argparse.Namespace) -> int:
+    with _engine().begin() as conn:
+        set_who_reacted(conn, args.tenant, args.who_reacted == "on")
+    print(f"tenant {args.tenant}: who reacted {args.who_reacted}")
     return 0
 
 
