@@ -102,7 +102,7 @@ def replace_reactors(
         for member_hash in dict.fromkeys(hashes)
     ]
     if rows:
-        conn.execute(insert(message_reactors).values(rows))
+        conn.execute(insert(message_reactors), rows)
     values = {"normal_count": reaction.normal_count, "burst_count": reaction.burst_count, "synced_at": sa.func.now()}
     conn.execute(
         insert(message_reactor_syncs)

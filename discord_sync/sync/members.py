@@ -8,6 +8,7 @@ against the bot): the reason is recorded in `member_syncs` and the intent is che
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -67,6 +68,11 @@ class MemberSyncReport:
         }
 
 
+def _write_members(engine: sa.Engine, rows: list[dict]) -> None:
+    with engine.begin() as conn:
+        upsert_members(conn, rows)
+
+
 def member_sync_due(state: MemberSyncState | None, now: datetime, every: timedelta) -> bool:
     """Whether the tenant's members are to be listed now: never yet, the cadence elapsed since the last decision,
     or a failed listing older than `FAILED_RETRY`."""
@@ -101,16 +107,24 @@ async def sync_members(
         if not access.listable:
             report.status, report.reason = "no_intent", access.reason
         else:
-            after = 0
+            page = await source.list_members(guild_id, 0, MEMBERS_PAGE)
             while True:
-                page = await source.list_members(guild_id, after, MEMBERS_PAGE)
                 rows = [member_row(tenant_id, m, anonymizer, started_at) for m in page]
-                with engine.begin() as conn:
-                    upsert_members(conn, rows)
+                # The next page is asked for while this one is written: the cursor is known from the page alone.
+                following = None
+                if len(page) == MEMBERS_PAGE:
+                    after = max(int(m["user"]["id"]) for m in page)
+                    following = asyncio.create_task(source.list_members(guild_id, after, MEMBERS_PAGE))
+                try:
+                    await asyncio.to_thread(_write_members, engine, rows)
+                except BaseException:
+                    if following is not None:
+                        following.cancel()
+                    raise
                 report.members_listed += len(rows)
-                if len(page) < MEMBERS_PAGE:
+                if following is None:
                     break
-                after = max(int(m["user"]["id"]) for m in page)
+                page = await following
             with engine.begin() as conn:
                 report.members_left = mark_left(conn, tenant_id, started_at)
     except (SourceError, TransientFailure, RateLimitTooLong, MemberPayloadError) as error:
