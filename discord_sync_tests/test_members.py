@@ -226,3 +226,28 @@ def test_who_reacted_is_opt_in_stays_within_its_budget_and_follows_count_changes
         assert emulator.client.counters()["requests_by_route"][REACTORS_ROUTE] == 1
         truth = emulator.client.reactors(channel_id, message_id)["👍"]["normal"]
         assert stored_reactors(engine)[(message_id, "👍", False)] == {ANON.user_hash(u) for u in truth}
+
+
+def test_a_listing_that_fails_marks_nobody_as_left_records_why_and_is_tried_again(engine, monkeypatch):
+    with Emulator(guilds=[GuildSpec(seed=9, scale=0.02, members=1500)], token=TEST_TOKEN) as emulator:
+        guild_id = emulator.guild_ids[0]
+        sync_env(monkeypatch, emulator)
+        create_tenant(engine, "acme", guild_id)
+        sync("acme")
+        leaver = next(m for m in emulator.client.members(guild_id)["members"] if not m["bot"])
+        emulator.client.remove_member(guild_id, int(leaver["user_id"]))
+        # The member list is refused (400) at its first request: the listing is incomplete.
+        emulator.client.inject("server_error", status=400, count=1, route=r"/members$")
+        make_due(engine)
+        emulator.client.reset_counters()
+        sync("acme")
+        with engine.connect() as conn:
+            state = conn.execute(sa.text("SELECT status, reason, last_complete_at FROM member_syncs")).one()
+        assert state.status == "failed" and "400" in state.reason and state.last_complete_at is not None
+        assert member_rows(engine)[ANON.user_hash(leaver["user_id"])].left_at is None
+        assert sum(r.left_at is None for r in member_rows(engine).values()) == 1500
+        # An hour later the listing is tried again, completes, and the leave is found.
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE member_syncs SET last_attempt_at = last_attempt_at - interval '61 minutes'"))
+        sync("acme")
+        assert member_rows(engine)[ANON.user_hash(leaver["user_id"])].left_at is not None

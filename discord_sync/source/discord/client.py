@@ -353,7 +353,8 @@ class DiscordSource:
         """One page of `GET /guilds/{id}/members` (user id > `after`, by id); `SourceError` if refused."""
         try:
             page = await self._call(self._session.get_members, community_id, limit, after or None)
-        except (discord.Forbidden, discord.NotFound) as error:
+        except discord.HTTPException as error:
+            # Refused (403, 404) or a request Discord will not answer (another 4xx): the listing stops here.
             raise SourceError(
                 f"Discord refused the member list of guild {community_id} ({error.status} {error.text or ''})"
             ) from None
