@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from discord_sync.store.schema import (
+    channels,
     message_emoji_reactions,
     message_reactor_syncs,
     message_reactors,
@@ -68,6 +69,12 @@ def reactions_to_list(conn: sa.Connection, tenant_id: str, since: datetime, limi
             r.c.tenant_id == tenant_id,
             m.c.created_at >= since,
             m.c.deleted_at.is_(None),
+            # A channel the bot may not read (or that is gone) is not asked: Discord would refuse with 403.
+            ~sa.exists().where(
+                channels.c.tenant_id == m.c.tenant_id,
+                channels.c.id == m.c.channel_id,
+                sa.or_(channels.c.unreadable_reason.is_not(None), channels.c.deleted_at.is_not(None)),
+            ),
             sa.or_(
                 s.c.message_id.is_(None),
                 s.c.normal_count != r.c.count - r.c.burst_count,

@@ -34,6 +34,7 @@ class ReactorSyncReport:
     reactors_stored: int = 0
     reactions_left: bool = False
     reactors_removed: int = 0
+    too_large: int = 0
     requests: int = 0
     errors: int = 0
 
@@ -45,6 +46,7 @@ class ReactorSyncReport:
             "reactors_stored": self.reactors_stored,
             "budget_exhausted": self.reactions_left,
             "reactors_removed": self.reactors_removed,
+            "reactions_over_budget": self.too_large,
             "reactor_requests": self.requests,
             "reactor_errors": self.errors,
         }
@@ -96,6 +98,11 @@ async def sync_reactors(
     refused_channels: set[int] = set()
     for reaction in due:
         if reaction.channel_id in refused_channels:
+            continue
+        if pages_needed(reaction) > budget:
+            # More reactors than one run's budget can list (100 per request): skipped, so that it does not hold
+            # back every reaction behind it; a larger SYNC_REACTORS_REQUEST_BUDGET lists it.
+            report.too_large += 1
             continue
         if report.requests + pages_needed(reaction) > budget:
             report.reactions_left = True
