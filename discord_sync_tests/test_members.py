@@ -112,6 +112,10 @@ def test_members_and_roles_are_stored_anonymized_at_one_request_per_1000_and_lea
         changed = next(m for m in truth if not m["bot"] and m["user_id"] != leaver["user_id"])
         role = int(roles[2].id)
         emulator.client.set_member_roles(guild_id, int(changed["user_id"]), [role])
+        emulator.client.set_role(guild_id, 424242424242424242, 1024)
+        gone = int(roles[1].id)
+        assert any(str(gone) in m["role_ids"] for m in truth if m["user_id"] != leaver["user_id"])
+        emulator.client.delete_role(guild_id, gone)
         emulator.client.reset_counters()
         sync("acme")  # not due yet: no member request
         assert MEMBERS_ROUTE not in emulator.client.counters()["requests_by_route"]
@@ -124,6 +128,12 @@ def test_members_and_roles_are_stored_anonymized_at_one_request_per_1000_and_lea
         assert all(stored[ANON.user_hash(u)].left_at is None for u in joined)
         assert stored[ANON.user_hash(changed["user_id"])].role_ids == [role]
         assert sum(r.left_at is None for r in stored.values()) == 2345 - 1 + 2
+        assert not any(gone in r.role_ids for r in stored.values() if r.left_at is None)
+        with engine.connect() as conn:
+            now_roles = {r.id: r for r in conn.execute(sa.text("SELECT id, permissions, deleted_at FROM roles"))}
+        assert now_roles[gone].deleted_at is not None
+        assert now_roles[424242424242424242].permissions == 1024 and now_roles[424242424242424242].deleted_at is None
+        assert sum(r.deleted_at is None for r in now_roles.values()) == 5
 
 
 def _users(emulator: Emulator, guild_id: int) -> list[dict]:

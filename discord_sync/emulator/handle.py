@@ -216,6 +216,10 @@ class EmulatorClient:
         """Give a member exactly these roles."""
         self._call("PUT", f"/guilds/{guild_id}/members/{user_id}/roles", {"role_ids": [str(r) for r in role_ids]})
 
+    def delete_role(self, guild_id: int, role_id: int) -> None:
+        """Delete a role of the guild (it leaves every member too)."""
+        self._call("DELETE", f"/guilds/{guild_id}/roles/{role_id}")
+
     def members(self, guild_id: int) -> dict[str, Any]:
         """Ground truth: `members` (user_id, joined_ms, role_ids, bot, pending, premium_since_ms) and `left`."""
         return self._call("GET", f"/guilds/{guild_id}/members")

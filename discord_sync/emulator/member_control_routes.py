@@ -35,6 +35,13 @@ async def set_member_roles(request: web.Request) -> web.Response:
     return json_response({"role_ids": [str(r) for r in membership.role_ids]})
 
 
+async def delete_role(request: web.Request) -> web.Response:
+    """DELETE /guilds/{guild_id}/roles/{role_id}: the role is deleted (not @everyone or the bot's own role)."""
+    if not members.delete_role(_guild(request), int(request.match_info["role_id"])):
+        raise web.HTTPNotFound(text="no such role, or one that cannot be deleted")
+    return json_response({"deleted": True})
+
+
 async def member_truth(request: web.Request) -> web.Response:
     """GET /guilds/{guild_id}/members: every current member (user id, joined, roles, bot, pending, boosting) and
     the user ids of those who left."""
@@ -84,5 +91,6 @@ def add_member_control_routes(app: web.Application) -> None:
     r.add_get(PREFIX + "/guilds/{guild_id}/members", member_truth)
     r.add_delete(PREFIX + "/guilds/{guild_id}/members/{user_id}", remove_member)
     r.add_put(PREFIX + "/guilds/{guild_id}/members/{user_id}/roles", set_member_roles)
+    r.add_delete(PREFIX + "/guilds/{guild_id}/roles/{role_id}", delete_role)
     r.add_post(PREFIX + "/application", set_application_intent)
     r.add_get(PREFIX + "/channels/{channel_id}/messages/{message_id}/reactors", reactor_truth)

@@ -145,3 +145,14 @@ def reactors(guild: Guild, record: MessageRecord, reaction: Reaction) -> tuple[l
     normal_count = min(len(pool), max(0, reaction.count - reaction.burst))
     burst_count = min(len(pool) - normal_count, reaction.burst)
     return sorted(ordered[:normal_count]), sorted(ordered[normal_count : normal_count + burst_count])
+
+
+def delete_role(guild: Guild, role_id: int) -> bool:
+    """Delete a role (not @everyone, not the bot's own): it leaves the guild and every member; False if unknown."""
+    if role_id in (guild.id, guild.bot_role_id) or role_id not in guild.role_permissions:
+        return False
+    del guild.role_permissions[role_id]
+    guild.role_ids = [r for r in guild.role_ids if r != role_id]
+    for membership in roster(guild).members.values():
+        membership.role_ids = tuple(r for r in membership.role_ids if r != role_id)
+    return True
