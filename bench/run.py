@@ -29,6 +29,7 @@ from bench.infra import EmulatorProcess, Server, sync_environment
 from bench.initial_sync import SyncMeasurement, measure_initial_sync
 from bench.lanes import measure_lanes
 from bench.many_tenants import measure_many_tenants
+from bench.members import MESSAGES_PER_HOUR, REACTED_SHARE, measure_members_sync, measure_reactors_hour
 from bench.quiet_tenant import measure_quiet_hour
 from bench.refresh import RECENT_MODEL, WEEK_MODEL, measure_refresh
 from bench.steady_state import measure_steady_state
@@ -487,6 +488,34 @@ def emulator_cost(server: Server, sizes: Sizes, latency: float, table: Table) ->
     )
 
 
+def members_and_reactors(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
+    """11: members sync of a large guild (requests against one per 1,000) and who reacted per tenant-hour."""
+    count = 20_000 if sizes is QUICK else 100_000
+    m = measure_members_sync(server, latency, count)
+    floor = -(-count // 1000)
+    table.add(
+        f"11a. members sync, {count:,}-member guild: member-list requests",
+        str(m.member_requests),
+        f"{floor} (one per 1,000 members)",
+        floor / m.member_requests if m.member_requests else None,
+        f"<= {floor + 1}",
+        m.member_requests <= floor + 1 and m.stored == count,
+        f"{m.seconds:.1f} s ({count / m.seconds:,.0f} members/s); {m.total_requests} requests in all (login, "
+        f"application, guild); {m.stored:,} members stored; bench/members.py",
+    )
+    r = measure_reactors_hour(server, latency)
+    table.add(
+        "11b. who reacted: requests per tenant-hour",
+        str(r.reactor_requests),
+        f"{r.reactions_added} reactions added or changed",
+        None,
+        f"<= SYNC_REACTORS_REQUEST_BUDGET ({DEFAULTS.reactors_request_budget})",
+        r.reactor_requests <= DEFAULTS.reactors_request_budget,
+        f"{MESSAGES_PER_HOUR} messages/h, {REACTED_SHARE:.0%} reacted; the hour's sync sent {r.all_requests} "
+        f"requests in all; {r.reactor_rows} reactor rows stored; bench/members.py",
+    )
+
+
 START, END = "<!-- bench.run writes from here -->", "<!-- to here -->"
 
 
@@ -514,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         default="1,2,3,4,7,e",
         help="which benchmark groups: 1 (with 6), 2 (with 5), 3, 4, 7 (quiet tenant), 8 (many tenants; "
         "BENCH_TENANTS overrides their number), 9 (refresh: requests and staleness), 10 (lanes: onboarding beside "
-        "the hourly cycle), e (the emulator's own cost)",
+        "the hourly cycle), 11 (members of a 100,000-member guild; who reacted per tenant-hour), e (the emulator's own cost)",
     )
     parser.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
     args = parser.parse_args(argv)
@@ -536,6 +565,7 @@ def main(argv: list[str] | None = None) -> int:
             "8": many_tenants,
             "9": refresh,
             "10": lanes,
+            "11": members_and_reactors,
             "e": emulator_cost,
         }
         for key in args.only.split(","):

@@ -33,6 +33,7 @@ REAL_TENANT_ROUTES = {
     "GET /api/tenants/{tenant_id}/sync/history",
     "POST /api/tenants/{tenant_id}/sync",
     "POST /api/tenants/{tenant_id}/sync/reset",
+    "PATCH /api/tenants/{tenant_id}",
 }
 
 

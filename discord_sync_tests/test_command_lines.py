@@ -110,8 +110,11 @@ def test_dg_list_defs_lists_the_sync_assets_job_and_automation(database_url):
     assert sorted(asset["asset_key"] for asset in listed["assets"]) == [
         "attachments",
         "channels",
+        "members",
+        "message_reactors",
         "messages",
         "reactions",
+        "roles",
     ]
     assert [job["name"] for job in listed["jobs"]] == ["sync_tenant"]
     assert sorted(sensor["name"] for sensor in listed["sensors"]) == [

@@ -26,12 +26,14 @@ def defs(monkeypatch):
 def test_asset_graph_is_tenant_partitioned_channels_then_messages(defs):
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"channels", "messages", "reactions", "attachments"}
+    assert keys == {"channels", "messages", "reactions", "attachments", "members", "roles", "message_reactors"}
     for key in keys:
         node = graph.get(dg.AssetKey(key))
         assert node.partitions_def == dg.DynamicPartitionsDefinition(name="tenants")
-    for key in ("messages", "reactions", "attachments"):
+    for key in ("messages", "reactions", "attachments", "members", "roles"):
         assert dg.AssetKey("channels") in graph.get(dg.AssetKey(key)).parent_keys
+    # Who reacted is listed after the reaction counts it follows.
+    assert dg.AssetKey("reactions") in graph.get(dg.AssetKey("message_reactors")).parent_keys
 
 
 def test_sync_job_sensor_schedule_and_checks_are_wired(defs):

@@ -156,3 +156,32 @@ def forward_as_reply(message: dict) -> dict:
     if reference and reference.get("type") == 1:
         return {**message, "message_reference": {**reference, "type": 0}}
     return message
+
+
+def test_member_application_and_reactor_routes_validate_against_the_spec(emulator: Emulator) -> None:
+    import urllib.parse
+
+    guild_id = emulator.guild_ids[0]
+    emulator.client.join_members(guild_id, 3)
+    application = api_get(emulator, "/applications/@me")
+    assert application.status == 200 and application.body["flags"] & (1 << 14)
+    assert_valid("/applications/@me", application.body)
+    listing = api_get(emulator, f"/guilds/{guild_id}/members", limit=1000)
+    assert listing.status == 200 and len(listing.body) >= 20
+    assert_valid("/guilds/{guild_id}/members", listing.body)
+    channel_id = channel_ids(emulator)["all-shapes"]
+    reacted = [m for m in emulator.client.ground_truth_messages(channel_id) if m.get("reactions")]
+    pages = 0
+    for message in reacted[:10]:
+        for reaction in message["reactions"]:
+            emoji = reaction["emoji"]
+            key = f"{emoji['name']}:{emoji['id']}" if emoji["id"] else emoji["name"]
+            for kind, side in ((0, "normal"), (1, "burst")):
+                path = f"/channels/{channel_id}/messages/{message['id']}/reactions/{urllib.parse.quote(key)}"
+                page = api_get(emulator, path, type=kind, limit=100)
+                assert page.status == 200
+                # Who reacted agrees with the counts the message shows.
+                assert len(page.body) == reaction["count_details"][side]
+                assert_valid("/channels/{channel_id}/messages/{message_id}/reactions/{emoji_name}", page.body)
+                pages += 1
+    assert pages >= 10

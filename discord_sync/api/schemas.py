@@ -75,6 +75,16 @@ class TenantCreate(_Request):
             raise ValueError(f"not a Discord snowflake: {SNOWFLAKE_RULE}") from None
 
 
+class TenantSettings(_Request):
+    """Tenant options to change; an option left out keeps its value."""
+
+    who_reacted: bool | None = Field(
+        default=None,
+        description="list who reacted to recent messages into `message_reactors` (costs Discord requests, "
+        "within SYNC_REACTORS_REQUEST_BUDGET per run)",
+    )
+
+
 class ResetRequest(_Request):
     """What to reset: one channel or thread, or (no body, or no `channel_id`) the whole tenant."""
 
@@ -121,6 +131,7 @@ class TenantOut(BaseModel):
     platform: str
     guild_id: Snowflake
     created_at: datetime | None
+    who_reacted: bool = Field(default=False, description="whether who reacted is synced (`message_reactors`)")
     onboarding: Onboarding
     last_sync: SyncRunSummary | None
     active_run_id: str | None = Field(description="the queued or running sync, if any")

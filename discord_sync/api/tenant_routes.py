@@ -13,9 +13,10 @@ from discord_sync.api.errors import ApiError
 from discord_sync.api.onboarding import next_hourly_sync, onboarding_state
 from discord_sync.api.responses import errors
 from discord_sync.api.run_control import run_control
-from discord_sync.api.schemas import SyncRunSummary, TenantCreate, TenantOut
+from discord_sync.api.schemas import SyncRunSummary, TenantCreate, TenantOut, TenantSettings
 from discord_sync.control.runs import ACTIVE_STATUSES, RunControl
 from discord_sync.store.api_keys import ApiKey
+from discord_sync.store.reactors import set_who_reacted
 from discord_sync.store.sync_runs import first_success, run_history
 from discord_sync.store.tenants import Tenant, TenantError, add_tenant, get_tenant, remove_tenant
 
@@ -36,6 +37,7 @@ def tenant_view(engine: sa.Engine, runs: RunControl, tenant: Tenant) -> TenantOu
         platform=tenant.platform,
         guild_id=str(tenant.guild_id),
         created_at=tenant.created_at,
+        who_reacted=tenant.who_reacted,
         onboarding=onboarding_state(
             first_success_at=completed_at, latest_sync=last_sync, latest_run=latest_runs[0] if latest_runs else None
         ),
@@ -85,6 +87,25 @@ def read_tenant(
     runs: Annotated[RunControl, Depends(run_control)],
 ) -> TenantOut:
     return tenant_view(engine, runs, tenant)
+
+
+@router.patch(
+    "/{tenant_id}",
+    response_model=TenantOut,
+    responses=errors(400, 401, 404, 413, 415, 422),
+    summary="Change a tenant's options (its own key or admin): `who_reacted`",
+)
+def update_tenant(
+    body: TenantSettings,
+    tenant: Annotated[Tenant, Depends(visible_tenant)],
+    engine: Annotated[sa.Engine, Depends(database)],
+    runs: Annotated[RunControl, Depends(run_control)],
+) -> TenantOut:
+    if body.who_reacted is not None:
+        with engine.begin() as conn:
+            set_who_reacted(conn, tenant.id, body.who_reacted)
+    with engine.connect() as conn:
+        return tenant_view(engine, runs, get_tenant(conn, tenant.id))
 
 
 @router.delete(

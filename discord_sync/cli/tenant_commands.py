@@ -1,4 +1,4 @@
-"""`discord-sync tenant add|list|remove`: manage the communities this deployment syncs."""
+"""`discord-sync tenant add|list|set|remove`: manage the communities this deployment syncs and their options."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from discord_sync.store.migrate import migrated_engine
+from discord_sync.store.reactors import set_who_reacted
 from discord_sync.store.tenants import add_tenant, get_tenant, list_tenants, remove_tenant
 
 
@@ -21,6 +22,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     listing = commands.add_parser("list", help="list the tenants")
     listing.set_defaults(handler=run_list)
+
+    options = commands.add_parser("set", help="change a tenant's options")
+    options.add_argument("tenant")
+    options.add_argument(
+        "--who-reacted",
+        choices=("on", "off"),
+        required=True,
+        help="list who reacted to recent messages into message_reactors (off by default; costs Discord requests "
+        "within SYNC_REACTORS_REQUEST_BUDGET per run)",
+    )
+    options.set_defaults(handler=run_set)
 
     remove = commands.add_parser("remove", help="remove a tenant and all of its synced data")
     remove.add_argument("tenant")
@@ -41,9 +53,17 @@ def run_list(args: argparse.Namespace) -> int:
     if not rows:
         print("no tenants yet: discord-sync tenant add TENANT --guild GUILD_ID")
         return 0
-    print(f"{'TENANT':<24} {'PLATFORM':<9} {'GUILD':<20} NAME")
+    print(f"{'TENANT':<24} {'PLATFORM':<9} {'GUILD':<20} {'WHO-REACTED':<12} NAME")
     for tenant in rows:
-        print(f"{tenant.id:<24} {tenant.platform:<9} {tenant.guild_id:<20} {tenant.name}")
+        reacted = "on" if tenant.who_reacted else "off"
+        print(f"{tenant.id:<24} {tenant.platform:<9} {tenant.guild_id:<20} {reacted:<12} {tenant.name}")
+    return 0
+
+
+def run_set(args: argparse.Namespace) -> int:
+    with migrated_engine().begin() as conn:
+        set_who_reacted(conn, args.tenant, args.who_reacted == "on")
+    print(f"tenant {args.tenant}: who reacted {args.who_reacted}")
     return 0
 
 
