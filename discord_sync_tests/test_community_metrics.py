@@ -68,6 +68,43 @@ def _today() -> date:
 class Guild:
     """Rows the test writes, and the metrics their definitions give."""
 
+    @classmethod
+    def stored(cls, engine: sa.Engine, tenant: str) -> Guild:
+        """The rows a sync stored for `tenant`, read back for the definitions to compute on."""
+        guild = cls.__new__(cls)
+        guild.engine, guild.msgs, guild.threads = engine, {}, {}
+        with engine.connect() as conn:
+            for r in conn.execute(
+                sa.text(
+                    """SELECT m.*, (SELECT coalesce(sum(count), 0) FROM message_emoji_reactions e
+                                    WHERE e.tenant_id = m.tenant_id AND e.message_id = m.id) AS reaction_count
+                       FROM messages m WHERE tenant_id = :t"""
+                ),
+                {"t": tenant},
+            ):
+                guild.msgs[r.id] = Msg(
+                    r.id,
+                    r.channel_id,
+                    r.author_hash,
+                    r.created_at,
+                    r.author_is_bot,
+                    r.is_webhook,
+                    r.type,
+                    r.deleted_at is not None,
+                    int(r.reaction_count),
+                )
+            for r in conn.execute(
+                sa.text(
+                    """SELECT c.id, c.parent_id, c.owner_hash, c.created_at, p.type AS parent_type FROM channels c
+                       LEFT JOIN channels p ON p.tenant_id = c.tenant_id AND p.id = c.parent_id
+                       WHERE c.tenant_id = :t AND c.type IN (10, 11, 12) AND c.owner_hash IS NOT NULL"""
+                ),
+                {"t": tenant},
+            ):
+                kind = "forum_post" if r.parent_type in (15, 16) else "thread"
+                guild.threads[r.id] = Thread(r.id, r.parent_id, r.owner_hash, r.created_at, kind)
+        return guild
+
     def __init__(self, engine: sa.Engine, seed: int = 7, days: int = 60) -> None:
         self.engine = engine
         self.rng = random.Random(seed)
@@ -257,7 +294,7 @@ class Guild:
                 m.created_at for m in self.msgs.values() if m.channel_id == t.id and m.counted and m.author != t.owner
             ]
             seconds = (min(times) - t.created_at).total_seconds() if times else None
-            replies[t.id] = (t.kind, t.created_at.date(), seconds)
+            replies[t.id] = (t.kind, t.created_at.astimezone(UTC).date(), seconds)
         return replies
 
 
@@ -272,15 +309,15 @@ def percentile(values: list[float], q: float) -> float | None:
     return values[low] + (values[high] - values[low]) * (position - low)
 
 
-def assert_metrics_match(guild: Guild, conn: sa.Connection) -> None:
+def assert_metrics_match(guild: Guild, conn: sa.Connection, tenant: str = TENANT) -> None:
     """Every stored metric row equals its definition computed from the rows written, and no row is missing."""
     stored_activity = {
         (r.day, r.channel_id): (r.messages, r.communicators, r.new_communicators, r.reactions)
-        for r in conn.execute(sa.text("SELECT * FROM channel_daily_activity WHERE tenant_id = :t"), {"t": TENANT})
+        for r in conn.execute(sa.text("SELECT * FROM channel_daily_activity WHERE tenant_id = :t"), {"t": tenant})
     }
     assert stored_activity == guild.activity()
 
-    members = list(conn.execute(sa.text("SELECT * FROM daily_active_members WHERE tenant_id = :t"), {"t": TENANT}))
+    members = list(conn.execute(sa.text("SELECT * FROM daily_active_members WHERE tenant_id = :t"), {"t": tenant}))
     message_days = {m.day for m in guild.msgs.values()}
     expected_days = {
         d + timedelta(days=i) for d in message_days for i in range(28) if d + timedelta(days=i) <= max(_today(), d)
@@ -289,7 +326,7 @@ def assert_metrics_match(guild: Guild, conn: sa.Connection) -> None:
     for r in members:
         assert (r.daily, r.weekly, r.days_28) == guild.active_members(r.day), r.day
 
-    weeks = list(conn.execute(sa.text("SELECT * FROM weekly_retention WHERE tenant_id = :t"), {"t": TENANT}))
+    weeks = list(conn.execute(sa.text("SELECT * FROM weekly_retention WHERE tenant_id = :t"), {"t": tenant}))
     assert {r.week for r in weeks} >= {d - timedelta(days=d.weekday()) for d in message_days}
     for r in weeks:
         assert (r.new_communicators, r.retained_next_week) == guild.retention(r.week), r.week
@@ -297,7 +334,7 @@ def assert_metrics_match(guild: Guild, conn: sa.Connection) -> None:
     expected_replies = guild.first_replies()
     stored_replies = {
         r.thread_id: (r.kind, r.created_day, r.first_reply_seconds)
-        for r in conn.execute(sa.text("SELECT * FROM thread_first_replies WHERE tenant_id = :t"), {"t": TENANT})
+        for r in conn.execute(sa.text("SELECT * FROM thread_first_replies WHERE tenant_id = :t"), {"t": tenant})
     }
     assert stored_replies.keys() == expected_replies.keys()
     for thread_id, (kind, day, seconds) in expected_replies.items():
@@ -310,7 +347,7 @@ def assert_metrics_match(guild: Guild, conn: sa.Connection) -> None:
         by_day[(day, kind)].append(seconds)
     stored = {
         (r.day, r.kind): r
-        for r in conn.execute(sa.text("SELECT * FROM daily_responsiveness WHERE tenant_id = :t"), {"t": TENANT})
+        for r in conn.execute(sa.text("SELECT * FROM daily_responsiveness WHERE tenant_id = :t"), {"t": tenant})
     }
     assert stored.keys() == by_day.keys()
     for key, values in by_day.items():
