@@ -49,6 +49,9 @@ _STEPS: tuple[str, ...] = (
     "CREATE TEMPORARY TABLE _changed_days (day date PRIMARY KEY) ON COMMIT DROP",
     """WITH taken AS (DELETE FROM metric_changed_days WHERE tenant_id = :tenant RETURNING day)
        INSERT INTO _changed_days SELECT DISTINCT day FROM taken""",
+    # Temporary tables have no statistics until analyzed: without them the planner guesses a thousand days and
+    # scans the tenant's whole history instead of its index on (tenant_id, created_at).
+    "ANALYZE _changed_days",
     # Who posted on each changed day.
     """DELETE FROM daily_communicators dc USING _changed_days d WHERE dc.tenant_id = :tenant AND dc.day = d.day""",
     f"""INSERT INTO daily_communicators (tenant_id, day, author_hash, messages, first_message_id, first_channel_id)
@@ -64,12 +67,14 @@ _STEPS: tuple[str, ...] = (
        UNION
        SELECT f.author_hash FROM communicator_first_messages f JOIN _changed_days d ON f.first_day = d.day
        WHERE f.tenant_id = :tenant""",
+    "ANALYZE _authors",
     """CREATE TEMPORARY TABLE _new_first ON COMMIT DROP AS
        SELECT a.author_hash, f.day AS first_day, f.first_message_id, f.first_channel_id
        FROM _authors a CROSS JOIN LATERAL (
            SELECT dc.day, dc.first_message_id, dc.first_channel_id FROM daily_communicators dc
            WHERE dc.tenant_id = :tenant AND dc.author_hash = a.author_hash ORDER BY dc.day LIMIT 1
        ) f""",
+    "ANALYZE _new_first",
     # Days whose activity to recompute: the changed days, and the old and new first days of authors whose moved.
     "CREATE TEMPORARY TABLE _activity_days (day date PRIMARY KEY) ON COMMIT DROP",
     """INSERT INTO _activity_days
@@ -82,6 +87,7 @@ _STEPS: tuple[str, ...] = (
        SELECT n.first_day FROM _new_first n
        LEFT JOIN communicator_first_messages o ON o.tenant_id = :tenant AND o.author_hash = n.author_hash
        WHERE o.first_message_id IS DISTINCT FROM n.first_message_id""",
+    "ANALYZE _activity_days",
     """DELETE FROM communicator_first_messages o USING _authors a
        WHERE o.tenant_id = :tenant AND o.author_hash = a.author_hash
          AND NOT EXISTS (SELECT 1 FROM _new_first n WHERE n.author_hash = o.author_hash)""",
@@ -120,6 +126,7 @@ _STEPS: tuple[str, ...] = (
     f"""CREATE TEMPORARY TABLE _member_days ON COMMIT DROP AS
         SELECT DISTINCT g::date AS day FROM _changed_days d,
             generate_series(d.day, least(d.day + 27, greatest({TODAY}, d.day)), interval '1 day') g""",
+    "ANALYZE _member_days",
     """INSERT INTO daily_active_members (tenant_id, day, daily, weekly, days_28)
        SELECT :tenant, t.day,
               count(DISTINCT dc.author_hash) FILTER (WHERE dc.day = t.day),
@@ -136,6 +143,7 @@ _STEPS: tuple[str, ...] = (
        SELECT date_trunc('week', day)::date AS week FROM _activity_days
        UNION
        SELECT date_trunc('week', day)::date - 7 FROM _changed_days""",
+    "ANALYZE _weeks",
     """INSERT INTO weekly_retention (tenant_id, week, new_communicators, retained_next_week)
        SELECT :tenant, w.week, count(f.author_hash),
               count(f.author_hash) FILTER (WHERE EXISTS (
@@ -158,6 +166,7 @@ _STEPS: tuple[str, ...] = (
           AND (c.id IN (SELECT DISTINCT m.channel_id FROM _changed_days d
                         JOIN messages m ON m.tenant_id = :tenant AND {DAY_RANGE})
                OR (c.created_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM _changed_days))""",
+    "ANALYZE _threads",
     f"""INSERT INTO thread_first_replies (tenant_id, thread_id, kind, created_day, first_reply_seconds)
         SELECT :tenant, t.id, t.kind, (t.created_at AT TIME ZONE 'UTC')::date,
                extract(epoch FROM (
