@@ -7,7 +7,8 @@ Create Date: 2026-12-06 05:00:00.000000
 `metric_changed_days` records, per tenant, each UTC day whose messages or reactions a statement changed: statement
 triggers (one `INSERT ... SELECT DISTINCT` per statement over its transition table, never a per-row trigger) on
 `messages` and `message_emoji_reactions`. The community metrics recompute only those days, then consume the record
-(`store/community_metrics.py`). The metric tables hold only hashes and counts.
+(`store/community_metrics.py`). The metric tables hold only hashes and counts. Every day of the history already
+stored is noted, so each tenant's first metrics run computes it all.
 """
 
 import sqlalchemy as sa
@@ -184,6 +185,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "day", "kind", name=op.f("pk_daily_responsiveness")),
     )
     op.execute(TRIGGERS)
+    # The history already stored: every day with messages is noted, so each tenant's first metrics run computes it.
+    op.execute(
+        "INSERT INTO metric_changed_days (tenant_id, day) "
+        "SELECT DISTINCT m.tenant_id, (m.created_at AT TIME ZONE 'UTC')::date FROM messages m "
+        "WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = m.tenant_id)"
+    )
 
 
 def downgrade() -> None:
