@@ -22,3 +22,6 @@ PURGE_TAG = "discord_sync/purge"
 RECONCILE_TAG = "discord_sync/reconcile"
 # The id of the API key that asked for a run (never the key itself), so a run can be traced to its caller.
 REQUESTED_BY_TAG = "discord_sync/requested_by"
+# "true": the `no_raw_user_ids` check reads every stored row of the tenant, not only those written since its last
+# passing run.
+RAW_ID_FULL_SCAN_TAG = "discord_sync/raw_id_full_scan"

@@ -120,3 +120,39 @@ def test_a_validator_rejects_a_broken_message() -> None:
     broken = copy.deepcopy({"id": "1", "content": 5})
     errors = list(spec_validator(response_schema("/channels/{channel_id}/messages/{message_id}")).iter_errors(broken))
     assert errors
+
+
+@pytest.mark.integration  # its own emulator, not the module's fixture
+def test_a_guild_with_user_ids_in_every_text_field_still_validates() -> None:
+    with Emulator([GuildSpec(seed=5, scale=0.01)], rate_limits=False) as emulator:
+        guild_id = emulator.guild_ids[0]
+        posted = set(emulator.client.mention_users_everywhere(guild_id))
+        users = [str(u) for u in emulator.client.user_ids(guild_id)[:3]]
+        channels = api_get(emulator, f"/guilds/{guild_id}/channels").body
+        assert_valid("/guilds/{guild_id}/channels", [without_media_type(c) for c in channels])
+        assert all(f"<@{users[0]}>" in c["topic"] for c in channels if "topic" in c)
+        threads = api_get(emulator, f"/guilds/{guild_id}/threads/active").body
+        assert_valid("/guilds/{guild_id}/threads/active", threads)
+        assert any(users[1] in t["name"] for t in threads["threads"])
+        rich = []
+        for channel in channels:
+            if channel["type"] == 0:
+                page = api_get(emulator, f"/channels/{channel['id']}/messages", limit=100)
+                if page.status == 200:
+                    assert_valid("/channels/{channel_id}/messages", [forward_as_reply(m) for m in page.body])
+                    rich += [m for m in page.body if m["id"] in {str(i) for i in posted}]
+    card = next(m["embeds"][0] for m in rich if m["embeds"])
+    assert {"title", "description", "url", "fields", "footer", "author"} <= set(card)
+    assert users[2] in card["fields"][0]["value"] and users[2] in card["footer"]["text"]
+    poll = next(m["poll"] for m in rich if "poll" in m)
+    assert users[0] in poll["question"]["text"] and users[0] in poll["answers"][0]["poll_media"]["text"]
+    snapshot = next(m["message_snapshots"][0]["message"] for m in rich if "message_snapshots" in m)
+    assert snapshot["embeds"][0]["fields"] == card["fields"]
+
+
+def forward_as_reply(message: dict) -> dict:
+    # The spec's MessageReferenceType predates FORWARD (1); Discord sends it on every forward, the rest unchanged.
+    reference = message.get("message_reference")
+    if reference and reference.get("type") == 1:
+        return {**message, "message_reference": {**reference, "type": 0}}
+    return message

@@ -58,6 +58,31 @@ def column(rows, name):
             [{"type": "rich", "url": "https://x", "title": "T", "description": "D"}],
         ),
         (
+            {
+                "embeds": [
+                    {
+                        "type": "rich",
+                        "title": "Ticket",
+                        "fields": [{"name": "Assignee", "value": "Sam", "inline": True}],
+                        "footer": {"text": "Support bot", "icon_url": "https://x/i.png"},
+                        "author": {"name": "Helpdesk", "url": "https://x"},
+                    }
+                ]
+            },
+            "embeds",
+            [
+                {
+                    "type": "rich",
+                    "url": None,
+                    "title": "Ticket",
+                    "description": None,
+                    "fields": [{"name": "Assignee", "value": "Sam"}],
+                    "footer": "Support bot",
+                    "author": "Helpdesk",
+                }
+            ],
+        ),
+        (
             {"embeds": [{"type": "image"}]},
             "embeds",
             [{"type": "image", "url": None, "title": None, "description": None}],

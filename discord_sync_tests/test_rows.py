@@ -1,6 +1,7 @@
 """Table-driven tests of the pure payload-to-row shaping."""
 
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -12,6 +13,7 @@ from discord_sync.shaping.rows import (
     clean_text,
     shape_messages,
     snowflake_time,
+    stored,
 )
 
 KEY = "test-anonymization-key-0123456789"
@@ -83,6 +85,54 @@ def test_no_raw_user_id_survives_in_any_message_column():
     payload = message(content=f"<@{USER}> and <@!{USER}>", mentions=[{"id": USER}])
     rows = shape_messages("acme", 900, [payload], ANON)
     assert USER not in repr(rows.messages)
+
+
+MENTIONS = f"<@{USER}> <@!{USER}> https://discord.com/users/{USER} canary.discordapp.com/users/{USER}"
+CARD = {
+    "type": "rich",
+    "title": MENTIONS,
+    "description": MENTIONS,
+    "url": f"https://discord.com/users/{USER}",
+    "fields": [{"name": MENTIONS, "value": MENTIONS, "inline": False}],
+    "footer": {"text": MENTIONS},
+    "author": {"name": MENTIONS},
+}
+
+
+def test_no_raw_user_id_survives_in_any_text_a_message_carries():
+    payload = message(
+        content=MENTIONS,
+        embeds=[CARD],
+        poll={
+            "question": {"text": MENTIONS},
+            "answers": [{"answer_id": 1, "poll_media": {"text": MENTIONS}}],
+            "expiry": None,
+            "allow_multiselect": False,
+            "layout_type": 1,
+        },
+        message_reference={"type": 1, "message_id": "1", "channel_id": "2", "guild_id": "3"},
+        message_snapshots=[{"message": {"type": 0, "content": MENTIONS, "embeds": [CARD], "attachments": []}}],
+        attachments=[{"id": "5", "filename": "a.png", "url": "https://x/a.png", "size": 1, "description": MENTIONS}],
+        reactions=[{"emoji": {"id": None, "name": MENTIONS}, "count": 1}],
+    )
+    rows = shape_messages("acme", 900, [payload], ANON)
+    assert not rows.errors
+    stored = repr((rows.messages, rows.reactions, rows.attachments))
+    assert USER not in stored
+    assert stored.count(ANON.user_hash(USER)) >= 30  # every text kept, with the hash in place of the id
+
+
+def test_no_raw_user_id_survives_in_a_channel_or_thread_row():
+    payload = {
+        "id": "1100000000000000001",
+        "type": 15,
+        "name": f"ask <@{USER}>",
+        "topic": f"ask <@!{USER}> or https://discord.com/users/{USER} first",
+        "available_tags": [{"id": "7", "name": f"<@{USER}>'s", "moderated": False}],
+    }
+    row = channel_row("acme", payload, ANON, datetime(2024, 1, 1, tzinfo=UTC))
+    assert USER not in repr(row)
+    assert row["name"] == f"ask <@{ANON.user_hash(USER)}>"
 
 
 @pytest.mark.parametrize(
@@ -185,3 +235,25 @@ def test_channel_row_for_a_forum_post_thread():
 
 def test_clean_text_passes_ordinary_text_through():
     assert clean_text("plain") == "plain"
+
+
+def test_a_row_field_added_later_is_scrubbed_unless_it_is_typed_as_a_number_a_flag_or_a_time():
+    class Later(NamedTuple):
+        id: int
+        flag: bool
+        at: datetime | None
+        note: str | None
+        extra: dict | None
+        anything: Any
+
+    raw = f"<@{USER}>"
+    row = stored(Later, ANON, 1, True, None, raw, {"deep": [raw]}, raw)
+    scrubbed = f"<@{ANON.user_hash(USER)}>"
+    assert row == Later(1, True, None, scrubbed, {"deep": [scrubbed]}, scrubbed)
+
+
+def test_the_error_of_a_malformed_message_quotes_no_raw_user_id():
+    broken = message(id="1100000000000000009", type=f"<@{USER}>")  # not a number: the error quotes the value
+    rows = shape_messages("acme", 900, [broken], ANON)
+    assert len(rows.errors) == 1 and "malformed message" in rows.errors[0].error
+    assert USER not in rows.errors[0].error and ANON.user_hash(USER) in rows.errors[0].error

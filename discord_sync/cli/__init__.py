@@ -13,6 +13,7 @@ from discord_sync.cli import (
     db_commands,
     demo_command,
     emulator_command,
+    scrub_command,
     sync_commands,
     tenant_commands,
 )
@@ -27,6 +28,7 @@ COMMAND_MODULES = [
     db_commands,
     tenant_commands,
     sync_commands,
+    scrub_command,
     api_commands,
     demo_command,
     emulator_command,

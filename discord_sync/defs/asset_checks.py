@@ -2,8 +2,8 @@
 
 - every visible channel synced or explained: a channel the bot can read messages in has a `complete` checkpoint,
   or a `skipped`/`failed` one that says why (`last_error`);
-- no raw user id in the tenant's rows: author and mention hashes look like hashes, and no message text still holds
-  a `<@123>` mention.
+- no raw user id in the tenant's rows: the audit of `store/raw_id_audit.py` over every text-bearing column the
+  database catalog lists, reading only what was written since its last passing run.
 """
 
 # No `from __future__ import annotations`: Dagster validates the `context` annotation as a real type.
@@ -13,8 +13,9 @@ import sqlalchemy as sa
 
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import PostgresResource
-from discord_sync.shaping.anonymize import HASH_HEX_CHARS
+from discord_sync.run_names import RAW_ID_FULL_SCAN_TAG
 from discord_sync.shaping.channel_types import MESSAGE_BEARING_TYPES
+from discord_sync.store.raw_id_audit import audit_tenant
 from discord_sync.store.sync_status import ChannelSyncStatus
 
 SAMPLE_SIZE = 20
@@ -29,33 +30,6 @@ _UNEXPLAINED_CHANNELS = sa.text(
       AND c.type = ANY(:types)
       AND NOT coalesce(p.status = :complete OR (p.status IN (:skipped, :failed) AND p.last_error IS NOT NULL), false)
     ORDER BY c.id
-    """
-)
-
-_HASH = f"^[0-9a-f]{{{HASH_HEX_CHARS}}}$"
-# A raw snowflake mention; a scrubbed one holds a 32-character hash, which {1,20} digits can never match.
-_RAW_MENTION = "<@!?[0-9]{1,20}>"
-
-_RAW_USER_IDS = sa.text(
-    """
-    SELECT
-      count(*) FILTER (WHERE author_hash IS NOT NULL AND author_hash !~ :hash) AS bad_author_hashes,
-      count(*) FILTER (WHERE EXISTS (SELECT 1 FROM unnest(mentioned_user_hashes) h WHERE h !~ :hash))
-        AS bad_mention_hashes,
-      count(*) FILTER (WHERE content ~ :mention) AS raw_mentions_in_content,
-      (SELECT count(*) FROM channels c WHERE c.tenant_id = :tenant AND c.owner_hash !~ :hash) AS bad_owner_hashes
-    FROM messages
-    WHERE tenant_id = :tenant
-    """
-)
-
-_RAW_USER_ID_SAMPLE = sa.text(
-    """
-    SELECT id FROM messages
-    WHERE tenant_id = :tenant
-      AND ((author_hash IS NOT NULL AND author_hash !~ :hash) OR content ~ :mention
-           OR EXISTS (SELECT 1 FROM unnest(mentioned_user_hashes) h WHERE h !~ :hash))
-    ORDER BY id LIMIT :limit
     """
 )
 
@@ -74,12 +48,6 @@ def unexplained_channels(conn: sa.Connection, tenant_id: str) -> list[sa.Row]:
             },
         )
     )
-
-
-def raw_user_id_counts(conn: sa.Connection, tenant_id: str) -> dict[str, int]:
-    """How many of the tenant's rows hold something that is not a user hash where a user hash belongs."""
-    row = conn.execute(_RAW_USER_IDS, {"tenant": tenant_id, "hash": _HASH, "mention": _RAW_MENTION}).mappings().one()
-    return {key: int(value) for key, value in row.items()}
 
 
 def _tenant(context: dg.AssetCheckExecutionContext) -> str:
@@ -110,28 +78,45 @@ def every_channel_synced_or_explained(
     )
 
 
+class RawUserIdAuditConfig(dg.Config):
+    """`full_scan`: read every stored row of the tenant, not only those written since the last passing audit."""
+
+    full_scan: bool = False
+
+
 @dg.asset_check(
     asset="messages",
     partitions_def=tenant_partitions,
-    description="No raw user id in the tenant's rows: every author/mention/owner is a keyed hash, no <@123> in text.",
+    description=(
+        "No raw user id in any text, varchar or JSON column of the tenant's rows (the columns come from the "
+        "database catalog): no <@id> mention, no discord.com/users/<id> link, every user-hash column a hash. "
+        f"Reads the rows written since its last passing run; a full scan with run config full_scan: true or the "
+        f"run tag {RAW_ID_FULL_SCAN_TAG}=true."
+    ),
 )
-def no_raw_user_ids(context: dg.AssetCheckExecutionContext, postgres: PostgresResource) -> dg.AssetCheckResult:
-    """Fail if any user id escaped anonymization, with counts per place and a few offending message ids."""
+def no_raw_user_ids(
+    context: dg.AssetCheckExecutionContext, postgres: PostgresResource, config: RawUserIdAuditConfig
+) -> dg.AssetCheckResult:
+    """Fail if any user id escaped anonymization, with counts per column and a few offending rows' keys."""
     tenant_id = _tenant(context)
-    with postgres.engine().connect() as conn:
-        counts = raw_user_id_counts(conn, tenant_id)
-        offenders = list(
-            conn.execute(
-                _RAW_USER_ID_SAMPLE,
-                {"tenant": tenant_id, "hash": _HASH, "mention": _RAW_MENTION, "limit": SAMPLE_SIZE},
-            ).scalars()
-        )
-    total = sum(counts.values())
+    full_scan = config.full_scan or context.run.tags.get(RAW_ID_FULL_SCAN_TAG, "").lower() == "true"
+    result = audit_tenant(postgres.engine(), tenant_id, full_scan=full_scan)
     return dg.AssetCheckResult(
-        passed=total == 0,
+        passed=result.total == 0,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=f"{total} row(s) of {tenant_id} hold a raw user id" if total else None,
-        metadata={**counts, "sample_message_ids": dg.MetadataValue.json([str(i) for i in offenders])},
+        description=(
+            f"{result.total} row value(s) of {tenant_id} hold a raw user id: run `discord-sync scrub-mentions "
+            f"--tenant {tenant_id}`"
+            if result.total
+            else None
+        ),
+        metadata={
+            "scope": "full scan" if result.since is None else f"rows written since {result.since.isoformat()}",
+            "rows_read": sum(result.rows_read.values()),
+            "rows_read_by_table": dg.MetadataValue.json(result.rows_read),
+            "findings": dg.MetadataValue.json(result.findings),
+            "sample": dg.MetadataValue.json(result.sample),
+        },
     )
 
 

@@ -89,7 +89,7 @@ class EmulatorClient:
         type: int = 0,
     ) -> dict[str, Any]:
         """Post a message of any kind, optionally `age_seconds` in the past (set channels up before a first sync):
-        `attachments` files, `embeds` [{type, url, title, description}], `stickers` [{id, name, format_type}],
+        `attachments` files, `embeds` [{type, url, title, description, fields [{name, value, inline}], footer, author}], `stickers` [{id, name, format_type}],
         `poll` {question, answers, votes, hours}, `forward_of` (channel id, message id). Returns its payload."""
         body: dict[str, Any] = {
             "content": content,
@@ -234,6 +234,45 @@ class EmulatorClient:
     def user_ids(self, guild_id: int) -> list[int]:
         """Every raw user id that can appear in the guild's payloads (for scanning stored data for leaks)."""
         return [int(i) for i in self._call("GET", f"/guilds/{guild_id}/user_ids")]
+
+    def mention_users_everywhere(self, guild_id: int) -> list[int]:
+        """Make every text field of the guild carry raw user ids (for tests that prove none is stored): each
+        channel's, thread's and forum post's name and each channel's topic gain mentions and profile links of
+        members, and each readable text channel gets a bot card (embed title, description, url, fields, footer,
+        author), a poll (question and answers), a forward of the card (its snapshot carries the embed) and a
+        thread named with a mention holding one message. Returns the ids of the messages posted."""
+        users = self.user_ids(guild_id)[:3]
+        text = (
+            f"ask <@{users[0]}> or <@!{users[1]}>, see https://discord.com/users/{users[2]} "
+            f"and <https://canary.discordapp.com/users/{users[0]}>"
+        )
+        posted: list[int] = []
+        access = self.bot_permissions(guild_id)
+        for channel in self.channels(guild_id):
+            channel_id = int(channel["id"])
+            changes: dict[str, Any] = {"name": f"{channel['name']} <@{users[channel_id % len(users)]}>"}
+            if "topic" in channel:
+                changes["topic"] = text
+            self.update_channel(channel_id, **changes)
+            if channel["type"] != 0 or not access.get(channel_id, {}).get("readable"):
+                continue
+            card = {
+                "type": "rich",
+                "title": f"Ticket closed by <@{users[0]}>",
+                "description": text,
+                "url": f"https://discord.com/users/{users[1]}",
+                "fields": [{"name": f"<@{users[1]}>", "value": f"Assignee: <@!{users[2]}>", "inline": True}],
+                "footer": f"closed for <@{users[2]}>",
+                "author": f"<@{users[0]}>",
+            }
+            message = self.post_message(channel_id, text, embeds=[card])
+            posted.append(int(message["id"]))
+            poll = {"question": f"Who leads, <@{users[0]}>?", "answers": [f"<@{u}>" for u in users], "hours": 24}
+            posted.append(int(self.post_message(channel_id, text, poll=poll)["id"]))
+            posted.append(int(self.post_message(channel_id, "", forward_of=(channel_id, int(message["id"])))["id"]))
+            thread = self.create_thread(channel_id, f"help for <@{users[1]}>")
+            posted.append(int(self.add_message(int(thread["id"]), content=text)["id"]))
+        return posted
 
     def inject(self, kind: str, **options: Any) -> None:
         """Inject a fault: rate_limit(route, retry_after, is_global, count), server_error(status, count),

@@ -159,6 +159,7 @@ def post_message(
             timestamp_ms=original.timestamp_ms,
             edited_ms=original.edited_ms,
             attachments=original.attachments,
+            embeds=original.embeds,
         )
     record = MessageRecord(
         id=message_id,
@@ -168,7 +169,7 @@ def post_message(
         content=content,
         type=message_type,
         attachments=attachments_for(message_id, attachments),
-        embeds=tuple(Embed(**e) for e in embeds or ()),
+        embeds=tuple(_embed(e) for e in embeds or ()),
         sticker_items=tuple(
             Sticker(id=int(s["id"]), name=s["name"], format_type=s.get("format_type", 1)) for s in stickers or ()
         ),
@@ -189,6 +190,13 @@ def post_history(guild: Guild, channel: Channel, count: int, days: float) -> lis
         ).id
         for n in range(count)
     ]
+
+
+def _embed(body: dict[str, Any]) -> Embed:
+    """An embed from its control-API form: {type, url, title, description, fields: [{name, value, inline}],
+    footer (text), author (name)}."""
+    fields = tuple((str(f["name"]), str(f["value"]), bool(f.get("inline", False))) for f in body.get("fields") or ())
+    return Embed(**{k: v for k, v in body.items() if k != "fields"}, fields=fields)
 
 
 def _poll(body: dict[str, Any], at_ms: int) -> Poll:

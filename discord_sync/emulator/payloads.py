@@ -362,6 +362,12 @@ def _embed(embed: Embed) -> dict[str, Any]:
         value = getattr(embed, name)
         if value is not None:
             payload[name] = value
+    if embed.fields:
+        payload["fields"] = [{"name": name, "value": value, "inline": inline} for name, value, inline in embed.fields]
+    if embed.footer is not None:
+        payload["footer"] = {"text": embed.footer}
+    if embed.author is not None:
+        payload["author"] = {"name": embed.author}
     return payload
 
 
@@ -395,7 +401,7 @@ def _snapshot(model: Guild, forward: Forward) -> dict[str, Any]:
         "mentions": [],
         "mention_roles": [],
         "attachments": [_attachment(str(forward.channel_id), a, issued) for a in forward.attachments],
-        "embeds": [],
+        "embeds": [_embed(e) for e in forward.embeds],
         "timestamp": iso_timestamp(forward.timestamp_ms),
         "edited_timestamp": iso_timestamp(forward.edited_ms) if forward.edited_ms else None,
         "flags": 0,

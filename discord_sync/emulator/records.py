@@ -51,12 +51,16 @@ class Attachment:
 
 @dataclass(frozen=True)
 class Embed:
-    """A link preview or bot card: the fields the product keeps."""
+    """A link preview or bot card: the fields the product keeps. `fields` are (name, value, inline); `footer` and
+    `author` their text and name."""
 
     type: str = "rich"
     url: str | None = None
     title: str | None = None
     description: str | None = None
+    fields: tuple[tuple[str, str, bool], ...] = ()
+    footer: str | None = None
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class Forward:
     timestamp_ms: int
     edited_ms: int | None = None
     attachments: tuple[Attachment, ...] = ()
+    embeds: tuple[Embed, ...] = ()
 
 
 @dataclass

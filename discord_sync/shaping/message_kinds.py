@@ -43,10 +43,23 @@ def url_expires_at(url: Any) -> datetime | None:
 
 
 def embeds(payloads: Any) -> list[dict] | None:
-    """Each embed's type, url, title and description (null when the message has none)."""
+    """Each embed's type, url, title and description, and when it has them its fields (name, value), footer text
+    and author name: the texts a bot's card carries (null when the message has no embed)."""
     if not payloads:
         return None
-    return [{name: _text(embed.get(name)) for name in EMBED_FIELDS} for embed in payloads]
+    return [_embed(embed) for embed in payloads]
+
+
+def _embed(embed: dict) -> dict:
+    shaped: dict[str, Any] = {name: _text(embed.get(name)) for name in EMBED_FIELDS}
+    # Only present when the embed has them, so a link preview keeps its four keys.
+    if embed.get("fields"):
+        shaped["fields"] = [{"name": _text(f.get("name")), "value": _text(f.get("value"))} for f in embed["fields"]]
+    if (embed.get("footer") or {}).get("text") is not None:
+        shaped["footer"] = _text(embed["footer"]["text"])
+    if (embed.get("author") or {}).get("name") is not None:
+        shaped["author"] = _text(embed["author"]["name"])
+    return shaped
 
 
 def sticker_items(payloads: Any) -> list[dict] | None:
@@ -93,7 +106,7 @@ def _snapshot(snapshot: dict, anonymizer: Anonymizer) -> dict:
     message = snapshot.get("message") or {}
     return {
         "type": message.get("type", 0),
-        "content": anonymizer.scrub_mentions(_text(message.get("content")) or ""),
+        "content": anonymizer.scrub_text(_text(message.get("content")) or ""),
         "created_at": message.get("timestamp"),
         "edited_at": message.get("edited_timestamp"),
         "mentioned_user_hashes": [anonymizer.user_hash(u["id"]) for u in message.get("mentions") or () if u.get("id")],

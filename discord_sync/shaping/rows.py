@@ -7,67 +7,83 @@ id instead of failing the batch.
 
 from __future__ import annotations
 
+import functools
+import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from discord_sync.shaping import message_kinds
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.shaping.channel_types import THREAD_TYPES
 
 DISCORD_EPOCH_MS = 1420070400000
+Row = TypeVar("Row", bound=tuple)
 
-MESSAGE_COLUMNS = (
-    "tenant_id",
-    "id",
-    "channel_id",
-    "author_hash",
-    "author_is_bot",
-    "is_webhook",
-    "type",
-    "content",
-    "created_at",
-    "edited_at",
-    "reply_to_id",
-    "reply_to_channel_id",
-    "thread_id",
-    "pinned",
-    "mention_everyone",
-    "mentioned_user_hashes",
-    "mentioned_role_ids",
-    "flags",
-    "deleted_at",
-    "embeds",
-    "sticker_items",
-    "poll",
-    "forwarded",
-)
-REACTION_COLUMNS = (
-    "tenant_id",
-    "message_id",
-    "emoji_key",
-    "emoji_id",
-    "emoji_name",
-    "emoji_animated",
-    "count",
-    "normal_count",
-    "burst_count",
-)
-ATTACHMENT_COLUMNS = (
-    "tenant_id",
-    "id",
-    "message_id",
-    "filename",
-    "url",
-    "proxy_url",
-    "size",
-    "content_type",
-    "width",
-    "height",
-    "description",
-    "url_expires_at",
-)
+
+class MessageRow(NamedTuple):
+    """A row of `messages` (docs/schema.md), in the table's column order as the writer copies it."""
+
+    tenant_id: str
+    id: int
+    channel_id: int
+    author_hash: str | None
+    author_is_bot: bool
+    is_webhook: bool
+    type: int
+    content: str
+    created_at: datetime
+    edited_at: datetime | None
+    reply_to_id: int | None
+    reply_to_channel_id: int | None
+    thread_id: int | None
+    pinned: bool
+    mention_everyone: bool
+    mentioned_user_hashes: list[str]
+    mentioned_role_ids: list[int | None]
+    flags: int
+    deleted_at: datetime | None
+    embeds: list[dict] | None
+    sticker_items: list[dict] | None
+    poll: dict | None
+    forwarded: dict | None
+
+
+class ReactionRow(NamedTuple):
+    """A row of `message_emoji_reactions`: one emoji's counts on one message."""
+
+    tenant_id: str
+    message_id: int
+    emoji_key: str
+    emoji_id: int | None
+    emoji_name: str | None
+    emoji_animated: bool
+    count: int  # type: ignore[assignment]  # the column's name; shadows tuple.count, which nothing here calls
+    normal_count: int
+    burst_count: int
+
+
+class AttachmentRow(NamedTuple):
+    """A row of `message_attachments`: one file's metadata."""
+
+    tenant_id: str
+    id: int | None
+    message_id: int
+    filename: str
+    url: str
+    proxy_url: str | None
+    size: int
+    content_type: str | None
+    width: int | None
+    height: int | None
+    description: str | None
+    url_expires_at: datetime | None
+
+
+MESSAGE_COLUMNS = MessageRow._fields
+REACTION_COLUMNS = ReactionRow._fields
+ATTACHMENT_COLUMNS = AttachmentRow._fields
 CHANNEL_COLUMNS = (
     "tenant_id",
     "id",
@@ -107,9 +123,9 @@ class ItemError:
 class MessageRows:
     """The rows one page or batch of messages becomes."""
 
-    messages: list[tuple] = field(default_factory=list)
-    reactions: list[tuple] = field(default_factory=list)
-    attachments: list[tuple] = field(default_factory=list)
+    messages: list[MessageRow] = field(default_factory=list)
+    reactions: list[ReactionRow] = field(default_factory=list)
+    attachments: list[AttachmentRow] = field(default_factory=list)
     errors: list[ItemError] = field(default_factory=list)
     # Messages that replies say are deleted: a reply whose `referenced_message` is null answers a deleted message.
     deleted_referenced_ids: list[int] = field(default_factory=list)
@@ -194,15 +210,39 @@ def _emoji_key(emoji: dict) -> str:
     return str(emoji["id"]) if emoji.get("id") else str(emoji.get("name") or "")
 
 
-def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: Anonymizer, rows: MessageRows) -> None:
+def stored(row_type: type[Row], anonymizer: Anonymizer, *values: Any) -> Row:
+    """A row as it may leave shaping: every value that can hold text passes `Anonymizer.scrub`, so no text or JSON
+    column, today's or one added later, can carry a raw user id past this point."""
+    row = list(values)
+    scrub = anonymizer.scrub
+    for index in _text_fields(row_type):
+        row[index] = scrub(row[index])
+    return row_type(*row)
+
+
+@functools.cache
+def _text_fields(row_type: type) -> tuple[int, ...]:
+    """The positions of a row type's fields that can hold text: every field but those typed only as numbers,
+    booleans, times or None (a field added later, of any other type, is scrubbed without a change here)."""
+    plain = {int, bool, float, datetime, type(None)}
+    hints = typing.get_type_hints(row_type)
+    return tuple(
+        index
+        for index, name in enumerate(row_type._fields)  # type: ignore[attr-defined]
+        if not set(typing.get_args(hints[name]) or (hints[name],)) <= plain
+    )
+
+
+def message_row(tenant_id: str, channel_id: int, payload: dict, anonymizer: Anonymizer) -> MessageRow:
+    """The `messages` row of a message payload: authors and mentions as hashes, its kinds as JSON."""
     message_id = required_snowflake(payload["id"])
     author = payload.get("author") or {}
     reference = payload.get("message_reference") or {}
     thread = payload.get("thread") or {}
-    # Only a reply (type 19) points at the message it answers; pins, forwards and thread starters also carry a
-    # message_reference, to other ends.
-    is_reply = payload.get("type") == 19 and bool(reference.get("message_id"))
-    message = (
+    is_reply = _is_reply(payload)
+    return stored(
+        MessageRow,
+        anonymizer,
         tenant_id,
         message_id,
         channel_id,
@@ -210,7 +250,7 @@ def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: An
         bool(author.get("bot", False)),
         payload.get("webhook_id") is not None,
         column_int(payload.get("type") or 0, 16),
-        anonymizer.scrub_mentions(clean_text(payload.get("content"))),
+        clean_text(payload.get("content")),
         parse_time(payload.get("timestamp")) or snowflake_time(message_id),
         parse_time(payload.get("edited_timestamp")),
         snowflake(reference.get("message_id")) if is_reply else None,
@@ -227,12 +267,18 @@ def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: An
         message_kinds.poll(payload.get("poll")),
         message_kinds.forwarded(payload, anonymizer),
     )
-    reactions = []
+
+
+def reaction_rows(tenant_id: str, message_id: int, payload: dict, anonymizer: Anonymizer) -> list[ReactionRow]:
+    """The `message_emoji_reactions` rows of a message payload, one per emoji."""
+    rows = []
     for reaction in payload.get("reactions") or ():
         emoji = reaction.get("emoji") or {}
         details = reaction.get("count_details") or {}
-        reactions.append(
-            (
+        rows.append(
+            stored(
+                ReactionRow,
+                anonymizer,
                 tenant_id,
                 message_id,
                 _emoji_key(emoji),
@@ -244,32 +290,65 @@ def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: An
                 column_int(details.get("burst", 0), 32),
             )
         )
-    attachments = []
-    for attachment in payload.get("attachments") or ():
-        attachments.append(
-            (
-                tenant_id,
-                snowflake(attachment["id"]),
-                message_id,
-                clean_text(attachment.get("filename")),
-                clean_text(attachment.get("url")),
-                optional_text(attachment.get("proxy_url")),
-                column_int(attachment.get("size") or 0, 64),
-                optional_text(attachment.get("content_type")),
-                optional_int(attachment.get("width"), 32),
-                optional_int(attachment.get("height"), 32),
-                optional_text(attachment.get("description")),
-                message_kinds.url_expires_at(attachment.get("url")),
-            )
+    return rows
+
+
+def attachment_rows(tenant_id: str, message_id: int, payload: dict, anonymizer: Anonymizer) -> list[AttachmentRow]:
+    """The `message_attachments` rows of a message payload, one per file."""
+    return [
+        stored(
+            AttachmentRow,
+            anonymizer,
+            tenant_id,
+            snowflake(attachment["id"]),
+            message_id,
+            clean_text(attachment.get("filename")),
+            clean_text(attachment.get("url")),
+            optional_text(attachment.get("proxy_url")),
+            column_int(attachment.get("size") or 0, 64),
+            optional_text(attachment.get("content_type")),
+            optional_int(attachment.get("width"), 32),
+            optional_int(attachment.get("height"), 32),
+            optional_text(attachment.get("description")),
+            message_kinds.url_expires_at(attachment.get("url")),
         )
-    rows.messages.append(message)
-    # Discord sends `referenced_message: null` (the key present) when the answered message was deleted.
-    # Only within the channel: the bot may be unable to see an answered message elsewhere.
+        for attachment in payload.get("attachments") or ()
+    ]
+
+
+def deleted_reference(channel_id: int, payload: dict) -> int | None:
+    """The id of the message a reply says is deleted, or None.
+
+    Discord sends `referenced_message: null` (the key present) when the answered message was deleted. Only within
+    the channel: the bot may be unable to see an answered message elsewhere.
+    """
+    reference = payload.get("message_reference") or {}
     same_channel = reference.get("channel_id") in (None, str(channel_id))
-    if is_reply and same_channel and "referenced_message" in payload and payload["referenced_message"] is None:
-        referenced = snowflake(reference["message_id"])
-        if referenced is not None:
-            rows.deleted_referenced_ids.append(referenced)
+    if (
+        _is_reply(payload)
+        and same_channel
+        and "referenced_message" in payload
+        and payload["referenced_message"] is None
+    ):
+        return snowflake(reference["message_id"])
+    return None
+
+
+def _is_reply(payload: dict) -> bool:
+    # Only a reply (type 19) points at the message it answers; pins, forwards and thread starters also carry a
+    # message_reference, to other ends.
+    return payload.get("type") == 19 and bool((payload.get("message_reference") or {}).get("message_id"))
+
+
+def _message_rows(tenant_id: str, channel_id: int, payload: dict, anonymizer: Anonymizer, rows: MessageRows) -> None:
+    # Every part is shaped before any is added, so a malformed message adds nothing.
+    message = message_row(tenant_id, channel_id, payload, anonymizer)
+    reactions = reaction_rows(tenant_id, message.id, payload, anonymizer)
+    attachments = attachment_rows(tenant_id, message.id, payload, anonymizer)
+    deleted = deleted_reference(channel_id, payload)
+    rows.messages.append(message)
+    if deleted is not None:
+        rows.deleted_referenced_ids.append(deleted)
     rows.reactions.extend(reactions)
     rows.attachments.extend(attachments)
 
@@ -286,7 +365,9 @@ def shape_messages(tenant_id: str, channel_id: int, payloads: Iterable[dict], an
                 item_id = int(item_id) if item_id is not None else None
             except (TypeError, ValueError):
                 item_id = None
-            rows.errors.append(ItemError(item_id, f"malformed message: {type(error).__name__}: {error}"[:500]))
+            # The error text quotes payload values, and is stored (`sync_progress.last_error`): it is scrubbed too.
+            text = anonymizer.scrub_text(f"malformed message: {type(error).__name__}: {error}")
+            rows.errors.append(ItemError(item_id, text[:500]))
     return rows
 
 
@@ -296,7 +377,7 @@ def channel_row(tenant_id: str, payload: dict, anonymizer: Anonymizer, seen_at: 
     channel_type = int(payload["type"])
     metadata = payload.get("thread_metadata") or {}
     tags = payload.get("available_tags")
-    return {
+    row = {
         "tenant_id": tenant_id,
         "id": channel_id,
         "parent_id": snowflake(payload.get("parent_id")),
@@ -321,3 +402,5 @@ def channel_row(tenant_id: str, payload: dict, anonymizer: Anonymizer, seen_at: 
         # Set by the catalog from discovery's permission check.
         "unreadable_reason": None,
     }
+    # Names, topics and tag names are free text too: they pass the same gate as every message column.
+    return {column: anonymizer.scrub(value) for column, value in row.items()}

@@ -55,6 +55,8 @@ tenants = sa.Table(
     sa.Column("platform", sa.Text, nullable=False, server_default="discord"),
     sa.Column("guild_id", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    # Opt-in: list who reacted to recent messages (`message_reactors`), at a request cost (docs/operations.md).
+    sa.Column("who_reacted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.CheckConstraint(f"id ~ '{TENANT_ID_PATTERN}'", name="id_is_slug"),
     sa.CheckConstraint("platform IN ('discord')", name="known_platform"),
     sa.UniqueConstraint("platform", "guild_id"),
@@ -133,6 +135,8 @@ messages = sa.Table(
     sa.Index(None, "tenant_id", "channel_id", "id"),
     sa.Index(None, "tenant_id", "created_at"),
     sa.Index(None, "tenant_id", "author_hash"),
+    # The rows written since a moment: what the raw-user-id audit reads (`store/raw_id_audit.py`).
+    sa.Index(None, "tenant_id", "synced_at"),
     # Most messages are not replies: only the replies are indexed.
     sa.Index(None, "tenant_id", "reply_to_id", postgresql_where=sa.text("reply_to_id IS NOT NULL")),
 )
@@ -413,4 +417,97 @@ daily_responsiveness = sa.Table(
     sa.Column("p90_first_reply_seconds", sa.Float),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
     sa.CheckConstraint("kind IN ('forum_post', 'thread')", name="known_kind"),
+
+# Per tenant, the moment up to which every written row was audited for raw user ids (`store/raw_id_audit.py`):
+# the next audit reads only what was written since.
+raw_id_audits = sa.Table(
+    "raw_id_audits",
+    metadata,
+    _tenant_fk(),
+    sa.Column("audited_through", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_full_scan_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+)
+
+# The community's members, one row per member hash (the keyed hash `messages.author_hash` uses): what Discord lists
+# about membership and nothing that identifies the person (no name, nickname or avatar). `left_at` is set when a
+# complete listing no longer lists the member and cleared when one lists them again.
+members = sa.Table(
+    "members",
+    metadata,
+    _tenant_fk(),
+    sa.Column("member_hash", sa.Text, primary_key=True),
+    sa.Column("joined_at", sa.DateTime(timezone=True)),
+    sa.Column("role_ids", pg.ARRAY(sa.BigInteger), nullable=False, server_default="{}"),
+    sa.Column("is_bot", sa.Boolean, nullable=False),
+    sa.Column("pending", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("premium_since", sa.DateTime(timezone=True)),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("left_at", sa.DateTime(timezone=True)),
+    sa.Index(None, "tenant_id", "joined_at"),
+    sa.Index(None, "tenant_id", "left_at"),
+)
+
+# The guild's roles. `permissions` is bigint: Discord's permission bits (up to 1 << 50 today) fit a signed 64-bit
+# integer, and PostgreSQL's bitwise operators (`permissions & 8 <> 0`) work on bigint, not on numeric.
+roles = sa.Table(
+    "roles",
+    metadata,
+    _tenant_fk(),
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("color", sa.Integer, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("permissions", sa.BigInteger, nullable=False),
+    sa.Column("managed", sa.Boolean, nullable=False),
+    sa.Column("mentionable", sa.Boolean, nullable=False),
+    sa.Column("hoist", sa.Boolean, nullable=False),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+)
+
+MEMBER_SYNC_STATUSES = ("synced", "no_intent", "failed")
+
+# Per tenant: the last member listing (when, how complete, its cost) and why members are not synced, if they are not.
+member_syncs = sa.Table(
+    "member_syncs",
+    metadata,
+    _tenant_fk(),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_complete_at", sa.DateTime(timezone=True)),
+    sa.Column("members_listed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("requests", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in MEMBER_SYNC_STATUSES) + ")", name="known_status"),
+)
+
+# Who reacted (tenants that opted in with `tenants.who_reacted`): one row per member, emoji and kind (burst: a super
+# reaction). No foreign key to messages, as for reactions (see above `messages`).
+message_reactors = sa.Table(
+    "message_reactors",
+    metadata,
+    _tenant_fk(),
+    sa.Column("message_id", sa.BigInteger, primary_key=True),
+    sa.Column("emoji_key", sa.Text, primary_key=True),
+    sa.Column("member_hash", sa.Text, primary_key=True),
+    sa.Column("burst", sa.Boolean, primary_key=True),
+    sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Index(None, "tenant_id", "member_hash"),
+    sa.Index(None, "tenant_id", "synced_at"),
+)
+
+# The reaction counts each reactor listing was taken at: a listing is redone only when the counts differ.
+message_reactor_syncs = sa.Table(
+    "message_reactor_syncs",
+    metadata,
+    _tenant_fk(),
+    sa.Column("message_id", sa.BigInteger, primary_key=True),
+    sa.Column("emoji_key", sa.Text, primary_key=True),
+    sa.Column("normal_count", sa.Integer, nullable=False),
+    sa.Column("burst_count", sa.Integer, nullable=False),
+    sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
 )

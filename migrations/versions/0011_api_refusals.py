@@ -1,7 +1,7 @@
 """refused API calls: how the key fared and from where; the throttle's failure counts
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06 04:30:00.000000
 
 `api_audit_log` gains `key_status` (valid, missing, malformed, unknown, revoked, wrong_secret) and `client` (the
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

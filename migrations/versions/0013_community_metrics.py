@@ -1,7 +1,7 @@
 """community metrics: the changed-days log its triggers keep, and the metric tables
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06 05:00:00.000000
 
 `metric_changed_days` records, per tenant, each UTC day whose messages or reactions a statement changed: statement
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
