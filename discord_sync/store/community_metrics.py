@@ -170,9 +170,12 @@ _STEPS: tuple[str, ...] = (
     f"""INSERT INTO thread_first_replies (tenant_id, thread_id, kind, created_day, first_reply_seconds)
         SELECT :tenant, t.id, t.kind, (t.created_at AT TIME ZONE 'UTC')::date,
                extract(epoch FROM (
-                   SELECT min(m.created_at) FROM messages m
+                   -- Ids order messages by creation: the thread's index on (tenant_id, channel_id, id) stops at
+                   -- the first reply instead of reading the whole thread.
+                   SELECT m.created_at FROM messages m
                    WHERE m.tenant_id = :tenant AND m.channel_id = t.id AND {COUNTED}
                      AND m.author_hash <> t.owner_hash
+                   ORDER BY m.id LIMIT 1
                ) - t.created_at)
         FROM _threads t
         ON CONFLICT (tenant_id, thread_id) DO UPDATE SET

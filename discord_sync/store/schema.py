@@ -417,6 +417,7 @@ daily_responsiveness = sa.Table(
     sa.Column("p90_first_reply_seconds", sa.Float),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
     sa.CheckConstraint("kind IN ('forum_post', 'thread')", name="known_kind"),
+)
 
 # Per tenant, the moment up to which every written row was audited for raw user ids (`store/raw_id_audit.py`):
 # the next audit reads only what was written since.
