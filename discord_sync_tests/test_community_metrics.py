@@ -439,3 +439,82 @@ def test_nothing_changed_recomputes_nothing(engine):
     _refresh(engine)
     again = _refresh(engine)
     assert (again.changed_days, again.activity_days, again.active_member_days, again.threads) == (0, 0, 0, 0)
+
+
+def _member_rows(guild: Guild, rng: random.Random) -> list[dict]:
+    """Members for the guild's authors and a few who never post: joins over the history, some left, two bots."""
+    start = min(m.created_at for m in guild.msgs.values())
+    rows = []
+    for i, author in enumerate([*AUTHORS, *(f"{0xABC000 + i:032x}" for i in range(8))]):
+        joined = start + timedelta(days=rng.randint(0, 55), seconds=rng.randint(0, 86399))
+        left = joined + timedelta(days=rng.randint(1, 20)) if rng.random() < 0.3 else None
+        rows.append(
+            {
+                "tenant_id": TENANT,
+                "member_hash": author,
+                "joined_at": joined,
+                "is_bot": i % 9 == 8,
+                "last_seen_at": datetime.now(UTC),
+                "left_at": left if left and left.date() < _today() else None,
+            }
+        )
+    return rows
+
+
+def expected_member_daily(guild: Guild, members: list[dict]) -> dict[date, tuple[int, int, int]]:
+    """Joins, leaves and activated per UTC day, by their definitions (bots left out)."""
+    joins: dict[date, int] = defaultdict(int)
+    leaves: dict[date, int] = defaultdict(int)
+    activated: dict[date, int] = defaultdict(int)
+    for member in members:
+        if member["is_bot"]:
+            continue
+        joined = member["joined_at"]
+        joins[joined.date()] += 1
+        if member["left_at"]:
+            leaves[member["left_at"].date()] += 1
+        if any(
+            m.counted and m.author == member["member_hash"] and joined <= m.created_at <= joined + timedelta(days=7)
+            for m in guild.msgs.values()
+        ):
+            activated[joined.date()] += 1
+    return {d: (joins[d], leaves[d], activated[d]) for d in set(joins) | set(leaves)}
+
+
+def _stored_member_daily(conn: sa.Connection) -> dict[date, tuple[int, int, int]]:
+    return {
+        r.day: (r.joins, r.leaves, r.activated)
+        for r in conn.execute(sa.text("SELECT * FROM member_daily WHERE tenant_id = :t"), {"t": TENANT})
+    }
+
+
+def test_joins_leaves_and_activation_equal_their_definitions_and_follow_member_changes(engine):
+    from discord_sync.store.schema import members as members_table
+
+    guild = Guild(engine, seed=5)
+    rng = random.Random(5)
+    members = _member_rows(guild, rng)
+    with engine.begin() as conn:
+        conn.execute(members_table.insert(), members)
+    _refresh(engine)
+    with engine.connect() as conn:
+        assert _stored_member_daily(conn) == expected_member_daily(guild, members)
+    assert sum(a for _, _, a in expected_member_daily(guild, members).values()) > 0
+
+    # A listing that only sees the members again notes nothing; one that finds a member gone notes that day.
+    with engine.begin() as conn:
+        conn.execute(
+            members_table.update().where(members_table.c.tenant_id == TENANT).values(last_seen_at=sa.func.now())
+        )
+        assert pending_changed_days(conn, TENANT) == []
+        stayer = next(m for m in members if not m["is_bot"] and m["left_at"] is None)
+        stayer["left_at"] = datetime.combine(_today(), time(1), tzinfo=UTC)
+        conn.execute(
+            members_table.update()
+            .where(members_table.c.tenant_id == TENANT, members_table.c.member_hash == stayer["member_hash"])
+            .values(left_at=stayer["left_at"])
+        )
+    done = _refresh(engine)
+    assert done.changed_days == 0 and done.member_days >= 1
+    with engine.connect() as conn:
+        assert _stored_member_daily(conn) == expected_member_daily(guild, members)

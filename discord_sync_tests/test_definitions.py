@@ -22,7 +22,7 @@ def defs(monkeypatch):
 def test_asset_graph_is_tenant_partitioned_channels_then_messages(defs):
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    metrics = {"channel_daily_activity", "daily_active_members", "weekly_retention", "responsiveness"}
+    metrics = {"channel_daily_activity", "daily_active_members", "weekly_retention", "responsiveness", "member_daily"}
     assert keys == {"channels", "messages", "reactions", "attachments", *metrics}
     for key in keys:
         node = graph.get(dg.AssetKey(key))

@@ -17,13 +17,20 @@ from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import PostgresResource
 from discord_sync.store.community_metrics import COUNTED, latest_figures, refresh_community_metrics
 
-METRIC_ASSET_KEYS = ("channel_daily_activity", "daily_active_members", "weekly_retention", "responsiveness")
+METRIC_ASSET_KEYS = (
+    "channel_daily_activity",
+    "daily_active_members",
+    "weekly_retention",
+    "responsiveness",
+    "member_daily",
+)
 
 _DESCRIPTIONS = {
     "channel_daily_activity": "Messages, communicators, new communicators and reactions per channel and UTC day.",
     "daily_active_members": "Distinct communicators per day, over the last 7 and the last 28 days.",
     "weekly_retention": "New communicators of each week and how many of them posted again the next week.",
     "responsiveness": "Time to the first reply by someone else in threads and forum posts (median, p90, <24 h).",
+    "member_daily": "Members joining and leaving per day, and how many of a day's new members posted within 7 days.",
 }
 
 # Which latest figures each asset's materialization shows.
@@ -32,6 +39,7 @@ _FIGURES = {
     "daily_active_members": ("latest_day", "daily_active_members", "weekly_active_members", "active_members_28_days"),
     "weekly_retention": ("week_1_retention",),
     "responsiveness": ("threads_last_28_days", "answered_within_24h_share", "median_first_reply_hours"),
+    "member_daily": ("joins_last_28_days", "leaves_last_28_days", "activation_rate"),
 }
 
 
@@ -66,6 +74,7 @@ def community_metrics(context: dg.AssetExecutionContext, postgres: PostgresResou
         "active_member_days_recomputed": done.active_member_days,
         "retention_weeks_recomputed": done.retention_weeks,
         "threads_recomputed": done.threads,
+        "member_days_recomputed": done.member_days,
     }
     for key in METRIC_ASSET_KEYS:
         shown = {name: figures[name] for name in _FIGURES[key] if figures[name] is not None}

@@ -15,6 +15,8 @@ note committed meanwhile stays for the next refresh) and recomputes, with `INSER
 - `channel_daily_activity` for the changed days and the days an author's first message moved to or from;
 - `daily_active_members` for each changed day and the 27 days after it (up to today): the windows that hold it;
 - `weekly_retention` for the weeks of those days and the week before each changed day;
+- `member_daily` (joins, leaves, activation) for the days members joined or left, as noted from `members`, and the
+  join days a changed message day can activate (the 7 days before it and itself);
 - `thread_first_replies` for the threads created or with messages on a changed day (a thread starts with a
   message, so its creation day is noted), then `daily_responsiveness` for the days
   those threads were created.
@@ -46,9 +48,11 @@ ANSWER_WITHIN_SECONDS = 24 * 3600
 
 _STEPS: tuple[str, ...] = (
     # The days to recompute, taken from the notes.
+    "CREATE TEMPORARY TABLE _notes (day date, source text) ON COMMIT DROP",
+    """WITH taken AS (DELETE FROM metric_changed_days WHERE tenant_id = :tenant RETURNING day, source)
+       INSERT INTO _notes SELECT DISTINCT day, source FROM taken""",
     "CREATE TEMPORARY TABLE _changed_days (day date PRIMARY KEY) ON COMMIT DROP",
-    """WITH taken AS (DELETE FROM metric_changed_days WHERE tenant_id = :tenant RETURNING day)
-       INSERT INTO _changed_days SELECT DISTINCT day FROM taken""",
+    "INSERT INTO _changed_days SELECT DISTINCT day FROM _notes WHERE source = 'messages'",
     # Temporary tables have no statistics until analyzed: without them the planner guesses a thousand days and
     # scans the tenant's whole history instead of its index on (tenant_id, created_at).
     "ANALYZE _changed_days",
@@ -197,12 +201,43 @@ _STEPS: tuple[str, ...] = (
             p90_first_reply_seconds = EXCLUDED.p90_first_reply_seconds, computed_at = now()""",
 )
 
+_MEMBER_STEPS: tuple[str, ...] = (
+    # Joins, leaves and activation: the days members joined or left (noted from `members`), and the 8 join days a
+    # changed message day can activate members of (a post on day d counts for joins from d - 7 to d).
+    """CREATE TEMPORARY TABLE _member_days_changed ON COMMIT DROP AS
+       SELECT day FROM _notes WHERE source = 'members'
+       UNION
+       SELECT (d.day - g)::date FROM _changed_days d, generate_series(0, 7) g""",
+    "ANALYZE _member_days_changed",
+    """DELETE FROM member_daily a USING _member_days_changed d WHERE a.tenant_id = :tenant AND a.day = d.day""",
+    f"""INSERT INTO member_daily (tenant_id, day, joins, leaves, activated)
+        SELECT :tenant, day, joins, leaves, activated FROM (
+            SELECT d.day,
+                   (SELECT count(*) FROM members j WHERE j.tenant_id = :tenant AND NOT j.is_bot
+                      AND j.joined_at >= (d.day::timestamp AT TIME ZONE 'UTC')
+                      AND j.joined_at < ((d.day + 1)::timestamp AT TIME ZONE 'UTC')) AS joins,
+                   (SELECT count(*) FROM members l WHERE l.tenant_id = :tenant AND NOT l.is_bot
+                      AND l.left_at >= (d.day::timestamp AT TIME ZONE 'UTC')
+                      AND l.left_at < ((d.day + 1)::timestamp AT TIME ZONE 'UTC')) AS leaves,
+                   (SELECT count(*) FROM members j WHERE j.tenant_id = :tenant AND NOT j.is_bot
+                      AND j.joined_at >= (d.day::timestamp AT TIME ZONE 'UTC')
+                      AND j.joined_at < ((d.day + 1)::timestamp AT TIME ZONE 'UTC')
+                      AND EXISTS (SELECT 1 FROM messages m
+                                  WHERE m.tenant_id = :tenant AND m.author_hash = j.member_hash AND {COUNTED}
+                                    AND m.created_at >= j.joined_at
+                                    AND m.created_at <= j.joined_at + interval '7 days')) AS activated
+            FROM _member_days_changed d
+        ) per_day
+        WHERE joins > 0 OR leaves > 0""",
+)
+
 _COUNTS = sa.text(
     """SELECT (SELECT count(*) FROM _changed_days) AS changed_days,
               (SELECT count(*) FROM _activity_days) AS activity_days,
               (SELECT count(*) FROM _member_days) AS active_member_days,
               (SELECT count(*) FROM _weeks) AS retention_weeks,
-              (SELECT count(*) FROM _threads) AS threads"""
+              (SELECT count(*) FROM _threads) AS threads,
+              (SELECT count(*) FROM _member_days_changed) AS member_days"""
 )
 
 
@@ -215,28 +250,39 @@ class MetricsRefresh:
     active_member_days: int
     retention_weeks: int
     threads: int
+    member_days: int
 
 
 def refresh_community_metrics(conn: sa.Connection, tenant_id: str) -> MetricsRefresh:
     """Recompute the tenant's metrics for the days its rows changed since the last refresh, in the caller's
     transaction (commit it: the notes it took are deleted with it)."""
-    for step in _STEPS:
+    for step in (*_STEPS, *_MEMBER_STEPS):
         conn.execute(sa.text(step), {"tenant": tenant_id})
     row = conn.execute(_COUNTS).mappings().one()
     return MetricsRefresh(**{key: int(value) for key, value in row.items()})
 
 
 def note_all_days(conn: sa.Connection, tenant_id: str) -> int:
-    """Note every day the tenant has messages on as changed, so the next refresh recomputes everything (after this
-    migration on a database with history, or to rebuild the metrics); returns the days noted."""
-    result = conn.execute(
+    """Note every day the tenant has messages on, or members joined or left on, as changed, so the next refresh
+    recomputes everything (to rebuild the metrics); returns the days noted."""
+    noted = conn.execute(
         sa.text(
             """INSERT INTO metric_changed_days (tenant_id, day)
                SELECT DISTINCT :tenant, (created_at AT TIME ZONE 'UTC')::date FROM messages WHERE tenant_id = :tenant"""
         ),
         {"tenant": tenant_id},
-    )
-    return result.rowcount
+    ).rowcount
+    noted += conn.execute(
+        sa.text(
+            """INSERT INTO metric_changed_days (tenant_id, day, source)
+               SELECT DISTINCT :tenant, (at AT TIME ZONE 'UTC')::date, 'members' FROM (
+                   SELECT joined_at AS at FROM members WHERE tenant_id = :tenant
+                   UNION ALL SELECT left_at FROM members WHERE tenant_id = :tenant) j
+               WHERE at IS NOT NULL"""
+        ),
+        {"tenant": tenant_id},
+    ).rowcount
+    return noted
 
 
 def pending_changed_days(conn: sa.Connection, tenant_id: str) -> list[date]:
@@ -307,6 +353,26 @@ def latest_figures(conn: sa.Connection, tenant_id: str) -> dict[str, float | int
         .mappings()
         .one()
     )
+    members = (
+        conn.execute(
+            sa.text(
+                f"""SELECT coalesce(sum(joins) FILTER (WHERE day > {TODAY} - 28), 0) AS joins,
+                           coalesce(sum(leaves) FILTER (WHERE day > {TODAY} - 28), 0) AS leaves,
+                           coalesce(sum(joins) FILTER (WHERE day BETWEEN {TODAY} - 35 AND {TODAY} - 8), 0) AS cohort,
+                           coalesce(sum(activated) FILTER (WHERE day BETWEEN {TODAY} - 35 AND {TODAY} - 8), 0)
+                               AS activated
+                    FROM member_daily WHERE tenant_id = :tenant AND day > {TODAY} - 36"""
+            ),
+            params,
+        )
+        .mappings()
+        .one()
+    )
+    figures["joins_last_28_days"] = int(members["joins"])
+    figures["leaves_last_28_days"] = int(members["leaves"])
+    cohort = int(members["cohort"])
+    # Members who joined 8 to 35 days ago: each has had its full 7 days to post.
+    figures["activation_rate"] = int(members["activated"]) / cohort if cohort else 0.0
     threads = int(responsiveness["threads"])
     figures["threads_last_28_days"] = threads
     figures["answered_within_24h_share"] = (int(responsiveness["within"]) / threads) if threads else 0.0

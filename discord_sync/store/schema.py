@@ -328,7 +328,10 @@ metric_changed_days = sa.Table(
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
     sa.Column("day", sa.Date, nullable=False),
+    # `messages`: a day of messages or reactions; `members`: a day members joined or left.
+    sa.Column("source", sa.Text, nullable=False, server_default="messages"),
     sa.Column("noted_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.CheckConstraint("source IN ('messages', 'members')", name="known_source"),
     sa.Index(None, "tenant_id"),
 )
 
@@ -386,6 +389,17 @@ weekly_retention = sa.Table(
     sa.Column("week", sa.Date, primary_key=True),
     sa.Column("new_communicators", sa.Integer, nullable=False),
     sa.Column("retained_next_week", sa.Integer, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+)
+
+member_daily = sa.Table(
+    "member_daily",
+    metadata,
+    _tenant_fk(),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("joins", sa.Integer, nullable=False),
+    sa.Column("leaves", sa.Integer, nullable=False),
+    sa.Column("activated", sa.Integer, nullable=False),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
 )
 

@@ -4,9 +4,10 @@ Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-06 05:00:00.000000
 
-`metric_changed_days` records, per tenant, each UTC day whose messages or reactions a statement changed: statement
-triggers (one `INSERT ... SELECT DISTINCT` per statement over its transition table, never a per-row trigger) on
-`messages` and `message_emoji_reactions`. The community metrics recompute only those days, then consume the record
+`metric_changed_days` records, per tenant, each UTC day whose messages or reactions a statement changed, and each
+join/leave day of members whose join, leave or bot flag changed: statement triggers (one `INSERT ... SELECT
+DISTINCT` per statement over its transition tables, never a per-row trigger) on `messages`,
+`message_emoji_reactions` and `members`. The community metrics recompute only those days, then consume the record
 (`store/community_metrics.py`). The metric tables hold only hashes and counts. Every day of the history already
 stored is noted, so each tenant's first metrics run computes it all.
 """
@@ -38,6 +39,33 @@ BEGIN
     WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = c.tenant_id);
     RETURN NULL;
 END $$;
+-- A member's join and leave days, old and new, when they (or whether the member is a bot) changed: a listing that
+-- only refreshes last_seen_at notes nothing.
+CREATE FUNCTION note_inserted_member_days() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO metric_changed_days (tenant_id, day, source)
+    SELECT DISTINCT c.tenant_id, v.day, 'members' FROM changed c
+    CROSS JOIN LATERAL (VALUES ((c.joined_at AT TIME ZONE 'UTC')::date), ((c.left_at AT TIME ZONE 'UTC')::date)) v(day)
+    WHERE v.day IS NOT NULL AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = c.tenant_id);
+    RETURN NULL;
+END $$;
+CREATE FUNCTION note_updated_member_days() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO metric_changed_days (tenant_id, day, source)
+    SELECT DISTINCT n.tenant_id, v.day, 'members' FROM new_rows n
+    JOIN old_rows o ON o.tenant_id = n.tenant_id AND o.member_hash = n.member_hash
+    CROSS JOIN LATERAL (VALUES ((o.joined_at AT TIME ZONE 'UTC')::date), ((n.joined_at AT TIME ZONE 'UTC')::date),
+                               ((o.left_at AT TIME ZONE 'UTC')::date), ((n.left_at AT TIME ZONE 'UTC')::date)) v(day)
+    WHERE v.day IS NOT NULL AND (o.joined_at, o.left_at, o.is_bot) IS DISTINCT FROM (n.joined_at, n.left_at, n.is_bot)
+      AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = n.tenant_id);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER members_note_inserted_days AFTER INSERT ON members
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION note_inserted_member_days();
+CREATE TRIGGER members_note_updated_days AFTER UPDATE ON members
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION note_updated_member_days();
+CREATE TRIGGER members_note_deleted_days AFTER DELETE ON members
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION note_inserted_member_days();
 CREATE TRIGGER messages_note_inserted_days AFTER INSERT ON messages
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION note_changed_message_days();
 CREATE TRIGGER messages_note_updated_days AFTER UPDATE ON messages
@@ -53,6 +81,11 @@ CREATE TRIGGER reactions_note_deleted_days AFTER DELETE ON message_emoji_reactio
 """
 
 DROP_TRIGGERS = """
+DROP TRIGGER members_note_inserted_days ON members;
+DROP TRIGGER members_note_updated_days ON members;
+DROP TRIGGER members_note_deleted_days ON members;
+DROP FUNCTION note_inserted_member_days();
+DROP FUNCTION note_updated_member_days();
 DROP TRIGGER messages_note_inserted_days ON messages;
 DROP TRIGGER messages_note_updated_days ON messages;
 DROP TRIGGER messages_note_deleted_days ON messages;
@@ -84,8 +117,10 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger(), sa.Identity(), nullable=False),
         _tenant(),
         sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("source", sa.Text(), server_default="messages", nullable=False),
         sa.Column("noted_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         _tenant_fk("metric_changed_days"),
+        sa.CheckConstraint("source IN ('messages', 'members')", name=op.f("ck_metric_changed_days_known_source")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_metric_changed_days")),
     )
     op.create_index(op.f("ix_metric_changed_days_tenant_id"), "metric_changed_days", ["tenant_id"])
@@ -184,18 +219,37 @@ def upgrade() -> None:
         sa.CheckConstraint("kind IN ('forum_post', 'thread')", name=op.f("ck_daily_responsiveness_known_kind")),
         sa.PrimaryKeyConstraint("tenant_id", "day", "kind", name=op.f("pk_daily_responsiveness")),
     )
+    op.create_table(
+        "member_daily",
+        _tenant(),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("joins", sa.Integer(), nullable=False),
+        sa.Column("leaves", sa.Integer(), nullable=False),
+        sa.Column("activated", sa.Integer(), nullable=False),
+        _computed_at(),
+        _tenant_fk("member_daily"),
+        sa.PrimaryKeyConstraint("tenant_id", "day", name=op.f("pk_member_daily")),
+    )
     op.execute(TRIGGERS)
-    # The history already stored: every day with messages is noted, so each tenant's first metrics run computes it.
+    # The history already stored: every day with messages or member joins/leaves is noted, so each tenant's first
+    # metrics run computes it.
     op.execute(
         "INSERT INTO metric_changed_days (tenant_id, day) "
         "SELECT DISTINCT m.tenant_id, (m.created_at AT TIME ZONE 'UTC')::date FROM messages m "
         "WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = m.tenant_id)"
+    )
+    op.execute(
+        "INSERT INTO metric_changed_days (tenant_id, day, source) "
+        "SELECT DISTINCT tenant_id, (at AT TIME ZONE 'UTC')::date, 'members' FROM ("
+        "  SELECT tenant_id, joined_at AS at FROM members UNION ALL SELECT tenant_id, left_at FROM members"
+        ") j WHERE at IS NOT NULL"
     )
 
 
 def downgrade() -> None:
     op.execute(DROP_TRIGGERS)
     for table in (
+        "member_daily",
         "daily_responsiveness",
         "thread_first_replies",
         "weekly_retention",
