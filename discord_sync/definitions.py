@@ -7,6 +7,7 @@ from discord_sync.defs.assets import channels, messages
 from discord_sync.defs.community_metrics import community_metrics, metrics_asset_checks, metrics_automation_sensor
 from discord_sync.defs.freshness import tenant_freshness_sensor, tenant_sync_is_fresh
 from discord_sync.defs.jobs import sync_tenant_job
+from discord_sync.defs.member_assets import members, message_reactors
 from discord_sync.defs.resources import resources_from_settings
 from discord_sync.defs.run_failure_alerts import tenant_run_failure_alert
 from discord_sync.defs.run_retention import run_history_retention
@@ -18,7 +19,7 @@ from discord_sync.settings import Settings
 settings = Settings.from_env()
 
 defs = dg.Definitions(
-    assets=[channels, messages, community_metrics],
+    assets=[channels, messages, members, message_reactors, community_metrics],
     asset_checks=[*tenant_asset_checks, tenant_sync_is_fresh, *metrics_asset_checks],
     jobs=[sync_tenant_job],
     sensors=[

@@ -172,6 +172,9 @@ class Settings:
     reconcile_requests_per_second: float = 5.0
     deleted_messages: str = "tombstone"
     progress_interval_seconds: float = 5.0
+    members_every_hours: float = 24.0
+    reactors_days: int = 7
+    reactors_request_budget: int = 200
     api_max_body_bytes: int = 16_384
     api_auth_failure_limit: int = 10
     api_auth_failure_window_seconds: float = 300.0
@@ -232,6 +235,11 @@ class Settings:
             deleted_messages=_choice(env, "SYNC_DELETED_MESSAGES", default.deleted_messages, DELETION_POLICIES),
             progress_interval_seconds=_float(
                 env, "SYNC_PROGRESS_INTERVAL", default.progress_interval_seconds, 0.1, 3600.0
+            ),
+            members_every_hours=_float(env, "SYNC_MEMBERS_EVERY_HOURS", default.members_every_hours, 1.0, 720.0),
+            reactors_days=_int(env, "SYNC_REACTORS_DAYS", default.reactors_days, 1, 365),
+            reactors_request_budget=_int(
+                env, "SYNC_REACTORS_REQUEST_BUDGET", default.reactors_request_budget, 0, 100_000
             ),
             api_max_body_bytes=_int(env, "API_MAX_BODY_BYTES", default.api_max_body_bytes, 256, 10_485_760),
             api_auth_failure_limit=_int(env, "API_AUTH_FAILURE_LIMIT", default.api_auth_failure_limit, 1, 100_000),

@@ -23,14 +23,18 @@ def test_asset_graph_is_tenant_partitioned_channels_then_messages(defs):
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     metrics = {"channel_daily_activity", "daily_active_members", "weekly_retention", "responsiveness", "member_daily"}
-    assert keys == {"channels", "messages", "reactions", "attachments", *metrics}
+    synced = {"channels", "messages", "reactions", "attachments", "members", "roles", "message_reactors"}
+    assert keys == synced | metrics
     for key in keys:
         node = graph.get(dg.AssetKey(key))
         assert node.partitions_def == dg.DynamicPartitionsDefinition(name="tenants")
-    for key in ("messages", "reactions", "attachments"):
+    for key in ("messages", "reactions", "attachments", "members", "roles"):
         assert dg.AssetKey("channels") in graph.get(dg.AssetKey(key)).parent_keys
+    # Who reacted is listed after the reaction counts it follows.
+    assert dg.AssetKey("reactions") in graph.get(dg.AssetKey("message_reactors")).parent_keys
     for key in metrics:
         assert {dg.AssetKey("messages"), dg.AssetKey("reactions")} <= graph.get(dg.AssetKey(key)).parent_keys
+    assert dg.AssetKey("members") in graph.get(dg.AssetKey("member_daily")).parent_keys
 
 
 def test_sync_job_sensor_schedule_and_checks_are_wired(defs):

@@ -12,6 +12,7 @@ from discord_sync.defs.community_metrics import (
     metrics_asset_checks,
     metrics_automation_sensor,
 )
+from discord_sync.defs.jobs import SYNC_ASSET_KEYS
 from discord_sync.defs.partitions import TENANT_PARTITIONS_NAME
 from discord_sync.defs.resources import resources_from_settings
 from discord_sync.emulator import Emulator, GuildSpec
@@ -31,7 +32,7 @@ def test_metrics_are_requested_after_the_tenants_sync_and_only_then():
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         # Nothing synced yet: the metrics wait for their upstream.
         assert first.total_requested == 0
-        for key in ("channels", "messages", "reactions", "attachments"):
+        for key in SYNC_ASSET_KEYS:
             instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="acme"))
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
         requested = {key: second.get_requested_partitions(dg.AssetKey(key)) for key in METRIC_ASSET_KEYS}

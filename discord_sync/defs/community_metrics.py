@@ -46,7 +46,8 @@ _FIGURES = {
 def _metric(key: str) -> dg.AssetSpec:
     return dg.AssetSpec(
         key,
-        deps=["messages", "reactions"],
+        # Joins and leaves come from the member listing; everything else from the messages and reactions.
+        deps=["messages", "reactions", *(["members"] if key == "member_daily" else [])],
         description=_DESCRIPTIONS[key],
         group_name="metrics",
         kinds={"postgres"},

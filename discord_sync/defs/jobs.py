@@ -10,7 +10,7 @@ import dagster as dg
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.run_names import SYNC_JOB_NAME
 
-SYNC_ASSET_KEYS = ["channels", "messages", "reactions", "attachments"]
+SYNC_ASSET_KEYS = ["channels", "messages", "reactions", "attachments", "members", "roles", "message_reactors"]
 
 sync_tenant_job = dg.define_asset_job(
     SYNC_JOB_NAME,

@@ -69,6 +69,9 @@ class SyncResource(dg.ConfigurableResource):
     reconcile_requests_per_second: float = DEFAULTS.reconcile_requests_per_second
     deleted_messages: str = DEFAULTS.deleted_messages
     progress_interval_seconds: float = DEFAULTS.progress_interval_seconds
+    members_every_hours: float = DEFAULTS.members_every_hours
+    reactors_days: int = DEFAULTS.reactors_days
+    reactors_request_budget: int = DEFAULTS.reactors_request_budget
 
     def refresh_policy(self) -> RefreshPolicy:
         """Which stored history each run re-reads, and what a message found deleted becomes."""
@@ -194,6 +197,9 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             reconcile_requests_per_second=settings.reconcile_requests_per_second,
             deleted_messages=settings.deleted_messages,
             progress_interval_seconds=settings.progress_interval_seconds,
+            members_every_hours=settings.members_every_hours,
+            reactors_days=settings.reactors_days,
+            reactors_request_budget=settings.reactors_request_budget,
         ),
         "postgres": postgres,
         "io_manager": PostgresIOManager(postgres=postgres),

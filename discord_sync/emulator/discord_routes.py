@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import payloads
+from . import members, payloads
 from .channel import BOT_USER_ID, MANAGE_THREADS, READ_MESSAGE_HISTORY, Channel
 from .guild import Guild
 from .responses import ApiError, json_response, missing_access
@@ -62,6 +62,50 @@ async def get_me(request: web.Request) -> web.Response:
 async def get_application(request: web.Request) -> web.Response:
     """GET /oauth2/applications/@me"""
     return json_response(payloads.application())
+
+
+async def get_my_application(request: web.Request) -> web.Response:
+    """GET /applications/@me: its flags say whether it has the Server Members intent."""
+    return json_response(payloads.application(members.INTENT_FLAGS[_state(request).members_intent]))
+
+
+async def list_members(request: web.Request) -> web.Response:
+    """GET /guilds/{guild_id}/members?limit=1..1000&after=: members by user id; refused (403 Missing Access) when
+    the application lacks the Server Members intent, as Discord does."""
+    guild = _guild(request)
+    raw = request.query.get("limit", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise ApiError(400, "Invalid Form Body (limit: must be between 1 and 1000.)", 50035)
+    after = _snowflake(request.query.get("after"), "after") or 0
+    if _state(request).members_intent == "off":
+        raise missing_access()
+    page = members.listed(guild, after, int(raw))
+    return json_response(
+        [payloads.member(guild, m.user_id, m.joined_ms, m.role_ids, m.pending, m.premium_since_ms) for m in page]
+    )
+
+
+async def list_reactors(request: web.Request) -> web.Response:
+    """GET /channels/{channel_id}/messages/{message_id}/reactions/{emoji}?type=0|1&after=&limit=1..100: who
+    reacted, by user id; `type` 1 lists the burst (super) reactions."""
+    guild, channel = _channel(request)
+    message_id = _snowflake(request.match_info["message_id"], "message_id") or 0
+    limit = _limit(request, 25, 1)
+    after = _snowflake(request.query.get("after"), "after") or 0
+    kind = request.query.get("type", "0")
+    if kind not in ("0", "1"):
+        raise ApiError(400, "Invalid Form Body (type: Value must be one of {0, 1}.)", 50035)
+    if not guild.readable(channel):
+        raise missing_access()
+    record = guild.message(channel, message_id)
+    if record is None:
+        raise ApiError(404, "Unknown Message", 10008)
+    reaction = members.find_reaction(record, request.match_info["emoji"])
+    if reaction is None:
+        raise ApiError(404, "Unknown Emoji", 10014)
+    normal, burst = members.reactors(guild, record, reaction)
+    ids = [u for u in (burst if kind == "1" else normal) if u > after][:limit]
+    return json_response([payloads.reactor(guild, u) for u in ids])
 
 
 async def get_guild(request: web.Request) -> web.Response:
@@ -195,6 +239,9 @@ def add_discord_routes(app: web.Application, prefix: str = "/api/v10") -> None:
     routes = [
         ("/users/@me", get_me),
         ("/oauth2/applications/@me", get_application),
+        ("/applications/@me", get_my_application),
+        ("/guilds/{guild_id}/members", list_members),
+        ("/channels/{channel_id}/messages/{message_id}/reactions/{emoji}", list_reactors),
         ("/guilds/{guild_id}", get_guild),
         ("/guilds/{guild_id}/channels", get_guild_channels),
         ("/guilds/{guild_id}/threads/active", get_active_threads),

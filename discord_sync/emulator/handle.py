@@ -204,6 +204,31 @@ class EmulatorClient:
         """Ground truth per channel and thread id: the bot's `permissions` bits, `visible`, `readable`."""
         return {int(c): access for c, access in self._call("GET", f"/guilds/{guild_id}/bot_permissions").items()}
 
+    def join_members(self, guild_id: int, count: int = 1) -> list[int]:
+        """`count` new members join the guild now; returns their user ids."""
+        return [int(u) for u in self._call("POST", f"/guilds/{guild_id}/members", {"count": count})["user_ids"]]
+
+    def remove_member(self, guild_id: int, user_id: int) -> None:
+        """The member leaves the guild."""
+        self._call("DELETE", f"/guilds/{guild_id}/members/{user_id}")
+
+    def set_member_roles(self, guild_id: int, user_id: int, role_ids: list[int]) -> None:
+        """Give a member exactly these roles."""
+        self._call("PUT", f"/guilds/{guild_id}/members/{user_id}/roles", {"role_ids": [str(r) for r in role_ids]})
+
+    def members(self, guild_id: int) -> dict[str, Any]:
+        """Ground truth: `members` (user_id, joined_ms, role_ids, bot, pending, premium_since_ms) and `left`."""
+        return self._call("GET", f"/guilds/{guild_id}/members")
+
+    def set_members_intent(self, value: str) -> None:
+        """Whether the application has the Server Members intent: "on", "limited" or "off"."""
+        self._call("POST", "/application", {"members_intent": value})
+
+    def reactors(self, channel_id: int, message_id: int) -> dict[str, dict[str, list[int]]]:
+        """Ground truth: per emoji (as named in URLs), the user ids of its normal and burst reactors."""
+        truth = self._call("GET", f"/channels/{channel_id}/messages/{message_id}/reactors")
+        return {key: {kind: [int(u) for u in ids] for kind, ids in sides.items()} for key, sides in truth.items()}
+
     def request_log(self) -> list[dict[str, Any]]:
         """The newest Discord API requests: method, path, query, status, at (unix seconds)."""
         return self._call("GET", "/requests")

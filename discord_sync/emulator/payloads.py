@@ -57,8 +57,9 @@ def bot_user() -> dict[str, Any]:
     return {**user(BOT_USER), "mfa_enabled": False, "locale": "en-US", "verified": True, "email": None}
 
 
-def application() -> dict[str, Any]:
-    """The PrivateApplicationResponse of `GET /oauth2/applications/@me`."""
+def application(flags: int = 0) -> dict[str, Any]:
+    """The PrivateApplicationResponse of `GET /oauth2/applications/@me` and `GET /applications/@me`; `flags`
+    carries the intents the application was granted."""
     return {
         "id": str(BOT_USER.id),
         "name": BOT_USER.global_name,
@@ -66,8 +67,8 @@ def application() -> dict[str, Any]:
         "description": "Emulated bot",
         "type": None,
         "verify_key": "0" * 64,
-        "flags": 0,
-        "flags_new": "0",
+        "flags": flags,
+        "flags_new": str(flags),
         "redirect_uris": [],
         "interactions_endpoint_url": None,
         "role_connections_verification_url": None,
@@ -218,6 +219,32 @@ def _overwrites(model: Guild, record: Channel) -> list[dict[str, Any]]:
         {"id": str(o["id"]), "type": o["type"], "allow": str(o["allow"]), "deny": str(o["deny"])}
         for o in record.overwrites
     ]
+
+
+def member(
+    model: Guild, user_id: int, joined_ms: int, role_ids: tuple[int, ...], pending: bool, premium_since_ms: int | None
+) -> dict[str, Any]:
+    """A GuildMemberResponse of `GET /guilds/{guild_id}/members`: the user with their names, as Discord sends it."""
+    person = BOT_USER if user_id == BOT_USER_ID else model.users[user_id]
+    return {
+        "avatar": None,
+        "banner": None,
+        "communication_disabled_until": None,
+        "flags": 0,
+        "joined_at": iso_timestamp(joined_ms),
+        "nick": f"nick {person.username}" if user_id % 3 == 0 else None,
+        "pending": pending,
+        "premium_since": iso_timestamp(premium_since_ms) if premium_since_ms is not None else None,
+        "roles": [str(r) for r in role_ids],
+        "user": _cached_user(person),
+        "mute": False,
+        "deaf": False,
+    }
+
+
+def reactor(model: Guild, user_id: int) -> dict[str, Any]:
+    """A UserResponse of `GET .../reactions/{emoji}`."""
+    return _cached_user(model.users[user_id])
 
 
 def bot_member(model: Guild) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from aiohttp import web
 from .control_routes import add_control_routes
 from .discord_routes import STATE_KEY, add_discord_routes
 from .guild_control_routes import add_guild_control_routes
+from .member_control_routes import add_member_control_routes
 from .message_control_routes import add_message_control_routes
 from .responses import ApiError, error_response, json_response
 from .state import EmulatorState
@@ -96,6 +97,7 @@ def build_app(state: EmulatorState) -> web.Application:
     add_discord_routes(app, API_PREFIX)
     add_control_routes(app)
     add_guild_control_routes(app)
+    add_member_control_routes(app)
     add_message_control_routes(app)
     app.router.add_route("*", API_PREFIX + "/{tail:.*}", _unknown_route)
     return app

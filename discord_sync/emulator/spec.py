@@ -31,6 +31,8 @@ class GuildSpec:
     # Whether the bot's role holds Manage Threads (without it, private archived threads are listed only if joined).
     bot_manage_threads: bool = True
     name: str | None = None
+    # How many members the guild lists (its generated people and the bot at least); None: just those.
+    members: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as the control API sends it."""

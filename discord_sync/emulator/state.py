@@ -28,6 +28,8 @@ class EmulatorState:
         self.limiter = RateLimiter(global_limit=global_limit, message_bucket=message_bucket, enabled=rate_limits)
         self.faults = FaultPlan()
         self.stats = RequestStats()
+        # Whether the application has the privileged Server Members intent: "on", "limited" or "off".
+        self.members_intent = "on"
         self.guilds: dict[int, Guild] = {}
         for spec in guilds:
             self.add_guild(spec)

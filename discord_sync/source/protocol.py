@@ -52,6 +52,14 @@ class ChannelListing:
     errors: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class MemberAccess:
+    """Whether the bot may list the community's members; when not, why (for `member_syncs.reason`)."""
+
+    listable: bool
+    reason: str | None = None
+
+
 class SourceError(Exception):
     """A failure that ends a tenant's whole sync (bad token, bot not in the community); its text is for people."""
 
@@ -89,3 +97,18 @@ class CommunitySource(Protocol):
     async def message_exists(self, channel_id: int, message_id: int) -> bool:
         """Whether the message still exists; raises `ChannelUnavailable` when the bot may not read the channel, so
         that lost access is never taken for a deletion."""
+
+
+class MemberSource(Protocol):
+    """What the members and who-reacted sync needs from a platform, beside `CommunitySource`."""
+
+    async def member_access(self) -> MemberAccess:
+        """Whether members may be listed (Discord: the Server Members intent), asked before any member request."""
+
+    async def list_members(self, community_id: int, after: int, limit: int) -> list[dict]:
+        """Up to `limit` members with user id > `after`, by user id."""
+
+    async def list_reactors(
+        self, channel_id: int, message_id: int, emoji: str, *, burst: bool, after: int, limit: int
+    ) -> list[dict]:
+        """Up to `limit` users (id > `after`) who reacted with `emoji` (normal or burst reactions)."""

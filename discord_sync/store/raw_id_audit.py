@@ -37,6 +37,11 @@ WRITTEN_AT: dict[str, tuple[str, ...]] = {
     "channel_sync_jobs": ("started_at", "progress_at", "finished_at"),
     "api_audit_log": ("at",),
     "tenant_changes": ("changed_at",),
+    "members": ("last_seen_at",),
+    "roles": ("last_seen_at",),
+    "member_syncs": ("updated_at",),
+    "message_reactors": ("synced_at",),
+    "message_reactor_syncs": ("synced_at",),
 }
 # `messages.synced_at` (and so its reactions' and attachments') is the database's clock at the write; the other
 # tables' times may come from a process's clock a little before the row is written (`channels.last_seen_at` is
@@ -46,7 +51,13 @@ APPLICATION_CLOCK_MARGIN = timedelta(minutes=10)
 WRITTEN_WITH_MESSAGE = frozenset({"message_emoji_reactions", "message_attachments"})
 # Columns that must hold a user hash (32 hex characters) and nothing else.
 USER_HASH_COLUMNS = frozenset(
-    {("messages", "author_hash"), ("messages", "mentioned_user_hashes"), ("channels", "owner_hash")}
+    {
+        ("messages", "author_hash"),
+        ("messages", "mentioned_user_hashes"),
+        ("channels", "owner_hash"),
+        ("members", "member_hash"),
+        ("message_reactors", "member_hash"),
+    }
 )
 _HASH = f"^[0-9a-f]{{{HASH_HEX_CHARS}}}$"
 _RAW_USER_ID = re.compile(RAW_USER_ID_PATTERN, re.IGNORECASE)

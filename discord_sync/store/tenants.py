@@ -29,6 +29,8 @@ class Tenant:
     platform: str
     guild_id: int
     created_at: datetime | None = None
+    # Opted into who reacted (`message_reactors`).
+    who_reacted: bool = False
 
 
 SLUG_RULE = (

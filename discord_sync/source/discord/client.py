@@ -29,6 +29,7 @@ from discord_sync.source.protocol import (
     ChannelListing,
     ChannelUnavailable,
     DiscoveryMemory,
+    MemberAccess,
     RateLimitTooLong,
     SourceError,
     TransientFailure,
@@ -39,6 +40,14 @@ log = logging.getLogger("discord_sync.discord")
 
 INVALID_STATUSES = frozenset({401, 403, 429})
 UNKNOWN_MESSAGE = 10008  # Discord's JSON error code of a 404 for a deleted (or never existing) message
+# The application flags that grant the privileged Server Members intent (the limited one below 100 guilds).
+GATEWAY_GUILD_MEMBERS = 1 << 14
+GATEWAY_GUILD_MEMBERS_LIMITED = 1 << 15
+NO_MEMBERS_INTENT = (
+    "the bot's application lacks the Server Members intent, which listing members needs: enable it in the Discord "
+    "Developer Portal (your application > Bot > Privileged Gateway Intents > Server Members Intent); members are "
+    "checked again at the next member sync"
+)
 
 
 def wire_timeout(seconds: float) -> aiohttp.ClientTimeout:
@@ -238,6 +247,11 @@ class DiscordSource:
         raise AssertionError("unreachable")
 
     @property
+    def requests_sent(self) -> int:
+        """Requests this session sent so far (retries included)."""
+        return self.stats.requests
+
+    @property
     def bot_user_id(self) -> int:
         """The bot's user id, from `GET /users/@me` at login."""
         return int((self.bot_user or {})["id"])
@@ -325,6 +339,50 @@ class DiscordSource:
                 return False
             raise ChannelUnavailable(channel_id, 404, error.text or "Unknown Channel") from None
         return True
+
+    async def member_access(self) -> MemberAccess:
+        """Whether the application has the Server Members intent (`GET /applications/@me` flags): without it, a
+        member listing is refused with 403, so none is sent."""
+        application = await self._call(self._session.request, discord.http.Route("GET", "/applications/@me"))
+        flags = int(application.get("flags") or 0)
+        if flags & (GATEWAY_GUILD_MEMBERS | GATEWAY_GUILD_MEMBERS_LIMITED):
+            return MemberAccess(listable=True)
+        return MemberAccess(listable=False, reason=NO_MEMBERS_INTENT)
+
+    async def list_members(self, community_id: int, after: int, limit: int = 1000) -> list[dict]:
+        """One page of `GET /guilds/{id}/members` (user id > `after`, by id); `SourceError` if refused."""
+        try:
+            page = await self._call(self._session.get_members, community_id, limit, after or None)
+        except (discord.Forbidden, discord.NotFound) as error:
+            raise SourceError(
+                f"Discord refused the member list of guild {community_id} ({error.status} {error.text or ''})"
+            ) from None
+        if not isinstance(page, list):
+            raise TransientFailure(f"unexpected members payload of type {type(page).__name__}")
+        return page
+
+    async def list_reactors(
+        self, channel_id: int, message_id: int, emoji: str, *, burst: bool, after: int, limit: int = 100
+    ) -> list[dict]:
+        """One page of who reacted with `emoji` (`name:id` for a custom emoji); `ChannelUnavailable` when the
+        channel is refused, an empty page when the message or the emoji is gone (404)."""
+        try:
+            page = await self._call(
+                self._session.get_reaction_users,
+                channel_id,
+                message_id,
+                emoji,
+                limit,
+                after=after or None,
+                type=1 if burst else 0,
+            )
+        except discord.Forbidden as error:
+            raise ChannelUnavailable(channel_id, 403, error.text or "Missing Access") from None
+        except discord.NotFound:
+            return []
+        if not isinstance(page, list):
+            raise TransientFailure(f"unexpected reactions payload of type {type(page).__name__}")
+        return page
 
 
 def _message_order(message: Any) -> int:
