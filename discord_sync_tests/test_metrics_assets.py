@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from discord_sync.defs.community_metrics import (
     METRIC_ASSET_KEYS,
@@ -69,6 +70,38 @@ def test_metrics_of_a_synced_guild_equal_their_definitions(engine, emulator, mon
         assert checks == {"daily_messages_add_up": True, "daily_active_members_add_up": True}
         materializations = [e.materialization for e in result.get_asset_materialization_events()]
         metadata = {m.asset_key.to_user_string(): m.metadata for m in materializations}
+        # A second run with nothing changed recomputes nothing; a metric row that disagrees with the copy fails
+        # the check.
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE channel_daily_activity SET messages = messages + 1 WHERE tenant_id = 'acme' "
+                    "AND (day, channel_id) = (SELECT day, channel_id FROM channel_daily_activity "
+                    "WHERE tenant_id = 'acme' ORDER BY day, channel_id LIMIT 1)"
+                )
+            )
+        again = dg.materialize(
+            [community_metrics, *metrics_asset_checks],
+            partition_key="acme",
+            instance=instance,
+            resources=resources_from_settings(Settings.from_env()),
+            selection=list(METRIC_ASSET_KEYS),
+        )
+        assert {e.check_name: e.passed for e in again.get_asset_check_evaluations()} == {
+            "daily_messages_add_up": False,
+            "daily_active_members_add_up": True,
+        }
+        assert [e.materialization.metadata["changed_days"].value for e in again.get_asset_materialization_events()][
+            0
+        ] == 0
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE channel_daily_activity SET messages = messages - 1 WHERE tenant_id = 'acme' "
+                    "AND (day, channel_id) = (SELECT day, channel_id FROM channel_daily_activity "
+                    "WHERE tenant_id = 'acme' ORDER BY day, channel_id LIMIT 1)"
+                )
+            )
     guild = Guild.stored(engine, "acme")
     assert sum(m.counted for m in guild.msgs.values()) > 50
     with engine.connect() as conn:
