@@ -518,3 +518,35 @@ def test_joins_leaves_and_activation_equal_their_definitions_and_follow_member_c
     assert done.changed_days == 0 and done.member_days >= 1
     with engine.connect() as conn:
         assert _stored_member_daily(conn) == expected_member_daily(guild, members)
+
+
+def test_the_migration_notes_the_stored_history_so_the_first_refresh_computes_it(engine):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from discord_sync.store.migrate import alembic_config
+    from discord_sync.store.schema import members as members_table
+
+    with engine.connect() as conn:
+        script = ScriptDirectory.from_config(alembic_config(conn))
+    metrics_revision = next(r for r in script.walk_revisions() if (r.doc or "").startswith("community metrics"))
+
+    def migrate_to(revision: str, *, down: bool = False) -> None:
+        with engine.connect() as conn:
+            (command.downgrade if down else command.upgrade)(alembic_config(conn), revision)
+            conn.commit()
+
+    # The database as it was before the metrics, with history in it; the downgrade runs too.
+    migrate_to(metrics_revision.down_revision, down=True)  # type: ignore[arg-type]
+    guild = Guild(engine, seed=9, days=20)
+    members = _member_rows(guild, random.Random(9))
+    with engine.begin() as conn:
+        conn.execute(members_table.insert(), members)
+    migrate_to("head")
+    with engine.connect() as conn:
+        noted = set(pending_changed_days(conn, TENANT))
+    assert noted >= {m.day for m in guild.msgs.values()}
+    _refresh(engine)
+    with engine.connect() as conn:
+        assert_metrics_match(guild, conn)
+        assert _stored_member_daily(conn) == expected_member_daily(guild, members)
