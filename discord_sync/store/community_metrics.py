@@ -1,7 +1,8 @@
 """Community metrics computed in PostgreSQL, where the rows are, for the days the last sync changed only.
 
 Statement triggers on `messages` and `message_emoji_reactions` (migration 0013) note each UTC day a statement
-inserted, updated or deleted rows of in `metric_changed_days`: one `INSERT ... SELECT DISTINCT` per statement over
+inserted, updated or deleted rows of in `metric_changed_days` (and one on `members` the join and leave days of
+members whose join, leave or bot flag changed): one `INSERT ... SELECT DISTINCT` per statement over
 its transition table, so the writer's `COPY` batches pay a few rows per batch, not a trigger per row. A reaction's
 day is its message's (the message id's snowflake time, which is the message's `created_at`). This is exact (every
 write path, a tombstone, a purge and a reaction change included) and costs nothing to read: `messages.synced_at`
@@ -18,8 +19,7 @@ note committed meanwhile stays for the next refresh) and recomputes, with `INSER
 - `member_daily` (joins, leaves, activation) for the days members joined or left, as noted from `members`, and the
   join days a changed message day can activate (the 7 days before it and itself);
 - `thread_first_replies` for the threads created or with messages on a changed day (a thread starts with a
-  message, so its creation day is noted), then `daily_responsiveness` for the days
-  those threads were created.
+  message, so its creation day is noted), then `daily_responsiveness` for the days those threads were created.
 
 What counts as a message (docs/metrics.md): written by a person (not a bot, not a webhook), not deleted, a default
 message or a reply (Discord types 0 and 19; join notices, pins and other system messages are not messages people
