@@ -3,6 +3,8 @@ the emulator's guild to the values their definitions give."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dagster as dg
 import pytest
 import sqlalchemy as sa
@@ -108,3 +110,44 @@ def test_metrics_of_a_synced_guild_equal_their_definitions(engine, emulator, mon
         assert_metrics_match(guild, conn, tenant="acme")
     assert metadata["daily_active_members"]["changed_days"].value > 0
     assert "active_members_28_days" in metadata["daily_active_members"]
+
+
+def test_a_sync_that_adds_one_message_recomputes_only_the_days_it_wrote(engine, emulator, monkeypatch):
+    sync_env(monkeypatch, emulator)
+    create_tenant(engine, "acme", emulator.guild_ids[0])
+    resources = resources_from_settings(Settings.from_env())
+    with dg.instance_for_test() as instance:
+        assert materialize_tenant("acme", instance=instance).success
+
+        def metrics_run() -> dict:
+            result = dg.materialize([community_metrics], partition_key="acme", instance=instance, resources=resources)
+            assert result.success
+            return dict(result.get_asset_materialization_events()[0].materialization.metadata)
+
+        metrics_run()
+        with engine.connect() as conn:
+            before = dict(
+                conn.execute(
+                    sa.text("SELECT day, computed_at FROM daily_active_members WHERE tenant_id = 'acme'")
+                ).all()
+            )
+        channel = int(emulator.client.channel_by_name(emulator.guild_ids[0], "general")["id"])
+        emulator.client.add_message(channel, "one more")
+        assert materialize_tenant("acme", instance=instance).success
+        metadata = metrics_run()
+        with engine.connect() as conn:
+            after = dict(
+                conn.execute(
+                    sa.text("SELECT day, computed_at FROM daily_active_members WHERE tenant_id = 'acme'")
+                ).all()
+            )
+            today = conn.execute(sa.text("SELECT (now() AT TIME ZONE 'UTC')::date")).scalar_one()
+    # The new message's day, and at most the other day the hourly re-read rewrote reactions of (the last 24 h).
+    assert 1 <= metadata["changed_days"].value <= 2
+    recomputed = {day for day, at in after.items() if at != before.get(day)}
+    assert today in recomputed
+    assert all(day >= today - timedelta(days=28) for day in recomputed)
+    assert len(after) - len(recomputed) > 10
+    guild = Guild.stored(engine, "acme")
+    with engine.connect() as conn:
+        assert_metrics_match(guild, conn, tenant="acme")
