@@ -102,7 +102,7 @@ _STEPS: tuple[str, ...] = (
        SELECT :tenant, author_hash, first_day, first_message_id, first_channel_id FROM _new_first
        ON CONFLICT (tenant_id, author_hash) DO UPDATE SET
            first_day = EXCLUDED.first_day, first_message_id = EXCLUDED.first_message_id,
-           first_channel_id = EXCLUDED.first_channel_id
+           first_channel_id = EXCLUDED.first_channel_id, computed_at = now()
        WHERE communicator_first_messages.first_message_id IS DISTINCT FROM EXCLUDED.first_message_id""",
     # Activity per channel and day.
     """DELETE FROM channel_daily_activity a USING _activity_days d WHERE a.tenant_id = :tenant AND a.day = d.day""",

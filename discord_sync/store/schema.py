@@ -344,6 +344,7 @@ daily_communicators = sa.Table(
     sa.Column("messages", sa.Integer, nullable=False),
     sa.Column("first_message_id", sa.BigInteger, nullable=False),
     sa.Column("first_channel_id", sa.BigInteger, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
     sa.Index(None, "tenant_id", "author_hash", "day"),
 )
 
@@ -355,6 +356,7 @@ communicator_first_messages = sa.Table(
     sa.Column("first_day", sa.Date, nullable=False),
     sa.Column("first_message_id", sa.BigInteger, nullable=False),
     sa.Column("first_channel_id", sa.BigInteger, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
     sa.Index(None, "tenant_id", "first_day"),
 )
 

@@ -132,6 +132,7 @@ def upgrade() -> None:
         sa.Column("messages", sa.Integer(), nullable=False),
         sa.Column("first_message_id", sa.BigInteger(), nullable=False),
         sa.Column("first_channel_id", sa.BigInteger(), nullable=False),
+        _computed_at(),
         _tenant_fk("daily_communicators"),
         sa.PrimaryKeyConstraint("tenant_id", "day", "author_hash", name=op.f("pk_daily_communicators")),
     )
@@ -147,6 +148,7 @@ def upgrade() -> None:
         sa.Column("first_day", sa.Date(), nullable=False),
         sa.Column("first_message_id", sa.BigInteger(), nullable=False),
         sa.Column("first_channel_id", sa.BigInteger(), nullable=False),
+        _computed_at(),
         _tenant_fk("communicator_first_messages"),
         sa.PrimaryKeyConstraint("tenant_id", "author_hash", name=op.f("pk_communicator_first_messages")),
     )
