@@ -30,6 +30,7 @@ from bench.initial_sync import SyncMeasurement, measure_initial_sync
 from bench.lanes import measure_lanes
 from bench.many_tenants import measure_many_tenants
 from bench.members import MESSAGES_PER_HOUR, REACTED_SHARE, measure_members_sync, measure_reactors_hour
+from bench.metrics_recompute import HISTORY_DAYS, measure_metrics_recompute
 from bench.quiet_tenant import measure_quiet_hour
 from bench.refresh import RECENT_MODEL, WEEK_MODEL, measure_refresh
 from bench.steady_state import measure_steady_state
@@ -456,6 +457,30 @@ def lanes(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
     )
 
 
+def metrics_recompute(server: Server, sizes: Sizes, latency: float, table: Table) -> None:
+    """Benchmark 12: community metrics recomputed after an hourly sync of a tenant with 1,000,000 messages."""
+    m = measure_metrics_recompute(server, 100_000 if sizes is QUICK else 1_000_000)
+    per_day_full = m.full_seconds / m.full.changed_days
+    for name, seconds, done in (
+        ("12a. metrics recompute after an hourly sync", m.hourly_seconds, m.hourly),
+        ("12b. metrics recompute after a daily re-read", m.daily_seconds, m.daily),
+    ):
+        # The limit: the full compute's cost per day of history, times the days this refresh had to recompute.
+        limit = per_day_full * done.changed_days
+        table.add(
+            name,
+            f"{seconds:.2f} s",
+            f"{limit:.2f} s (full compute {m.full_seconds:.1f} s / {m.full.changed_days} days × {done.changed_days})",
+            limit / seconds,
+            "≤ 2 × limit (∝ days changed, not history)",
+            seconds <= 2 * limit,
+            f"{m.messages:,} messages over {HISTORY_DAYS} days, {m.reactions:,} reactions; {done.changed_days} changed "
+            f"days, {done.activity_days} activity days, {done.active_member_days} active-member days, "
+            f"{done.retention_weeks} weeks, {done.threads} threads recomputed; history loaded in SQL in "
+            f"{m.load_seconds:.0f} s",
+        )
+
+
 def machine() -> str:
     cpu = next(
         (
@@ -543,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         default="1,2,3,4,7,e",
         help="which benchmark groups: 1 (with 6), 2 (with 5), 3, 4, 7 (quiet tenant), 8 (many tenants; "
         "BENCH_TENANTS overrides their number), 9 (refresh: requests and staleness), 10 (lanes: onboarding beside "
-        "the hourly cycle), 11 (members of a 100,000-member guild; who reacted per tenant-hour), e (the emulator's own cost)",
+        "the hourly cycle), 11 (members of a 100,000-member guild; who reacted per tenant-hour), 12 (community metrics recompute on 1,000,000 messages), e (the emulator's own cost)",
     )
     parser.add_argument("--write", action="store_true", help="write the table to bench/RESULTS.md")
     args = parser.parse_args(argv)
@@ -566,6 +591,7 @@ def main(argv: list[str] | None = None) -> int:
             "9": refresh,
             "10": lanes,
             "11": members_and_reactors,
+            "12": metrics_recompute,
             "e": emulator_cost,
         }
         for key in args.only.split(","):

@@ -4,6 +4,7 @@ import dagster as dg
 
 from discord_sync.defs.asset_checks import tenant_asset_checks
 from discord_sync.defs.assets import channels, messages
+from discord_sync.defs.community_metrics import community_metrics, metrics_asset_checks, metrics_automation_sensor
 from discord_sync.defs.freshness import tenant_freshness_sensor, tenant_sync_is_fresh
 from discord_sync.defs.jobs import sync_tenant_job
 from discord_sync.defs.member_assets import members, message_reactors
@@ -18,10 +19,16 @@ from discord_sync.settings import Settings
 settings = Settings.from_env()
 
 defs = dg.Definitions(
-    assets=[channels, messages, members, message_reactors],
-    asset_checks=[*tenant_asset_checks, tenant_sync_is_fresh],
+    assets=[channels, messages, members, message_reactors, community_metrics],
+    asset_checks=[*tenant_asset_checks, tenant_sync_is_fresh, *metrics_asset_checks],
     jobs=[sync_tenant_job],
-    sensors=[new_tenant_sensor, tenant_run_failure_alert, tenant_freshness_sensor, run_history_retention],
+    sensors=[
+        new_tenant_sensor,
+        tenant_run_failure_alert,
+        tenant_freshness_sensor,
+        run_history_retention,
+        metrics_automation_sensor,
+    ],
     schedules=[hourly_sync_schedule],
     resources=resources_from_settings(settings),
     # A tenant run's steps run one after the other anyway; in-process saves a process start per step.

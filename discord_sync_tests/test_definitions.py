@@ -26,7 +26,9 @@ def defs(monkeypatch):
 def test_asset_graph_is_tenant_partitioned_channels_then_messages(defs):
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"channels", "messages", "reactions", "attachments", "members", "roles", "message_reactors"}
+    metrics = {"channel_daily_activity", "daily_active_members", "weekly_retention", "responsiveness", "member_daily"}
+    synced = {"channels", "messages", "reactions", "attachments", "members", "roles", "message_reactors"}
+    assert keys == synced | metrics
     for key in keys:
         node = graph.get(dg.AssetKey(key))
         assert node.partitions_def == dg.DynamicPartitionsDefinition(name="tenants")
@@ -34,6 +36,9 @@ def test_asset_graph_is_tenant_partitioned_channels_then_messages(defs):
         assert dg.AssetKey("channels") in graph.get(dg.AssetKey(key)).parent_keys
     # Who reacted is listed after the reaction counts it follows.
     assert dg.AssetKey("reactions") in graph.get(dg.AssetKey("message_reactors")).parent_keys
+    for key in metrics:
+        assert {dg.AssetKey("messages"), dg.AssetKey("reactions")} <= graph.get(dg.AssetKey(key)).parent_keys
+    assert dg.AssetKey("members") in graph.get(dg.AssetKey("member_daily")).parent_keys
 
 
 def test_sync_job_sensor_schedule_and_checks_are_wired(defs):
@@ -43,7 +48,15 @@ def test_sync_job_sensor_schedule_and_checks_are_wired(defs):
     schedule = defs.resolve_schedule_def("hourly_sync_schedule")
     assert schedule.cron_schedule == "0 * * * *"
     check_names = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
-    assert check_names == {"every_channel_synced_or_explained", "no_raw_user_ids", "tenant_sync_is_fresh"}
+    assert check_names == {
+        "every_channel_synced_or_explained",
+        "no_raw_user_ids",
+        "tenant_sync_is_fresh",
+        "daily_messages_add_up",
+        "daily_active_members_add_up",
+    }
+    # The metrics follow each sync through automation, not through the sync job or a schedule of their own.
+    assert defs.resolve_sensor_def("community_metrics_after_sync").default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_sensor_def("tenant_run_failure_alert").default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_sensor_def("tenant_freshness_sensor").default_status == dg.DefaultSensorStatus.RUNNING
 

@@ -42,6 +42,12 @@ WRITTEN_AT: dict[str, tuple[str, ...]] = {
     "member_syncs": ("updated_at",),
     "message_reactors": ("synced_at",),
     "message_reactor_syncs": ("synced_at",),
+    # Community metrics: rows are rewritten (computed_at) only for the days a sync changed.
+    "metric_changed_days": ("noted_at",),
+    "daily_communicators": ("computed_at",),
+    "communicator_first_messages": ("computed_at",),
+    "thread_first_replies": ("computed_at",),
+    "daily_responsiveness": ("computed_at",),
 }
 # `messages.synced_at` (and so its reactions' and attachments') is the database's clock at the write; the other
 # tables' times may come from a process's clock a little before the row is written (`channels.last_seen_at` is
@@ -57,6 +63,8 @@ USER_HASH_COLUMNS = frozenset(
         ("channels", "owner_hash"),
         ("members", "member_hash"),
         ("message_reactors", "member_hash"),
+        ("daily_communicators", "author_hash"),
+        ("communicator_first_messages", "author_hash"),
     }
 )
 _HASH = f"^[0-9a-f]{{{HASH_HEX_CHARS}}}$"

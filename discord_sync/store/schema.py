@@ -319,6 +319,122 @@ api_auth_failures = sa.Table(
     sa.Index(None, "window_started_at"),
 )
 
+# Community metrics (`store/community_metrics.py`, docs/metrics.md): only hashes and counts. Each UTC day whose
+# messages or reactions a statement changed is noted in `metric_changed_days` by statement triggers on `messages` and
+# `message_emoji_reactions` (migration 0013); the metrics recompute those days and consume the notes.
+metric_changed_days = sa.Table(
+    "metric_changed_days",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tenant_id", sa.Text, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    # `messages`: a day of messages or reactions; `members`: a day members joined or left.
+    sa.Column("source", sa.Text, nullable=False, server_default="messages"),
+    sa.Column("noted_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.CheckConstraint("source IN ('messages', 'members')", name="known_source"),
+    sa.Index(None, "tenant_id"),
+)
+
+daily_communicators = sa.Table(
+    "daily_communicators",
+    metadata,
+    _tenant_fk(),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("author_hash", sa.Text, primary_key=True),
+    sa.Column("messages", sa.Integer, nullable=False),
+    sa.Column("first_message_id", sa.BigInteger, nullable=False),
+    sa.Column("first_channel_id", sa.BigInteger, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Index(None, "tenant_id", "author_hash", "day"),
+)
+
+communicator_first_messages = sa.Table(
+    "communicator_first_messages",
+    metadata,
+    _tenant_fk(),
+    sa.Column("author_hash", sa.Text, primary_key=True),
+    sa.Column("first_day", sa.Date, nullable=False),
+    sa.Column("first_message_id", sa.BigInteger, nullable=False),
+    sa.Column("first_channel_id", sa.BigInteger, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.Index(None, "tenant_id", "first_day"),
+)
+
+channel_daily_activity = sa.Table(
+    "channel_daily_activity",
+    metadata,
+    _tenant_fk(),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("channel_id", sa.BigInteger, primary_key=True),
+    sa.Column("messages", sa.Integer, nullable=False),
+    sa.Column("communicators", sa.Integer, nullable=False),
+    sa.Column("new_communicators", sa.Integer, nullable=False),
+    sa.Column("reactions", sa.Integer, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+)
+
+daily_active_members = sa.Table(
+    "daily_active_members",
+    metadata,
+    _tenant_fk(),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("daily", sa.Integer, nullable=False),
+    sa.Column("weekly", sa.Integer, nullable=False),
+    sa.Column("days_28", sa.Integer, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+)
+
+weekly_retention = sa.Table(
+    "weekly_retention",
+    metadata,
+    _tenant_fk(),
+    sa.Column("week", sa.Date, primary_key=True),
+    sa.Column("new_communicators", sa.Integer, nullable=False),
+    sa.Column("retained_next_week", sa.Integer, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+)
+
+member_daily = sa.Table(
+    "member_daily",
+    metadata,
+    _tenant_fk(),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("joins", sa.Integer, nullable=False),
+    sa.Column("leaves", sa.Integer, nullable=False),
+    sa.Column("activated", sa.Integer, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+)
+
+THREAD_KINDS = ("forum_post", "thread")
+
+thread_first_replies = sa.Table(
+    "thread_first_replies",
+    metadata,
+    _tenant_fk(),
+    sa.Column("thread_id", sa.BigInteger, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("created_day", sa.Date, nullable=False),
+    sa.Column("first_reply_seconds", sa.Float),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.CheckConstraint("kind IN ('forum_post', 'thread')", name="known_kind"),
+    sa.Index(None, "tenant_id", "created_day"),
+)
+
+daily_responsiveness = sa.Table(
+    "daily_responsiveness",
+    metadata,
+    _tenant_fk(),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("threads", sa.Integer, nullable=False),
+    sa.Column("answered", sa.Integer, nullable=False),
+    sa.Column("answered_within_24h", sa.Integer, nullable=False),
+    sa.Column("median_first_reply_seconds", sa.Float),
+    sa.Column("p90_first_reply_seconds", sa.Float),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
+    sa.CheckConstraint("kind IN ('forum_post', 'thread')", name="known_kind"),
+)
+
 # Per tenant, the moment up to which every written row was audited for raw user ids (`store/raw_id_audit.py`):
 # the next audit reads only what was written since.
 raw_id_audits = sa.Table(

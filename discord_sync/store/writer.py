@@ -175,6 +175,42 @@ def replace_children(
     return len(rows)
 
 
+def delete_other_children_sql(table: sa.Table) -> sql.Composed:
+    """Remove a batch's children whose key the fresh rows no longer hold (the key past `message_id` is text)."""
+    other = next(c.name for c in table.primary_key.columns if c.name not in ("tenant_id", "message_id"))
+    return sql.SQL(
+        "DELETE FROM {table} WHERE tenant_id = %s AND message_id = ANY(%s) "
+        "AND (message_id, {other}) NOT IN (SELECT * FROM unnest(%s::bigint[], %s::text[]))"
+    ).format(table=sql.Identifier(table.name), other=sql.Identifier(other))
+
+
+def update_children(
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    tenant_id: str,
+    message_ids: list[int],
+    rows: Sequence[tuple],
+) -> int:
+    """Make a batch's reactions exactly `rows`, touching only those that differ: the ones gone are deleted, new and
+    changed ones upserted, equal ones left alone. Unlike `replace_children` (delete all, copy all), a re-read that
+    changed nothing writes nothing, so the community metrics' changed-days triggers note nothing for it."""
+    if not message_ids:
+        return 0
+    unique = unique_by_key(table, columns, rows)
+    message_at = columns.index("message_id")
+    other_at = columns.index(
+        next(c.name for c in table.primary_key.columns if c.name not in ("tenant_id", "message_id"))
+    )
+    raw = _driver_connection(conn)
+    with raw.cursor() as cursor:
+        cursor.execute(
+            delete_other_children_sql(table),
+            (tenant_id, message_ids, [r[message_at] for r in unique], [r[other_at] for r in unique]),
+        )
+    return upsert_rows(conn, table, columns, unique)
+
+
 FAST_PATH_SAVEPOINT = sql.Identifier("discord_sync_new_rows")
 
 
@@ -208,8 +244,8 @@ def write_messages(conn: sa.Connection, tenant_id: str, rows: MessageRows, *, st
     the `COPY` of new rows is not even tried), and the first half of `write_message_batch`.
 
     Returns whether every message was new (one `COPY` each; else the batch was upserted: changed rows updated,
-    equal rows left untouched, the batch's reactions and attachments replaced), and how many messages were not
-    stored before (a re-read counts none).
+    equal rows left untouched, the batch's reactions brought up to date row by row and its attachments replaced), and
+    how many messages were not stored before (a re-read counts none).
     """
     raw = _driver_connection(conn)
     with raw.cursor() as cursor:
@@ -233,7 +269,7 @@ def write_messages(conn: sa.Connection, tenant_id: str, rows: MessageRows, *, st
                 counted = cursor.execute(count_stored_sql(messages), (tenant_id, message_ids)).fetchone()
                 already_stored = counted[0] if counted else 0
         upsert_rows(conn, messages, MESSAGE_COLUMNS, batch)
-        replace_children(conn, message_emoji_reactions, REACTION_COLUMNS, tenant_id, message_ids, rows.reactions)
+        update_children(conn, message_emoji_reactions, REACTION_COLUMNS, tenant_id, message_ids, rows.reactions)
         replace_children(conn, message_attachments, ATTACHMENT_COLUMNS, tenant_id, message_ids, rows.attachments)
     return False, len(batch) - already_stored
 

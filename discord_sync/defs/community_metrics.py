@@ -1,0 +1,145 @@
+"""Community metrics as tenant-partitioned assets downstream of the copy, materialized after each tenant's sync.
+
+One multi-asset writes the metric tables (docs/metrics.md) in one transaction, for the days the tenant's last sync
+changed (`store/community_metrics.py`). Each metric asset is `AutomationCondition.eager()`: when a tenant's
+`messages`/`reactions` partition is materialized, the automation condition sensor (running by default) requests
+the same tenant's metrics partition, once the sync run is over; there is no second schedule. The run goes through
+the run queue like a sync, one per tenant at a time (`dagster.yaml`). Each materialization carries the tenant's
+latest figures as numbers, which the UI plots across materializations.
+"""
+
+# No `from __future__ import annotations`: Dagster validates the `context` annotation as a real type.
+
+import dagster as dg
+import sqlalchemy as sa
+
+from discord_sync.defs.partitions import tenant_partitions
+from discord_sync.defs.resources import PostgresResource
+from discord_sync.store.community_metrics import COUNTED, latest_figures, refresh_community_metrics
+
+METRIC_ASSET_KEYS = (
+    "channel_daily_activity",
+    "daily_active_members",
+    "weekly_retention",
+    "responsiveness",
+    "member_daily",
+)
+
+_DESCRIPTIONS = {
+    "channel_daily_activity": "Messages, communicators, new communicators and reactions per channel and UTC day.",
+    "daily_active_members": "Distinct communicators per day, over the last 7 and the last 28 days.",
+    "weekly_retention": "New communicators of each week and how many of them posted again the next week.",
+    "responsiveness": "Time to the first reply by someone else in threads and forum posts (median, p90, <24 h).",
+    "member_daily": "Members joining and leaving per day, and how many of a day's new members posted within 7 days.",
+}
+
+# Which latest figures each asset's materialization shows.
+_FIGURES = {
+    "channel_daily_activity": ("latest_day", "messages_latest_day"),
+    "daily_active_members": ("latest_day", "daily_active_members", "weekly_active_members", "active_members_28_days"),
+    "weekly_retention": ("week_1_retention",),
+    "responsiveness": ("threads_last_28_days", "answered_within_24h_share", "median_first_reply_hours"),
+    "member_daily": ("joins_last_28_days", "leaves_last_28_days", "activation_rate"),
+}
+
+
+def _metric(key: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key,
+        # Joins and leaves come from the member listing; everything else from the messages and reactions.
+        deps=["messages", "reactions", *(["members"] if key == "member_daily" else [])],
+        description=_DESCRIPTIONS[key],
+        group_name="metrics",
+        kinds={"postgres"},
+        automation_condition=dg.AutomationCondition.eager(),
+    )
+
+
+@dg.multi_asset(specs=[_metric(key) for key in METRIC_ASSET_KEYS], partitions_def=tenant_partitions)
+def community_metrics(context: dg.AssetExecutionContext, postgres: PostgresResource):
+    """Recompute the tenant's community metrics for the days its last sync changed, and report its latest
+    figures."""
+    tenant_id = context.partition_key
+    with postgres.engine().begin() as conn:
+        done = refresh_community_metrics(conn, tenant_id)
+    with postgres.engine().connect() as conn:
+        figures = latest_figures(conn, tenant_id)
+    context.log.info(
+        f"tenant {tenant_id}: metrics recomputed for {done.changed_days} changed day(s) "
+        f"({done.activity_days} activity days, {done.active_member_days} active-member days, "
+        f"{done.retention_weeks} weeks, {done.threads} threads)"
+    )
+    recomputed = {
+        "changed_days": done.changed_days,
+        "activity_days_recomputed": done.activity_days,
+        "active_member_days_recomputed": done.active_member_days,
+        "retention_weeks_recomputed": done.retention_weeks,
+        "threads_recomputed": done.threads,
+        "member_days_recomputed": done.member_days,
+    }
+    for key in METRIC_ASSET_KEYS:
+        shown = {name: figures[name] for name in _FIGURES[key] if figures[name] is not None}
+        yield dg.MaterializeResult(asset_key=key, metadata={**shown, **recomputed})
+
+
+metrics_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "community_metrics_after_sync",
+    target=dg.AssetSelection.assets(*METRIC_ASSET_KEYS),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests a tenant's community metrics after its messages/reactions are materialized (eager).",
+)
+
+_MESSAGE_TOTALS = sa.text(
+    f"""SELECT
+         (SELECT coalesce(sum(messages), 0) FROM channel_daily_activity WHERE tenant_id = :tenant) AS counted,
+         (SELECT count(*) FROM messages m WHERE m.tenant_id = :tenant AND {COUNTED}) AS copy,
+         (SELECT count(*) FROM metric_changed_days WHERE tenant_id = :tenant) AS pending"""
+)
+
+
+@dg.asset_check(
+    asset="channel_daily_activity",
+    partitions_def=tenant_partitions,
+    description="The daily message counts add up to the copy's messages that count (people's, not deleted).",
+)
+def daily_messages_add_up(context: dg.AssetCheckExecutionContext, postgres: PostgresResource) -> dg.AssetCheckResult:
+    """Fail when the metric's messages differ from the copy's with no changed day still waiting to be computed."""
+    with postgres.engine().connect() as conn:
+        row = conn.execute(_MESSAGE_TOTALS, {"tenant": context.partition_key}).mappings().one()
+    counted, copy, pending = int(row["counted"]), int(row["copy"]), int(row["pending"])
+    return dg.AssetCheckResult(
+        # Days a sync changed after the refresh are recomputed by the next one: only a difference without them fails.
+        passed=counted == copy or pending > 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None if counted == copy else f"metrics count {counted} messages, the copy {copy}",
+        metadata={"metric_messages": counted, "copy_messages": copy, "changed_days_pending": pending},
+    )
+
+
+_ACTIVE_MEMBERS = sa.text(
+    """SELECT count(*) FROM daily_active_members a
+       WHERE a.tenant_id = :tenant AND a.daily <> (SELECT count(*) FROM daily_communicators dc
+                                                   WHERE dc.tenant_id = :tenant AND dc.day = a.day)"""
+)
+
+
+@dg.asset_check(
+    asset="daily_active_members",
+    partitions_def=tenant_partitions,
+    description="Each day's daily active members equal the communicators recorded for that day.",
+)
+def daily_active_members_add_up(
+    context: dg.AssetCheckExecutionContext, postgres: PostgresResource
+) -> dg.AssetCheckResult:
+    """Fail with the number of days whose daily figure disagrees with `daily_communicators`."""
+    with postgres.engine().connect() as conn:
+        wrong = int(conn.execute(_ACTIVE_MEMBERS, {"tenant": context.partition_key}).scalar_one())
+    return dg.AssetCheckResult(
+        passed=wrong == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{wrong} day(s) disagree" if wrong else None,
+        metadata={"days_disagreeing": wrong},
+    )
+
+
+metrics_asset_checks = [daily_messages_add_up, daily_active_members_add_up]
