@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 UV="${UV:-uv}"
-common=(--generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --index-url https://pypi.org/simple
+common=(--generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28
         --no-header --quiet)
 # The test lock is the superset; the runtime lock is constrained to it, so both pin the same versions.
 "$UV" pip compile pyproject.toml "${common[@]}" --extra docker --extra k8s --extra test --extra demo \
