@@ -116,9 +116,7 @@ def test_a_failing_tenant_leaves_its_batch_synced_and_is_retried_alone(engine, e
     # And the synced tenants are fresh, with the batch run as their last sync.
     judged = {
         state.tenant_id: state
-        for state in tenant_freshness(
-            instance, engine, ["acme", "broken", "globex"], max_age_hours=2, now=time.time()
-        )
+        for state in tenant_freshness(instance, engine, ["acme", "broken", "globex"], max_age_hours=2, now=time.time())
     }
     assert judged["acme"].run_id == judged["globex"].run_id == batch.run_id
     assert not judged["acme"].stale and not judged["globex"].stale
