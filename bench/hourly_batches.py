@@ -1,6 +1,6 @@
 """Benchmark 11: the hourly cycle of many quiet tenants in batch runs, through the real Dagster daemon and run queue.
 
-Each tenant's guild is small and quiet (20 text channels, no history). The tenants' initial state is prepared
+Each tenant's guild is small and quiet (5 text channels, no history). The tenants' initial state is prepared
 without Dagster, fastest: the bench process runs each tenant's channel discovery and first sync with the product's
 own code (`discover_tenant`, `sync_tenant_messages`, 8 tenants at once, as in a batch), so the checkpoints and the
 catalog are exactly what an initial sync leaves. Then one channel of each guild gets a message, the hourly

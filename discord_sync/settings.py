@@ -182,7 +182,7 @@ class Settings:
     discord_sync_home: str = ".discord-sync"
     alert_webhook_url: Secret = field(default_factory=lambda: Secret(""))
     sync_freshness_hours: float = 2.0
-    hourly_batch_tenants: int = 25
+    hourly_batch_tenants: int = 100
     dagster_run_retention_days: int = 90
     attempt_retention_days: int = 7
     failed_attempt_retention_days: int = 30
