@@ -73,6 +73,16 @@ def test_a_failing_tenant_leaves_its_batch_synced_and_is_retried_alone(engine, e
         assert all(materialized(instance, asset, tenant) == [batch.run_id] for asset in ASSETS), tenant
         assert stored_message_ids(engine, tenant)
     assert all(materialized(instance, asset, "broken") == [] for asset in ASSETS)
+    # Each synced tenant's own check results, recorded by the batch for its partition; none for the failed one.
+    checks = [
+        event.dagster_event.asset_check_evaluation_data
+        for event in instance.all_logs(batch.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    ]
+    assert sorted((c.partition, c.check_name, c.passed) for c in checks) == [
+        (tenant, check, True)
+        for tenant in ("acme", "globex")
+        for check in ("every_channel_synced_or_explained", "no_raw_user_ids")
+    ]
     # Each tenant's sync is its own row in `sync_runs`, the history the API's `/tenants/{id}/runs` reads.
     with engine.connect() as conn:
         for tenant in ("acme", "globex"):

@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from discord_sync.defs.asset_checks import tenant_check_evaluations
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import DiscordResource, PostgresResource, SyncResource
 from discord_sync.run_names import (
@@ -257,16 +258,18 @@ def sync_batch(
     lane = lane_of(context.run.tags)
     run_id = context.run.run_id
 
-    def sync_one(tenant_id: str) -> list[dg.AssetMaterialization]:
+    def sync_one(tenant_id: str) -> list[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
         frame, catalog = discover_tenant(context.log, discord, sync, engine, tenant_id, lane)
         with engine.begin() as conn:
             catalog["rows_upserted"] = upsert_frame(conn, metadata.tables["channels"], frame, skip_unchanged=False)
         summary = sync_tenant_messages(
             context.log, discord, sync, engine, tenant_id, batch_sync_run_id(run_id, tenant_id), lane
         )
-        return [dg.AssetMaterialization("channels", partition=tenant_id, metadata=catalog)] + _materializations(
-            tenant_id, summary
-        )
+        events: list[dg.AssetMaterialization | dg.AssetCheckEvaluation] = [
+            dg.AssetMaterialization("channels", partition=tenant_id, metadata=catalog),
+            *_materializations(tenant_id, summary),
+        ]
+        return events + tenant_check_evaluations(engine, tenant_id)
 
     tenant_ids = list(context.partition_keys)
     context.log.info(f"batch of {len(tenant_ids)} tenants: {tenant_ids[0]} .. {tenant_ids[-1]}")

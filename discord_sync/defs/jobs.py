@@ -23,7 +23,7 @@ sync_tenant_job = dg.define_asset_job(
 # records each partition's own materializations (`defs/assets.py`). Only `messages` is selected: in a batch its step
 # also refreshes each tenant's channel catalog and reports `channels` per partition, so that one tenant's failed
 # discovery cannot skip the others' message sync (a failed upstream output would skip the whole downstream step).
-# The per-partition asset checks run with single-tenant runs, the freshness check also from its sensor.
+# Its checks are evaluated per tenant by the batch step itself (`asset_checks.tenant_check_evaluations`).
 sync_tenant_batch_job = dg.define_asset_job(
     BATCH_JOB_NAME,
     selection=dg.AssetSelection.assets("messages", "reactions", "attachments").without_checks(),
