@@ -4,6 +4,10 @@
 Postgres IO manager upserts. `messages`, `reactions` and `attachments` are one multi-asset because one pass over
 Discord produces all three: it streams batches into PostgreSQL as it fetches (bounded memory, exact resume) and
 reports what it wrote in each asset's materialization metadata.
+
+A run of the hourly batch job covers a range of tenant partitions: its `messages` step (`sync_batch`) refreshes each
+tenant's catalog and syncs its messages, several tenants at once, and records each tenant's materializations and
+checks on its own partition; a tenant that fails gets none and is retried alone.
 """
 
 import asyncio
