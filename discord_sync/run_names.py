@@ -7,6 +7,8 @@ CLI), which must not import the definitions; so they live here, importing nothin
 from collections.abc import Mapping
 
 SYNC_JOB_NAME = "sync_tenant"
+# The hourly schedule's job: one run syncs a batch of tenants, a range of consecutive tenant partitions.
+BATCH_JOB_NAME = "sync_tenant_batch"
 TENANT_PARTITIONS_NAME = "tenants"
 
 # Dagster tags every run of a partition with its key (here the tenant id); the run queue limits it to one per tenant.
@@ -30,6 +32,14 @@ RAW_ID_FULL_SCAN_TAG = "discord_sync/raw_id_full_scan"
 
 # "true" on the run the new-tenant sensor starts for a tenant just added (its first, full sync).
 INITIAL_SYNC_TAG = "discord_sync/initial_sync"
+# A run of a range of partitions carries its first and last key (Dagster's own tags for a partition range).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+# On a batch run once it ends: the tenants of its batch whose sync failed (comma-separated), each retried alone.
+FAILED_TENANTS_TAG = "discord_sync/failed_tenants"
+# On the single-tenant run that retries a tenant which failed in a batch: the batch run's id.
+BATCH_RETRY_OF_TAG = "discord_sync/batch_retry_of"
+
 # "true" on the runs of the hourly schedule.
 HOURLY_SYNC_TAG = "discord_sync/hourly"
 

@@ -185,6 +185,7 @@ class Settings:
     discord_sync_home: str = ".discord-sync"
     alert_webhook_url: Secret = field(default_factory=lambda: Secret(""))
     sync_freshness_hours: float = 2.0
+    hourly_batch_tenants: int = 100
     dagster_run_retention_days: int = 90
     attempt_retention_days: int = 7
     failed_attempt_retention_days: int = 30
@@ -254,6 +255,7 @@ class Settings:
             discord_sync_home=env.get("DISCORD_SYNC_HOME", "").strip() or default.discord_sync_home,
             alert_webhook_url=_secret_http_url(env, "ALERT_WEBHOOK_URL", "https://hooks.example.com/discord-sync"),
             sync_freshness_hours=_float(env, "SYNC_FRESHNESS_HOURS", default.sync_freshness_hours, 0.01, 720.0),
+            hourly_batch_tenants=_int(env, "SYNC_HOURLY_BATCH_TENANTS", default.hourly_batch_tenants, 1, 500),
             dagster_run_retention_days=_int(
                 env, "DAGSTER_RUN_RETENTION_DAYS", default.dagster_run_retention_days, 1, 3650
             ),

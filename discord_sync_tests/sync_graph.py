@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from discord_sync.defs.jobs import SYNC_ASSET_KEYS, sync_tenant_job
+from discord_sync.defs.jobs import SYNC_ASSET_KEYS, sync_tenant_batch_job, sync_tenant_job
 from discord_sync.defs.partitions import tenant_partitions
-from discord_sync.defs.resources import PostgresResource
+from discord_sync.defs.resources import HourlyBatches, PostgresResource
 
 
 def _placeholder_asset(key: str) -> dg.AssetsDefinition:
@@ -21,13 +21,16 @@ def _placeholder_asset(key: str) -> dg.AssetsDefinition:
     return placeholder
 
 
-def sync_graph_definitions(**extra: object) -> dg.Definitions:
-    """Definitions with placeholder sync assets, the real `sync_tenant` job, the product's PostgreSQL resource
-    (`DATABASE_URL`) and whatever `extra` adds."""
+def sync_graph_definitions(batch_tenants: int = 25, **extra: object) -> dg.Definitions:
+    """Definitions with placeholder sync assets, the real `sync_tenant` and `sync_tenant_batch` jobs, the product's
+    PostgreSQL resource (`DATABASE_URL`), `batch_tenants` tenants per hourly batch and whatever `extra` adds."""
     return dg.Definitions(
         assets=[_placeholder_asset(key) for key in SYNC_ASSET_KEYS],
-        jobs=[sync_tenant_job],
-        resources={"postgres": PostgresResource(database_url=dg.EnvVar("DATABASE_URL"))},
+        jobs=[sync_tenant_job, sync_tenant_batch_job],
+        resources={
+            "postgres": PostgresResource(database_url=dg.EnvVar("DATABASE_URL")),
+            "hourly_batches": HourlyBatches(tenants=batch_tenants),
+        },
         **extra,  # type: ignore[arg-type]
     )
 

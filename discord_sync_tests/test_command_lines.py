@@ -116,8 +116,9 @@ def test_dg_list_defs_lists_the_sync_assets_job_and_automation(database_url):
         "reactions",
         "roles",
     ]
-    assert [job["name"] for job in listed["jobs"]] == ["sync_tenant"]
+    assert sorted(job["name"] for job in listed["jobs"]) == ["sync_tenant", "sync_tenant_batch"]
     assert sorted(sensor["name"] for sensor in listed["sensors"]) == [
+        "batch_retry_sensor",
         "new_tenant_sensor",
         "run_history_retention",
         "tenant_freshness_sensor",

@@ -57,14 +57,6 @@ mutation($params: ExecutionParams!) {
 }
 """
 
-FRESHNESS_CHECK = """
-query($tenant: String) {
-  assetCheckExecutions(assetKey: {path: ["messages"]}, checkName: "tenant_sync_is_fresh", partition: $tenant, limit: 1) {
-    status runId evaluation { success description }
-  }
-}
-"""
-
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorProcess]:
@@ -132,6 +124,17 @@ def wait_for(description: str, condition, timeout: float = RUN_TIMEOUT, topology
     raise AssertionError(f"{description} within {timeout} s" + (f"; logs in {topology.logs}" if topology else ""))
 
 
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+LAST_MATERIALIZATION = """
+query($tenant: String!) {
+  assetOrError(assetKey: {path: ["messages"]}) {
+    ... on Asset { assetMaterializations(partitions: [$tenant], limit: 1) { runId partition } }
+  }
+}
+"""
+
+
 def trigger_hourly_tick(topology: Topology) -> list[str]:
     """Evaluate the hourly schedule for the coming hour in the code server and launch its runs into the queue."""
     selector = {
@@ -150,7 +153,7 @@ def trigger_hourly_tick(topology: Topology) -> list[str]:
             "selector": {
                 "repositoryLocationName": LOCATION,
                 "repositoryName": "__repository__",
-                "jobName": "sync_tenant",
+                "jobName": "sync_tenant_batch",
             },
             "runConfigData": request["runConfigYaml"],
             "executionMetadata": {"tags": tags},
@@ -210,18 +213,16 @@ def test_two_tenants_sync_through_the_queue_share_the_limiter_and_survive_a_code
         channel = next(iter(truth[tenant]))
         emulator.client.add_message(channel, f"after the restart ({tenant})")
     truth = {tenant: expected_message_ids(emulator.client.ground_truth(guild)) for tenant, guild in guilds.items()}
-    hourly = trigger_hourly_tick(topology)
-    assert len(hourly) == 2
-    assert [wait_for(f"run {r} finished", lambda r=r: _finished(topology, r), topology=topology) for r in hourly] == [
-        "SUCCESS",
-        "SUCCESS",
-    ]
-    assert {_tag(r, "dagster/partition") for r in runs(topology, {HOURLY_SYNC_TAG: "true"})} == set(TENANTS)
+    # One batch run syncs both tenants; each is still its own partition with its own materialization.
+    [hourly] = trigger_hourly_tick(topology)
+    assert wait_for(f"run {hourly} finished", lambda: _finished(topology, hourly), topology=topology) == "SUCCESS"
+    [batch] = runs(topology, {HOURLY_SYNC_TAG: "true"})
+    assert (_tag(batch, RANGE_START), _tag(batch, RANGE_END)) == tuple(TENANTS)
     for tenant in TENANTS:
         assert stored_message_ids(engine, tenant) == truth[tenant]
-        # The freshness check ran inside the tenant's last sync and passed, as the UI shows it.
-        [check] = topology.graphql(FRESHNESS_CHECK, {"tenant": tenant})["assetCheckExecutions"]
-        assert check["status"] == "SUCCEEDED" and check["runId"] in hourly, check
+        # The tenant's own materialization of `messages`, as the UI's partition view shows it.
+        [last] = topology.graphql(LAST_MATERIALIZATION, {"tenant": tenant})["assetOrError"]["assetMaterializations"]
+        assert (last["runId"], last["partition"]) == (hourly, tenant), last
     for pid in leftover_workers:
         _reap(pid)
 

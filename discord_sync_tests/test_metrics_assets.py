@@ -151,3 +151,44 @@ def test_a_sync_that_adds_one_message_recomputes_only_the_days_it_wrote(engine, 
     guild = Guild.stored(engine, "acme")
     with engine.connect() as conn:
         assert_metrics_match(guild, conn, tenant="acme")
+
+
+@pytest.fixture
+def two_guilds():
+    guilds = [GuildSpec(seed=5, scale=0.02), GuildSpec(seed=6, scale=0.02)]
+    with Emulator(guilds=guilds, token=TEST_TOKEN, rate_limits=False) as running:
+        yield running
+
+
+def test_one_run_computes_each_tenants_metrics_for_its_own_partition(engine, two_guilds, monkeypatch):
+    # What automation launches after an hourly batch: a backfill whose runs take a range of tenants each.
+    sync_env(monkeypatch, two_guilds)
+    tenants = ["acme", "globex"]
+    for tenant, guild_id in zip(tenants, two_guilds.guild_ids, strict=True):
+        create_tenant(engine, tenant, guild_id)
+    with dg.instance_for_test() as instance:
+        for tenant in tenants:
+            assert materialize_tenant(tenant, instance=instance).success
+        instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, tenants)
+        defs = dg.Definitions(
+            assets=[community_metrics],
+            asset_checks=metrics_asset_checks,
+            jobs=[dg.define_asset_job("metrics", selection=list(METRIC_ASSET_KEYS))],
+            resources=resources_from_settings(Settings.from_env()),
+        )
+        result = defs.resolve_job_def("metrics").execute_in_process(
+            instance=instance,
+            tags={"dagster/asset_partition_range_start": "acme", "dagster/asset_partition_range_end": "globex"},
+        )
+        assert result.success
+        for tenant in tenants:
+            for key in METRIC_ASSET_KEYS:
+                found = instance.fetch_materializations(
+                    dg.AssetRecordsFilter(asset_key=dg.AssetKey(key), asset_partitions=[tenant]), limit=5
+                ).records
+                assert [record.run_id for record in found] == [result.run_id], (tenant, key)
+    for tenant in tenants:
+        guild = Guild.stored(engine, tenant)
+        assert sum(m.counted for m in guild.msgs.values()) > 0
+        with engine.connect() as conn:
+            assert_metrics_match(guild, conn, tenant=tenant)

@@ -1,4 +1,4 @@
-"""The hourly schedule: one run per tenant partition, a run key per tenant and hour."""
+"""The hourly schedule: one run per batch of consecutive tenant partitions, a run key per batch and hour."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
-from discord_sync.defs.schedules import hourly_sync_schedule, tenants_with_active_runs
+from discord_sync.defs.resources import HourlyBatches
+from discord_sync.defs.schedules import hourly_sync_schedule, plan_hourly_batches, tenants_with_active_runs
 from discord_sync_tests.sync_graph import sync_graph_definitions
 
 TEN_O_CLOCK = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+START, END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 @pytest.fixture
@@ -20,24 +22,40 @@ def instance():
         yield instance
 
 
-def evaluate(instance: dg.DagsterInstance, at: datetime):
-    repository = sync_graph_definitions(schedules=[hourly_sync_schedule]).get_repository_def()
+def evaluate(instance: dg.DagsterInstance, at: datetime, batch_tenants: int = 25):
+    repository = sync_graph_definitions(
+        batch_tenants=batch_tenants, schedules=[hourly_sync_schedule]
+    ).get_repository_def()
     with dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=at, repository_def=repository
+        instance=instance,
+        scheduled_execution_time=at,
+        repository_def=repository,
+        resources={"hourly_batches": HourlyBatches(tenants=batch_tenants)},
     ) as context:
         return hourly_sync_schedule.evaluate_tick(context)
 
 
-def test_every_tenant_partition_gets_one_run_keyed_by_the_hour(instance):
+def ranges(data) -> list[tuple[str, str]]:
+    return [(r.tags[START], r.tags[END]) for r in data.run_requests]
+
+
+def test_every_tenant_partition_is_in_one_batch_run_keyed_by_the_hour(instance):
     instance.add_dynamic_partitions("tenants", ["globex", "acme"])
 
     data = evaluate(instance, TEN_O_CLOCK)
 
-    assert [(r.partition_key, r.run_key) for r in data.run_requests] == [
-        ("acme", "hourly:acme:2026-11-23T10:00:00+00:00"),
-        ("globex", "hourly:globex:2026-11-23T10:00:00+00:00"),
-    ]
-    assert all(r.tags["dagster/partition"] == r.partition_key for r in data.run_requests)
+    # Batches are ranges in the partitions' own order (the order they were added), which Dagster's ranges follow.
+    assert ranges(data) == [("globex", "acme")]
+    assert [r.run_key for r in data.run_requests] == ["hourly:globex..acme:2026-11-23T10:00:00+00:00"]
+    assert all(r.partition_key is None and "dagster/partition" not in r.tags for r in data.run_requests)
+
+
+def test_the_batch_size_setting_splits_the_tenants_into_ranges(instance):
+    instance.add_dynamic_partitions("tenants", ["a", "b", "c", "d", "e"])
+
+    data = evaluate(instance, TEN_O_CLOCK, batch_tenants=2)
+
+    assert ranges(data) == [("a", "b"), ("c", "d"), ("e", "e")]
 
 
 def test_the_same_hour_gives_the_same_run_keys_and_the_next_hour_new_ones(instance):
@@ -60,16 +78,13 @@ def test_without_tenants_the_tick_is_skipped(instance):
 def test_the_schedule_runs_hourly_on_the_hour_and_starts_enabled():
     assert hourly_sync_schedule.cron_schedule == "0 * * * *"
     assert hourly_sync_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    assert hourly_sync_schedule.job_name == "sync_tenant"
+    assert hourly_sync_schedule.job_name == "sync_tenant_batch"
 
 
-def add_run(instance: dg.DagsterInstance, tenant_id: str, status: dg.DagsterRunStatus) -> None:
-    """A run of the tenant in `status`, recorded in the instance as the daemon would leave it."""
-    instance.add_run(
-        dg.DagsterRun(
-            job_name="sync_tenant", run_id=str(uuid.uuid4()), status=status, tags={"dagster/partition": tenant_id}
-        )
-    )
+def add_run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus, tenant: str = "", batch=("", "")) -> None:
+    """A run of one tenant (or of a batch range) in `status`, recorded in the instance as the daemon would leave it."""
+    tags = {"dagster/partition": tenant} if tenant else {START: batch[0], END: batch[1]}
+    instance.add_run(dg.DagsterRun(job_name="sync_tenant", run_id=str(uuid.uuid4()), status=status, tags=tags))
 
 
 def test_hourly_runs_go_in_the_hourly_lane_first_in_the_queue(instance):
@@ -84,21 +99,30 @@ def test_hourly_runs_go_in_the_hourly_lane_first_in_the_queue(instance):
     )
 
 
-def test_a_tenant_whose_run_is_queued_or_running_gets_no_second_run(instance):
-    instance.add_dynamic_partitions("tenants", ["acme", "globex", "initech", "umbrella"])
-    add_run(instance, "acme", dg.DagsterRunStatus.NOT_STARTED)
-    add_run(instance, "globex", dg.DagsterRunStatus.STARTED)
-    add_run(instance, "initech", dg.DagsterRunStatus.SUCCESS)  # finished: due again
-    add_run(instance, "umbrella", dg.DagsterRunStatus.FAILURE)
+def test_a_tenant_whose_run_is_queued_or_running_gets_no_second_run_and_splits_its_range(instance):
+    instance.add_dynamic_partitions("tenants", ["acme", "globex", "initech", "umbrella", "wayne"])
+    add_run(instance, dg.DagsterRunStatus.NOT_STARTED, "acme")
+    add_run(instance, dg.DagsterRunStatus.STARTED, "initech")
+    add_run(instance, dg.DagsterRunStatus.SUCCESS, "globex")  # finished: due again
+    add_run(instance, dg.DagsterRunStatus.FAILURE, "umbrella")
 
     data = evaluate(instance, TEN_O_CLOCK)
 
-    assert [r.partition_key for r in data.run_requests] == ["initech", "umbrella"]
+    assert ranges(data) == [("globex", "globex"), ("umbrella", "wayne")]
+
+
+def test_every_tenant_of_an_active_batch_run_counts_as_busy(instance):
+    instance.add_dynamic_partitions("tenants", ["a", "b", "c", "d", "e"])
+    add_run(instance, dg.DagsterRunStatus.STARTED, batch=("b", "d"))
+    add_run(instance, dg.DagsterRunStatus.SUCCESS, batch=("a", "a"))
+
+    assert tenants_with_active_runs(instance) == {"b", "c", "d"}
+    assert ranges(evaluate(instance, TEN_O_CLOCK)) == [("a", "a"), ("e", "e")]
 
 
 def test_when_every_tenant_is_still_syncing_the_tick_says_so(instance):
     instance.add_dynamic_partitions("tenants", ["acme"])
-    add_run(instance, "acme", dg.DagsterRunStatus.STARTED)
+    add_run(instance, dg.DagsterRunStatus.STARTED, "acme")
 
     for hour in (10, 11, 12):  # a run longer than three hours: no run stacks behind it
         data = evaluate(instance, TEN_O_CLOCK.replace(hour=hour))
@@ -110,7 +134,14 @@ def test_active_runs_are_found_in_one_query_for_every_tenant(instance):
     tenants = [f"t{i:04d}" for i in range(300)]
     instance.add_dynamic_partitions("tenants", tenants)
     for tenant in tenants[::3]:
-        add_run(instance, tenant, dg.DagsterRunStatus.STARTING)
+        add_run(instance, dg.DagsterRunStatus.STARTING, tenant)
 
     assert tenants_with_active_runs(instance) == set(tenants[::3])
-    assert len(evaluate(instance, TEN_O_CLOCK).run_requests) == 200
+    # Every third tenant busy: batches of the two between them.
+    assert len(evaluate(instance, TEN_O_CLOCK).run_requests) == 100
+
+
+def test_batches_cover_every_idle_tenant_once_in_order():
+    tenants = [f"t{i}" for i in range(12)]
+    batches = plan_hourly_batches(tenants, {"t0", "t5", "t6"}, 3)
+    assert batches == [["t1", "t2", "t3"], ["t4"], ["t7", "t8", "t9"], ["t10", "t11"]]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -23,7 +23,15 @@ import requests
 from dagster import DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from discord_sync.run_names import PARTITION_TAG, SYNC_JOB_NAME, TENANT_PARTITIONS_NAME, with_lane
+from discord_sync.run_names import (
+    BATCH_JOB_NAME,
+    PARTITION_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    SYNC_JOB_NAME,
+    TENANT_PARTITIONS_NAME,
+    with_lane,
+)
 from discord_sync.settings import Settings
 from discord_sync.store.database import resolve_database_url, shared_engine
 from discord_sync.store.tenant_locks import hold_tenant_start_lock
@@ -32,6 +40,10 @@ from discord_sync.store.tenant_locks import hold_tenant_start_lock
 SYNC_PARTITION_SET = f"{SYNC_JOB_NAME}_partition_set"
 DAEMON_HEARTBEAT_SECONDS = 120.0
 GRAPHQL_TIMEOUT_SECONDS = 60
+
+# How many of the newest hourly batch runs are searched for a tenant's runs: at the default 100 tenants a batch,
+# more than an hour of batches for 50,000 tenants.
+BATCH_RUNS_SEARCHED = 500
 
 # What "queued or running" means for "never two syncs of a tenant at once": Dagster's statuses, lower case.
 ACTIVE_STATUSES = ("queued", "not_started", "starting", "started", "canceling")
@@ -224,17 +236,38 @@ class RunControl:
     def tenant_runs(
         self, tenant_id: str, *, statuses: Sequence[str] | None = None, limit: int | None = None
     ) -> list[TenantRun]:
-        """The runs of the tenant's partition, newest first; `statuses` (lower case, e.g. `ACTIVE_STATUSES`)
-        narrows them.
+        """The runs of the tenant's partition, newest first, and the hourly batch runs that hold it; `statuses`
+        (lower case, e.g. `ACTIVE_STATUSES`) narrows them.
 
         Any job counts, not only `sync_tenant`: materializing the assets from the UI (or an asset backfill) runs
         Dagster's implicit asset job, with the same partition tag.
         """
         wanted = [DagsterRunStatus(status.upper()) for status in statuses or []]
-        records = self._instance().get_run_records(
+        instance = self._instance()
+        records = instance.get_run_records(
             filters=RunsFilter(tags={PARTITION_TAG: tenant_id}, statuses=wanted), limit=limit
         )
-        return [_tenant_run(record) for record in records]
+        runs = [_tenant_run(record) for record in records] + self._batch_runs(instance, tenant_id, wanted)
+        runs.sort(key=lambda run: run.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return runs[:limit] if limit is not None else runs
+
+    def _batch_runs(self, instance: DagsterInstance, tenant_id: str, wanted: list[DagsterRunStatus]) -> list[TenantRun]:
+        """The newest hourly batch runs whose partition range holds the tenant (a range has no partition tag: its
+        ends are tags, its members the partitions between them, in the partitions' order)."""
+        records = instance.get_run_records(
+            filters=RunsFilter(job_name=BATCH_JOB_NAME, statuses=wanted), limit=BATCH_RUNS_SEARCHED
+        )
+        if not records:
+            return []
+        position = {key: index for index, key in enumerate(instance.get_dynamic_partitions(TENANT_PARTITIONS_NAME))}
+        mine = position.get(tenant_id)
+        found = []
+        for record in records:
+            tags = record.dagster_run.tags
+            start, end = position.get(tags.get(RANGE_START_TAG, "")), position.get(tags.get(RANGE_END_TAG, ""))
+            if mine is not None and start is not None and end is not None and start <= mine <= end:
+                found.append(replace(_tenant_run(record), tenant_id=tenant_id))
+        return found
 
     def find_run(self, run_id: str) -> TenantRun | None:
         """The run with this id, or None."""

@@ -63,8 +63,12 @@ def every_channel_synced_or_explained(
     context: dg.AssetCheckExecutionContext, postgres: PostgresResource
 ) -> dg.AssetCheckResult:
     """Fail with the list of channels that the last sync neither finished nor explained."""
-    tenant_id = _tenant(context)
-    with postgres.engine().connect() as conn:
+    return channels_explained_result(postgres.engine(), _tenant(context))
+
+
+def channels_explained_result(engine: sa.Engine, tenant_id: str) -> dg.AssetCheckResult:
+    """The result of `every_channel_synced_or_explained` for one tenant."""
+    with engine.connect() as conn:
         rows = unexplained_channels(conn, tenant_id)
     sample = [
         {"channel_id": str(r.id), "name": r.name, "type": r.type, "status": r.status or "no checkpoint"}
@@ -100,7 +104,12 @@ def no_raw_user_ids(
     """Fail if any user id escaped anonymization, with counts per column and a few offending rows' keys."""
     tenant_id = _tenant(context)
     full_scan = config.full_scan or context.run.tags.get(RAW_ID_FULL_SCAN_TAG, "").lower() == "true"
-    result = audit_tenant(postgres.engine(), tenant_id, full_scan=full_scan)
+    return raw_user_ids_result(postgres.engine(), tenant_id, full_scan=full_scan)
+
+
+def raw_user_ids_result(engine: sa.Engine, tenant_id: str, *, full_scan: bool = False) -> dg.AssetCheckResult:
+    """The result of `no_raw_user_ids` for one tenant."""
+    result = audit_tenant(engine, tenant_id, full_scan=full_scan)
     return dg.AssetCheckResult(
         passed=result.total == 0,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -118,6 +127,28 @@ def no_raw_user_ids(
             "sample": dg.MetadataValue.json(result.sample),
         },
     )
+
+
+def tenant_check_evaluations(engine: sa.Engine, tenant_id: str) -> list[dg.AssetCheckEvaluation]:
+    """Both checks' results for one tenant of a batch run, as evaluations of its partition: a batch run has no
+    check steps (a check step of a partition range has no single partition), so its `messages` step records them
+    after each tenant's sync, as a tenant's own run would."""
+    results = {
+        every_channel_synced_or_explained.check_key.name: channels_explained_result(engine, tenant_id),
+        no_raw_user_ids.check_key.name: raw_user_ids_result(engine, tenant_id),
+    }
+    return [
+        dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey("messages"),
+            check_name=name,
+            passed=result.passed,
+            metadata=result.metadata,
+            severity=result.severity,
+            description=result.description,
+            partition=tenant_id,
+        )
+        for name, result in results.items()
+    ]
 
 
 tenant_asset_checks = [every_channel_synced_or_explained, no_raw_user_ids]

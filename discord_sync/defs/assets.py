@@ -4,22 +4,41 @@
 Postgres IO manager upserts. `messages`, `reactions` and `attachments` are one multi-asset because one pass over
 Discord produces all three: it streams batches into PostgreSQL as it fetches (bounded memory, exact resume) and
 reports what it wrote in each asset's materialization metadata.
+
+A run of the hourly batch job covers a range of tenant partitions: its `messages` step (`sync_batch`) refreshes each
+tenant's catalog and syncs its messages, several tenants at once, and records each tenant's materializations and
+checks on its own partition; a tenant that fails gets none and is retried alone.
 """
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from discord_sync.defs.asset_checks import tenant_check_evaluations
+from discord_sync.defs.member_steps import sync_tenant_members, sync_tenant_reactors
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import DiscordResource, PostgresResource, SyncResource
-from discord_sync.run_names import PURGE_TAG, RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG, lane_of
+from discord_sync.run_names import (
+    BATCH_JOB_NAME,
+    FAILED_TENANTS_TAG,
+    PURGE_TAG,
+    RECONCILE_TAG,
+    RESET_CHANNEL_TAG,
+    RESET_TAG,
+    lane_of,
+)
 from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.source.protocol import ChannelListing, SourceError
+from discord_sync.store.schema import metadata
 from discord_sync.store.tenants import TenantError, get_tenant
+from discord_sync.store.writer import upsert_frame
 from discord_sync.sync.catalog import catalog_frame, discovery_memory, previous_catalog, remember_discovery
+from discord_sync.sync.report import TenantSyncReport
+from discord_sync.sync.tenant_batch import run_tenant_batch
 from discord_sync.sync.tenant_run import TenantSync
 
 SYNC_RETRY = dg.RetryPolicy(max_retries=3, delay=1, backoff=dg.Backoff.EXPONENTIAL)
@@ -49,52 +68,90 @@ def channels(
     are listed only where something changed, and completely on a schedule (`discovery.py`).
     """
     tenant_id = context.partition_key
-    engine = postgres.engine()
-    tenant = _tenant(engine, tenant_id)
+    try:
+        frame, catalog = discover_tenant(
+            context.log, discord, sync, postgres.engine(), tenant_id, lane_of(context.run.tags)
+        )
+    except TenantError as error:
+        raise dg.Failure(str(error), allow_retries=False) from None
+    except SourceError as error:
+        raise dg.Failure(f"tenant {tenant_id}: {error}", allow_retries=False) from None
+    return dg.Output(frame, metadata=catalog)
+
+
+def discover_tenant(
+    log: Any, discord: DiscordResource, sync: SyncResource, engine: sa.Engine, tenant_id: str, lane: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Discover one tenant's channels: the catalog frame to upsert and the `channels` materialization's metadata.
+    Raises `TenantError` for an unknown tenant, `SourceError` when Discord refuses."""
+    with engine.connect() as conn:
+        tenant = get_tenant(conn, tenant_id)
     memory = discovery_memory(engine, tenant_id, timedelta(hours=sync.full_thread_listing_hours))
 
     async def discover() -> tuple[dict, ChannelListing, dict]:
-        async with discord.source(lane=lane_of(context.run.tags)) as source:
+        async with discord.source(lane=lane) as source:
             guild = await source.describe_community(tenant.guild_id)
             return guild, await source.list_channels(tenant.guild_id, memory), source.stats.as_metadata()
 
-    try:
-        guild, listing, stats = asyncio.run(discover())
-    except SourceError as error:
-        raise dg.Failure(f"tenant {tenant_id}: {error}", allow_retries=False) from None
+    guild, listing, stats = asyncio.run(discover())
     for problem in listing.errors:
-        context.log.warning(f"tenant {tenant_id}: {problem}")
+        log.warning(f"tenant {tenant_id}: {problem}")
     now = datetime.now(UTC)
     previous = previous_catalog(engine, tenant_id)
     frame, disappeared = catalog_frame(tenant_id, listing, previous, Anonymizer(sync.anonymization_key), now)
     remember_discovery(engine, tenant_id, listing.memory)
     threads = int(frame["is_thread"].sum()) if len(frame) else 0
-    context.log.info(
+    log.info(
         f"tenant {tenant_id}: guild {guild.get('name')!r} has {len(frame) - disappeared - threads} channels and "
         f"{threads} threads/posts readable; {disappeared} disappeared since the last sync"
     )
-    return dg.Output(
-        frame,
-        metadata={
-            "guild_name": str(guild.get("name", "")),
-            "channels": len(frame) - disappeared - threads,
-            "threads_and_posts": threads,
-            "channels_disappeared": disappeared,
-            "listings_refused": len(listing.errors),
-            "channels_not_readable": len(listing.unreadable),
-            "archived_listings": listing.requests.get("listings", 0),
-            "archived_listing_pages": listing.requests.get("archived_pages", 0),
-            "threads_read_by_id": listing.requests.get("threads_read", 0),
-            **stats,
-        },
-    )
+    return frame, {
+        "guild_name": str(guild.get("name", "")),
+        "channels": len(frame) - disappeared - threads,
+        "threads_and_posts": threads,
+        "channels_disappeared": disappeared,
+        "listings_refused": len(listing.errors),
+        "channels_not_readable": len(listing.unreadable),
+        "archived_listings": listing.requests.get("listings", 0),
+        "archived_listing_pages": listing.requests.get("archived_pages", 0),
+        "threads_read_by_id": listing.requests.get("threads_read", 0),
+        **stats,
+    }
 
 
 def _synced_table(key: str, description: str) -> dg.AssetSpec:
-    """One of the tables a tenant's message sync fills, after the channel catalog."""
+    """One of the tables a tenant's message sync fills, after the channel catalog. Skippable: a batch run reports
+    each tenant's materializations itself, per partition, and yields no output for the whole range."""
     return dg.AssetSpec(
-        key, deps=["channels"], description=description, group_name="discord", kinds={"discord", "postgres"}
+        key,
+        deps=["channels"],
+        description=description,
+        group_name="discord",
+        kinds={"discord", "postgres"},
+        skippable=True,
     )
+
+
+class AllChannelsFailed(RuntimeError):
+    """Every channel of a tenant failed: the tenant's sync failed (a retry may succeed)."""
+
+    def __init__(self, tenant_id: str, report: TenantSyncReport) -> None:
+        failures = "; ".join(f"{o.plan.name} ({o.plan.channel_id}): {o.error}" for o in report.outcomes[:5])
+        super().__init__(f"tenant {tenant_id}: every channel failed, e.g. {failures}")
+        self.summary = report.metadata()
+
+
+def _materializations(tenant_id: str | None, summary: dict[str, Any]) -> list[dg.AssetMaterialization]:
+    """What one tenant's successful message sync materializes: `messages`, `reactions`, `attachments`."""
+    return [
+        dg.AssetMaterialization("messages", partition=tenant_id, metadata=summary),
+        dg.AssetMaterialization(
+            "reactions", partition=tenant_id, metadata={"reactions_synced": summary["reactions_synced"]}
+        ),
+        dg.AssetMaterialization(
+            "attachments", partition=tenant_id, metadata={"attachments_synced": summary["attachments_synced"]}
+        ),
+    ]
 
 
 @dg.multi_asset(
@@ -115,7 +172,13 @@ def messages(
     are read again, and deletions are confirmed by a re-read); `discord_sync/reset_channel=<id>` does so for one
     channel; `discord_sync/purge=true` beside either also deletes the stored messages first. Recent history is re-read as the refresh policy
     says (edits, reactions, deletions); `discord_sync/reconcile=true` re-reads the whole stored history.
+
+    A run of the batch job (`sync_tenant_batch`, a range of tenant partitions) syncs each tenant of the range instead
+    (`sync_batch`).
     """
+    if context.job_name == BATCH_JOB_NAME:
+        sync_batch(context, discord, sync, postgres)
+        return
     tenant_id = context.partition_key
     engine = postgres.engine()
     _tenant(engine, tenant_id)
@@ -133,18 +196,15 @@ def messages(
             f"{RESET_CHANNEL_TAG}=<channel id>",
             allow_retries=False,
         )
-    sync_run = TenantSync(
-        engine=engine,
-        tenant_id=tenant_id,
-        run_id=context.run.run_id,
-        anonymizer=Anonymizer(sync.anonymization_key),
-        options=sync.options(),
-        log=context.log,
-        refresh_policy=sync.refresh_policy(),
-    )
     try:
-        report = sync_run.run(
-            lambda: discord.source(lane=lane_of(tags)),
+        summary = sync_tenant_messages(
+            context.log,
+            discord,
+            sync,
+            engine,
+            tenant_id,
+            context.run.run_id,
+            lane_of(tags),
             reset=reset,
             reset_channel=int(reset_channel) if reset_channel else None,
             reconcile=tags.get(RECONCILE_TAG, "").lower() == "true",
@@ -152,12 +212,91 @@ def messages(
         )
     except SourceError as error:
         raise dg.Failure(f"tenant {tenant_id}: {error}", allow_retries=False) from None
-    summary = report.metadata()
+    except AllChannelsFailed as error:
+        raise dg.Failure(str(error), metadata=error.summary, allow_retries=True) from None
+    for event in _materializations(None, summary):
+        yield dg.MaterializeResult(asset_key=event.asset_key, metadata=event.metadata)
+
+
+def sync_tenant_messages(
+    log: Any,
+    discord: DiscordResource,
+    sync: SyncResource,
+    engine: sa.Engine,
+    tenant_id: str,
+    run_id: str,
+    lane: str,
+    **how: Any,
+) -> dict[str, Any]:
+    """Sync one tenant's new messages (a reset, purge or reconcile as `how` says) and return the `messages`
+    materialization's metadata. Raises `SourceError` when Discord refuses, `AllChannelsFailed` when no channel
+    could be synced."""
+    sync_run = TenantSync(
+        engine=engine,
+        tenant_id=tenant_id,
+        run_id=run_id,
+        anonymizer=Anonymizer(sync.anonymization_key),
+        options=sync.options(),
+        log=log,
+        refresh_policy=sync.refresh_policy(),
+    )
+    report = sync_run.run(lambda: discord.source(lane=lane), **how)
     if report.all_failed:
-        failures = "; ".join(f"{o.plan.name} ({o.plan.channel_id}): {o.error}" for o in report.outcomes[:5])
-        raise dg.Failure(
-            f"tenant {tenant_id}: every channel failed, e.g. {failures}", metadata=summary, allow_retries=True
+        raise AllChannelsFailed(tenant_id, report)
+    return report.metadata()
+
+
+def batch_sync_run_id(run_id: str, tenant_id: str) -> str:
+    """The id a tenant's sync in a batch run has in `sync_runs`: one run holds several tenants' syncs."""
+    return f"{run_id}:{tenant_id}"
+
+
+def sync_batch(
+    context: dg.AssetExecutionContext, discord: DiscordResource, sync: SyncResource, postgres: PostgresResource
+) -> None:
+    """Sync every tenant of the run's partition range side by side (`run_tenant_batch`), each its channel catalog
+    then its new messages, members (when due) and reactors (when opted in), and record each tenant's own
+    materializations of `channels`, `messages`, `reactions`, `attachments`, `members`, `roles` and
+    `message_reactors` for its partition. A tenant that fails gets none: it is logged, named in the run's
+    `discord_sync/failed_tenants` tag and retried alone (`batch_retry_sensor`); the others are not held back.
+    Only when every tenant fails does the run fail (Discord or the database down: the whole batch is retried)."""
+    engine = postgres.engine()
+    lane = lane_of(context.run.tags)
+    run_id = context.run.run_id
+
+    def sync_one(tenant_id: str) -> list[dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+        frame, catalog = discover_tenant(context.log, discord, sync, engine, tenant_id, lane)
+        with engine.begin() as conn:
+            catalog["rows_upserted"] = upsert_frame(conn, metadata.tables["channels"], frame, skip_unchanged=False)
+        summary = sync_tenant_messages(
+            context.log, discord, sync, engine, tenant_id, batch_sync_run_id(run_id, tenant_id), lane
         )
-    yield dg.MaterializeResult(asset_key="messages", metadata=summary)
-    yield dg.MaterializeResult(asset_key="reactions", metadata={"reactions_synced": summary["reactions_synced"]})
-    yield dg.MaterializeResult(asset_key="attachments", metadata={"attachments_synced": summary["attachments_synced"]})
+        # Members on their cadence and who reacted (opt-in), as the per-tenant job's own assets do: nothing is asked
+        # of Discord when neither is due.
+        members, roles = sync_tenant_members(context.log, discord, sync, engine, _tenant(engine, tenant_id), lane)
+        reactors = sync_tenant_reactors(context.log, discord, sync, engine, tenant_id, lane)
+        events: list[dg.AssetMaterialization | dg.AssetCheckEvaluation] = [
+            dg.AssetMaterialization("channels", partition=tenant_id, metadata=catalog),
+            *_materializations(tenant_id, summary),
+            dg.AssetMaterialization("members", partition=tenant_id, metadata=members),
+            dg.AssetMaterialization("roles", partition=tenant_id, metadata=roles),
+            dg.AssetMaterialization("message_reactors", partition=tenant_id, metadata=reactors),
+        ]
+        return events + tenant_check_evaluations(engine, tenant_id)
+
+    tenant_ids = list(context.partition_keys)
+    context.log.info(f"batch of {len(tenant_ids)} tenants: {tenant_ids[0]} .. {tenant_ids[-1]}")
+    outcomes = run_tenant_batch(tenant_ids, sync_one)
+    failed = [outcome for outcome in outcomes if not outcome.ok]
+    for outcome in outcomes:
+        for event in outcome.value or []:
+            context.log_event(event)
+    for outcome in failed:
+        context.log.error(f"tenant {outcome.tenant_id} failed in its batch (retried alone): {outcome.error}")
+    if failed:
+        context.instance.add_run_tags(run_id, {FAILED_TENANTS_TAG: ",".join(o.tenant_id for o in failed)})
+    if len(failed) == len(outcomes):
+        raise dg.Failure(
+            f"every tenant of the batch failed, e.g. {failed[0].tenant_id}: {failed[0].error}", allow_retries=True
+        )
+    context.log.info(f"batch done: {len(outcomes) - len(failed)} tenants synced, {len(failed)} failed")

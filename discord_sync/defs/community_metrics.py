@@ -10,6 +10,8 @@ latest figures as numbers, which the UI plots across materializations.
 
 # No `from __future__ import annotations`: Dagster validates the `context` annotation as a real type.
 
+from typing import Any
+
 import dagster as dg
 import sqlalchemy as sa
 
@@ -52,19 +54,40 @@ def _metric(key: str) -> dg.AssetSpec:
         group_name="metrics",
         kinds={"postgres"},
         automation_condition=dg.AutomationCondition.eager(),
+        # A run of several tenants records each tenant's materializations itself and yields no output.
+        skippable=True,
     )
 
 
-@dg.multi_asset(specs=[_metric(key) for key in METRIC_ASSET_KEYS], partitions_def=tenant_partitions)
+# Automation asks for the metrics of every tenant an hourly batch just synced in one tick: a backfill whose runs
+# take up to this many tenants each, so the metrics cost a few runs an hour, not one per tenant.
+METRICS_TENANTS_PER_RUN = 100
+
+
+@dg.multi_asset(
+    specs=[_metric(key) for key in METRIC_ASSET_KEYS],
+    partitions_def=tenant_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=METRICS_TENANTS_PER_RUN),
+)
 def community_metrics(context: dg.AssetExecutionContext, postgres: PostgresResource):
-    """Recompute the tenant's community metrics for the days its last sync changed, and report its latest
-    figures."""
-    tenant_id = context.partition_key
+    """Recompute each tenant's community metrics for the days its last sync changed, and report its latest figures
+    (a run of several tenants, from automation after a batch, records each tenant's own materializations)."""
+    tenant_ids = list(context.partition_keys)
+    for tenant_id in tenant_ids:
+        for key, metadata in _refresh_tenant(context.log, postgres, tenant_id).items():
+            if len(tenant_ids) == 1:
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+            else:
+                context.log_event(dg.AssetMaterialization(key, partition=tenant_id, metadata=metadata))
+
+
+def _refresh_tenant(log: Any, postgres: PostgresResource, tenant_id: str) -> dict[str, dict[str, Any]]:
+    """Recompute one tenant's changed days; each metric asset's materialization metadata."""
     with postgres.engine().begin() as conn:
         done = refresh_community_metrics(conn, tenant_id)
     with postgres.engine().connect() as conn:
         figures = latest_figures(conn, tenant_id)
-    context.log.info(
+    log.info(
         f"tenant {tenant_id}: metrics recomputed for {done.changed_days} changed day(s) "
         f"({done.activity_days} activity days, {done.active_member_days} active-member days, "
         f"{done.retention_weeks} weeks, {done.threads} threads)"
@@ -77,9 +100,10 @@ def community_metrics(context: dg.AssetExecutionContext, postgres: PostgresResou
         "threads_recomputed": done.threads,
         "member_days_recomputed": done.member_days,
     }
-    for key in METRIC_ASSET_KEYS:
-        shown = {name: figures[name] for name in _FIGURES[key] if figures[name] is not None}
-        yield dg.MaterializeResult(asset_key=key, metadata={**shown, **recomputed})
+    return {
+        key: {**{name: figures[name] for name in _FIGURES[key] if figures[name] is not None}, **recomputed}
+        for key in METRIC_ASSET_KEYS
+    }
 
 
 metrics_automation_sensor = dg.AutomationConditionSensorDefinition(
@@ -103,15 +127,20 @@ _MESSAGE_TOTALS = sa.text(
     description="The daily message counts add up to the copy's messages that count (people's, not deleted).",
 )
 def daily_messages_add_up(context: dg.AssetCheckExecutionContext, postgres: PostgresResource) -> dg.AssetCheckResult:
-    """Fail when the metric's messages differ from the copy's with no changed day still waiting to be computed."""
+    """Fail when the metric's messages differ from the copy's with no changed day still waiting to be computed (in
+    a run of several tenants, when any tenant's do, naming them)."""
+    totals = {}
     with postgres.engine().connect() as conn:
-        row = conn.execute(_MESSAGE_TOTALS, {"tenant": context.partition_key}).mappings().one()
-    counted, copy, pending = int(row["counted"]), int(row["copy"]), int(row["pending"])
+        for tenant_id in context.partition_keys:
+            row = conn.execute(_MESSAGE_TOTALS, {"tenant": tenant_id}).mappings().one()
+            totals[tenant_id] = (int(row["counted"]), int(row["copy"]), int(row["pending"]))
+    # Days a sync changed after the refresh are recomputed by the next one: only a difference without them fails.
+    wrong = {t: (counted, copy) for t, (counted, copy, pending) in totals.items() if counted != copy and not pending}
+    counted, copy, pending = (sum(values) for values in zip(*totals.values(), strict=True))
     return dg.AssetCheckResult(
-        # Days a sync changed after the refresh are recomputed by the next one: only a difference without them fails.
-        passed=counted == copy or pending > 0,
+        passed=not wrong,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=None if counted == copy else f"metrics count {counted} messages, the copy {copy}",
+        description="; ".join(f"{t}: metrics count {c} messages, the copy {k}" for t, (c, k) in wrong.items()) or None,
         metadata={"metric_messages": counted, "copy_messages": copy, "changed_days_pending": pending},
     )
 
@@ -131,9 +160,13 @@ _ACTIVE_MEMBERS = sa.text(
 def daily_active_members_add_up(
     context: dg.AssetCheckExecutionContext, postgres: PostgresResource
 ) -> dg.AssetCheckResult:
-    """Fail with the number of days whose daily figure disagrees with `daily_communicators`."""
+    """Fail with the number of days whose daily figure disagrees with `daily_communicators` (summed over the run's
+    tenants)."""
     with postgres.engine().connect() as conn:
-        wrong = int(conn.execute(_ACTIVE_MEMBERS, {"tenant": context.partition_key}).scalar_one())
+        wrong = sum(
+            int(conn.execute(_ACTIVE_MEMBERS, {"tenant": tenant_id}).scalar_one())
+            for tenant_id in context.partition_keys
+        )
     return dg.AssetCheckResult(
         passed=wrong == 0,
         severity=dg.AssetCheckSeverity.ERROR,

@@ -8,7 +8,7 @@ or a reconcile.
 import dagster as dg
 
 from discord_sync.defs.partitions import tenant_partitions
-from discord_sync.run_names import SYNC_JOB_NAME
+from discord_sync.run_names import BATCH_JOB_NAME, SYNC_JOB_NAME
 
 SYNC_ASSET_KEYS = ["channels", "messages", "reactions", "attachments", "members", "roles", "message_reactors"]
 
@@ -17,4 +17,17 @@ sync_tenant_job = dg.define_asset_job(
     selection=SYNC_ASSET_KEYS,
     partitions_def=tenant_partitions,
     description="Sync one tenant: its channel catalog, then every changed channel's new messages.",
+)
+
+# The hourly schedule's job: a run for a range of tenant partitions syncs each tenant in turn beside the others and
+# records each partition's own materializations (`defs/assets.py`). Only `messages` is selected: in a batch its step
+# also refreshes each tenant's channel catalog and reports `channels` per partition, so that one tenant's failed
+# discovery cannot skip the others' message sync (a failed upstream output would skip the whole downstream step).
+# Its checks are evaluated per tenant by the batch step itself (`asset_checks.tenant_check_evaluations`), and so are
+# each tenant's members, roles and reactors (`member_steps`, each a no-op unless due or opted in).
+sync_tenant_batch_job = dg.define_asset_job(
+    BATCH_JOB_NAME,
+    selection=dg.AssetSelection.assets("messages", "reactions", "attachments").without_checks(),
+    description="Sync a batch of tenants (a range of tenant partitions), each its own partition: channel catalog "
+    "then new messages; a tenant that fails is retried alone.",
 )

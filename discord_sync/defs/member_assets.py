@@ -6,19 +6,14 @@ Both run in every tenant sync but cost nothing when there is nothing to do: memb
 reactors only for tenants with `who_reacted` on, within `SYNC_REACTORS_REQUEST_BUDGET` requests.
 """
 
-import asyncio
-from datetime import timedelta
-
 import dagster as dg
 
 from discord_sync.defs.assets import SYNC_RETRY, _tenant
+from discord_sync.defs.member_steps import sync_tenant_members, sync_tenant_reactors
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import DiscordResource, PostgresResource, SyncResource
 from discord_sync.run_names import lane_of
-from discord_sync.shaping.anonymize import Anonymizer
 from discord_sync.source.protocol import SourceError
-from discord_sync.sync.members import MemberSyncReport, members_due, sync_members
-from discord_sync.sync.reactors import ReactorSyncReport, reactor_sync_enabled, sync_reactors
 
 
 def _spec(key: str, description: str, deps: list[str]) -> dg.AssetSpec:
@@ -44,27 +39,14 @@ def members(
     tenant_id = context.partition_key
     engine = postgres.engine()
     tenant = _tenant(engine, tenant_id)
-    if not members_due(engine, tenant_id, timedelta(hours=sync.members_every_hours)):
-        report = MemberSyncReport(status="not_due")
-    else:
-
-        async def run() -> MemberSyncReport:
-            async with discord.source(lane=lane_of(context.run.tags)) as source:
-                return await sync_members(
-                    source, engine, tenant_id, tenant.guild_id, Anonymizer(sync.anonymization_key)
-                )
-
-        try:
-            report = asyncio.run(run())
-        except SourceError as error:
-            raise dg.Failure(f"tenant {tenant_id}: {error}", allow_retries=False) from None
-    if report.status in ("no_intent", "failed"):
-        context.log.warning(f"tenant {tenant_id}: members not synced: {report.reason}")
-    summary = report.metadata()
-    yield dg.MaterializeResult(asset_key="members", metadata=summary)
-    yield dg.MaterializeResult(
-        asset_key="roles", metadata={"roles": report.roles, "roles_deleted_now": report.roles_deleted}
-    )
+    try:
+        members_summary, roles_summary = sync_tenant_members(
+            context.log, discord, sync, engine, tenant, lane_of(context.run.tags)
+        )
+    except SourceError as error:
+        raise dg.Failure(f"tenant {tenant_id}: {error}", allow_retries=False) from None
+    yield dg.MaterializeResult(asset_key="members", metadata=members_summary)
+    yield dg.MaterializeResult(asset_key="roles", metadata=roles_summary)
 
 
 @dg.asset(
@@ -82,24 +64,8 @@ def message_reactors(
     tenant_id = context.partition_key
     engine = postgres.engine()
     _tenant(engine, tenant_id)
-    if not reactor_sync_enabled(engine, tenant_id) or sync.reactors_request_budget == 0:
-        return dg.MaterializeResult(metadata=ReactorSyncReport(enabled=False).metadata())
-
-    async def run() -> ReactorSyncReport:
-        async with discord.source(lane=lane_of(context.run.tags)) as source:
-            return await sync_reactors(
-                source,
-                engine,
-                tenant_id,
-                Anonymizer(sync.anonymization_key),
-                days=sync.reactors_days,
-                budget=sync.reactors_request_budget,
-            )
-
     try:
-        report = asyncio.run(run())
+        summary = sync_tenant_reactors(context.log, discord, sync, engine, tenant_id, lane_of(context.run.tags))
     except SourceError as error:
         raise dg.Failure(f"tenant {tenant_id}: {error}", allow_retries=False) from None
-    if report.reactions_left:
-        context.log.info(f"tenant {tenant_id}: reactor budget used up; the rest is listed by the next runs")
-    return dg.MaterializeResult(metadata=report.metadata())
+    return dg.MaterializeResult(metadata=summary)

@@ -159,6 +159,12 @@ class SyncFreshness(dg.ConfigurableResource):
     max_age_hours: float = DEFAULTS.sync_freshness_hours
 
 
+class HourlyBatches(dg.ConfigurableResource):
+    """How many tenants one hourly sync run syncs (`SYNC_HOURLY_BATCH_TENANTS`): each is still its own partition."""
+
+    tenants: int = DEFAULTS.hourly_batch_tenants
+
+
 class RunRetention(dg.ConfigurableResource):
     """How long Dagster keeps finished runs and their event logs (`DAGSTER_RUN_RETENTION_DAYS`), and the sync's own
     history (`SYNC_ATTEMPT_RETENTION_DAYS`, `SYNC_FAILED_ATTEMPT_RETENTION_DAYS`, `SYNC_STALE_ATTEMPT_HOURS`,
@@ -222,6 +228,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
         # A webhook URL often holds a token: through EnvVar, the UI shows the variable's name, not the URL.
         "alert_webhook": AlertWebhook(url=dg.EnvVar("ALERT_WEBHOOK_URL") if settings.alert_webhook_url else None),
         "freshness": SyncFreshness(max_age_hours=settings.sync_freshness_hours),
+        "hourly_batches": HourlyBatches(tenants=settings.hourly_batch_tenants),
         "run_retention": RunRetention(
             days=settings.dagster_run_retention_days,
             attempt_days=settings.attempt_retention_days,

@@ -3,12 +3,13 @@
 # No `from __future__ import annotations`: Dagster validates the resource annotation as a real type.
 
 import re
+from collections.abc import Mapping
 
 import dagster as dg
 
 from discord_sync.defs.alert_webhook import AlertWebhook
-from discord_sync.defs.jobs import sync_tenant_job
-from discord_sync.run_names import PARTITION_TAG
+from discord_sync.defs.jobs import sync_tenant_batch_job, sync_tenant_job
+from discord_sync.run_names import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
 # Long enough for the first lines of a traceback's message, short enough for a chat message.
 MAX_ERROR_CHARS = 1000
@@ -35,8 +36,16 @@ def run_failure_payload(*, tenant: str | None, run_id: str, job: str, error: str
     return {"alert": "run_failed", "tenant": tenant, "run_id": run_id, "job": job, "error": error}
 
 
+def _batch_range(tags: Mapping[str, str]) -> str | None:
+    """A batch run's tenants, as `first..last` (its partition range); None for a run without one."""
+    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+        return f"{tags[RANGE_START_TAG]}..{tags[RANGE_END_TAG]}"
+    return None
+
+
 @dg.run_failure_sensor(
-    monitored_jobs=[sync_tenant_job],
+    # A batch run fails only when every tenant of it failed (one tenant's failure is retried alone, in a sync_tenant run).
+    monitored_jobs=[sync_tenant_job, sync_tenant_batch_job],
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Posts each failed tenant sync (tenant, run id, the error in plain words) to ALERT_WEBHOOK_URL.",
 )
@@ -48,7 +57,7 @@ def tenant_run_failure_alert(context: dg.RunFailureSensorContext, alert_webhook:
         for event in context.get_step_failure_events()
     ]
     payload = run_failure_payload(
-        tenant=run.tags.get(PARTITION_TAG),
+        tenant=run.tags.get(PARTITION_TAG) or _batch_range(run.tags),
         run_id=run.run_id,
         job=run.job_name,
         error=failure_summary(step_errors, context.failure_event.message or "the run failed"),

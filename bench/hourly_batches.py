@@ -1,0 +1,243 @@
+"""Benchmark 13: the hourly cycle of many quiet tenants in batch runs, through the real Dagster daemon and run queue.
+
+Each tenant's guild is small and quiet (5 text channels, no history). The tenants' initial state is prepared
+without Dagster, fastest: the bench process runs each tenant's channel discovery and first sync with the product's
+own code (`discover_tenant`, `sync_tenant_messages`, 8 tenants at once, as in a batch), so the checkpoints and the
+catalog are exactly what an initial sync leaves. Then one channel of each guild gets a message, the hourly
+schedule's batches (`plan_hourly_batches`, `SYNC_HOURLY_BATCH_TENANTS` each) are queued through the webserver's
+GraphQL API as the schedule's run requests would be, and the cycle is timed from queueing to the last run's end
+against its request floor: the Discord requests it sent, at the configured rate.
+
+It also times one hourly schedule tick over 5,000 tenant partitions, with a run active for every tenth of them.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+from dagster_graphql import DagsterGraphQLClient
+
+from bench.infra import EmulatorProcess, Server, sync_environment
+from bench.many_tenants import BIN, FINISHED, REPO_ROOT, _environment, _free_port, _wait_for
+from discord_sync.defs.assets import discover_tenant, sync_tenant_messages
+from discord_sync.defs.resources import HourlyBatches, resources_from_settings
+from discord_sync.defs.schedules import hourly_sync_schedule, plan_hourly_batches
+from discord_sync.run_names import (
+    BATCH_JOB_NAME,
+    HOURLY_LANE,
+    HOURLY_SYNC_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    with_lane,
+)
+from discord_sync.settings import Settings
+from discord_sync.store.database import create_db_engine
+from discord_sync.store.schema import metadata
+from discord_sync.store.tenants import add_tenant
+from discord_sync.store.writer import upsert_frame
+from discord_sync.sync.tenant_batch import run_tenant_batch
+
+
+@dataclass
+class BatchCycleMeasurement:
+    tenants: int
+    batch_tenants: int
+    runs: int
+    failed_runs: int
+    prepare_seconds: float
+    wall_seconds: float
+    requests: int
+    refused: int
+    requests_per_second: float
+    mean_run_seconds: float
+    tenants_materialized: int
+
+    @property
+    def floor_seconds(self) -> float:
+        """The cycle's requests at the configured rate: no schedule can beat it with one bot."""
+        return self.requests / self.requests_per_second
+
+    @property
+    def overhead_per_tenant(self) -> float:
+        """Wall time beyond the request floor, per tenant: what Dagster and the product add to each tenant-hour."""
+        return max(0.0, self.wall_seconds - self.floor_seconds) / self.tenants
+
+
+def _prepare(tenants: list[str]) -> None:
+    """Each tenant's initial state, with the product's own sync code in this process (no Dagster run)."""
+    wanted = resources_from_settings(Settings.from_env())
+    with dg.build_resources({key: wanted[key] for key in ("discord", "sync", "postgres")}) as resources:
+        _prepare_with(tenants, resources.discord, resources.sync)
+
+
+def _prepare_with(tenants: list[str], discord, sync) -> None:
+    engine = create_db_engine(os.environ["DATABASE_URL"])
+
+    class _Log:
+        def info(self, *_: object) -> None: ...
+
+        warning = error = debug = info
+
+    def initial(tenant_id: str) -> None:
+        frame, _ = discover_tenant(_Log(), discord, sync, engine, tenant_id, "bulk")
+        with engine.begin() as conn:
+            upsert_frame(conn, metadata.tables["channels"], frame, skip_unchanged=False)
+        sync_tenant_messages(_Log(), discord, sync, engine, tenant_id, f"prepare:{tenant_id}", "bulk")
+
+    failed = [o for o in run_tenant_batch(tenants, initial) if not o.ok]
+    engine.dispose()
+    if failed:
+        raise RuntimeError(f"{len(failed)} tenants could not be prepared, e.g. {failed[0].error}")
+
+
+def measure_hourly_batches(
+    server: Server, emulator: EmulatorProcess, guild_ids: list[int], database: str, *, batch_tenants: int
+) -> BatchCycleMeasurement:
+    """Prepare every tenant, change one channel of each guild, time the hourly cycle in batch runs."""
+    url = server.fresh_database(database)
+    tenants = [f"tenant-{n:04d}" for n in range(len(guild_ids))]
+    engine = create_db_engine(url)
+    with engine.begin() as conn:
+        for tenant, guild_id in zip(tenants, guild_ids, strict=True):
+            add_tenant(conn, tenant, guild_id)
+    engine.dispose()
+    with tempfile.TemporaryDirectory(prefix="discord-sync-bench-batches-") as home:
+        Path(home, "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+        env = sync_environment(emulator.base_url, url, DAGSTER_HOME=home)
+        with _environment(env), dg.DagsterInstance.get() as instance:
+            instance.add_dynamic_partitions("tenants", tenants)
+            started = time.monotonic()
+            _prepare(tenants)
+            prepare_seconds = time.monotonic() - started
+        subprocess.run(
+            [str(BIN / "dagster"), "schedule", "stop", "hourly_sync_schedule", "-w", str(REPO_ROOT / "workspace.yaml")],
+            env=env,
+            cwd=REPO_ROOT,
+            check=True,
+            capture_output=True,
+        )
+        for guild_id in guild_ids:
+            channel = next(c for c in emulator.client.channels(guild_id) if c["type"] == 0)
+            emulator.client.add_message(int(channel["id"]), content="hourly change")
+        log = open(Path(home, "daemon.log"), "w")
+        daemon = subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", "-w", str(REPO_ROOT / "workspace.yaml")],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        port = _free_port()
+        webserver = subprocess.Popen(
+            [
+                str(BIN / "dagster-webserver"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-w",
+                str(REPO_ROOT / "workspace.yaml"),
+            ],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait_for(f"http://127.0.0.1:{port}/server_info", webserver)
+            client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+            batches = plan_hourly_batches(tenants, set(), batch_tenants)
+            emulator.client.reset_counters()
+            with _environment(env), dg.DagsterInstance.get() as instance:
+                known = {r.run_id for r in instance.get_runs()}
+                started = time.monotonic()
+                for batch in batches:
+                    client.submit_job_execution(
+                        BATCH_JOB_NAME,
+                        tags=with_lane(
+                            {HOURLY_SYNC_TAG: "true", RANGE_START_TAG: batch[0], RANGE_END_TAG: batch[-1]},
+                            HOURLY_LANE,
+                        ),
+                    )
+                while True:
+                    runs = [r for r in instance.get_runs() if r.run_id not in known]
+                    if len(runs) >= len(batches) and all(r.status in FINISHED for r in runs):
+                        break
+                    if time.monotonic() - started > 3600:
+                        raise RuntimeError("batch runs not finished after an hour")
+                    time.sleep(0.5)
+                wall = time.monotonic() - started
+                records = instance.get_run_records(dg.RunsFilter(run_ids=[r.run_id for r in runs]))
+                materialized = sum(
+                    len(
+                        instance.fetch_materializations(
+                            dg.AssetRecordsFilter(asset_key=dg.AssetKey("messages"), asset_partitions=batch),
+                            limit=len(batch) * 2,
+                        ).records
+                    )
+                    for batch in batches
+                )
+        finally:
+            for process in (webserver, daemon):
+                os.killpg(process.pid, 2)
+                process.wait(timeout=60)
+            log.close()
+    durations = [r.end_time - r.start_time for r in records if r.start_time and r.end_time]
+    counters = emulator.client.counters()
+    status_counts = counters["status_counts"]
+    return BatchCycleMeasurement(
+        tenants=len(tenants),
+        batch_tenants=batch_tenants,
+        runs=len(runs),
+        failed_runs=sum(1 for r in runs if r.status != dg.DagsterRunStatus.SUCCESS),
+        prepare_seconds=prepare_seconds,
+        wall_seconds=wall,
+        requests=counters["requests"],
+        refused=sum(status_counts.get(s, 0) for s in ("401", "403", "429")),
+        requests_per_second=Settings.from_env(env).global_requests_per_second,
+        mean_run_seconds=sum(durations) / max(len(durations), 1),
+        tenants_materialized=materialized,
+    )
+
+
+def measure_schedule_tick(server: Server, database: str, *, partitions: int = 5000, repeats: int = 5) -> float:
+    """The median seconds of one hourly schedule tick over `partitions` tenant partitions on the PostgreSQL-backed
+    instance, with an active run for every tenth tenant (one batch run per 10 of them)."""
+    url = server.fresh_database(database)
+    tenants = [f"tenant-{n:05d}" for n in range(partitions)]
+    with tempfile.TemporaryDirectory(prefix="discord-sync-bench-tick-") as home:
+        Path(home, "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+        env = sync_environment("http://127.0.0.1:9", url, DAGSTER_HOME=home)
+        with _environment(env), dg.DagsterInstance.get() as instance:
+            instance.add_dynamic_partitions("tenants", tenants)
+            for n in range(0, partitions, 100):
+                instance.add_run(
+                    dg.DagsterRun(
+                        job_name=BATCH_JOB_NAME,
+                        run_id=f"00000000-0000-0000-0000-{n:012d}",
+                        status=dg.DagsterRunStatus.STARTED,
+                        tags={RANGE_START_TAG: tenants[n], RANGE_END_TAG: tenants[n + 9]},
+                    )
+                )
+            seconds = []
+            for _ in range(repeats):
+                with dg.build_schedule_context(
+                    instance=instance,
+                    scheduled_execution_time=datetime.now(UTC),
+                    resources={"hourly_batches": HourlyBatches()},
+                ) as context:
+                    started = time.perf_counter()
+                    data = hourly_sync_schedule.evaluate_tick(context)
+                    seconds.append(time.perf_counter() - started)
+            assert data.run_requests, "the tick requested no run"
+    return statistics.median(seconds)
