@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg_sdk
 import pytest
 
+from discord_sync.defs.community_metrics import METRIC_ASSET_KEYS
 from discord_sync.emulator import Emulator, GuildSpec
 from discord_sync_tests.fault_harness import REPO
 from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, expected_message_ids, stored_message_ids
@@ -107,18 +108,13 @@ def test_dg_list_defs_lists_the_sync_assets_job_and_automation(database_url):
     result = dg("list", "defs", "--json", database_url=database_url)
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
-    assert sorted(asset["asset_key"] for asset in listed["assets"]) == [
-        "attachments",
-        "channels",
-        "members",
-        "message_reactors",
-        "messages",
-        "reactions",
-        "roles",
-    ]
+    assert sorted(asset["asset_key"] for asset in listed["assets"]) == sorted(
+        ["attachments", "channels", "members", "message_reactors", "messages", "reactions", "roles", *METRIC_ASSET_KEYS]
+    )
     assert sorted(job["name"] for job in listed["jobs"]) == ["sync_tenant", "sync_tenant_batch"]
     assert sorted(sensor["name"] for sensor in listed["sensors"]) == [
         "batch_retry_sensor",
+        "community_metrics_after_sync",
         "new_tenant_sensor",
         "run_history_retention",
         "tenant_freshness_sensor",
