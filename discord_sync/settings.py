@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
 # What a message found deleted on Discord becomes in the copy (SYNC_DELETED_MESSAGES).
 DELETION_POLICIES = ("tombstone", "delete", "keep")
 DISCORD_MAX_FETCH_SIZE = 100
