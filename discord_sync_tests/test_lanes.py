@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from discord_sync.cli.demo_command import DEMO_DAGSTER_YAML
 from discord_sync.run_names import BULK_LANE, HOURLY_LANE, LANE_TAG, PRIORITY_TAG, lane_of, with_lane
 from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 
@@ -29,9 +30,11 @@ def test_a_run_s_tags_imply_its_lane(tags, lane):
     assert tagged[PRIORITY_TAG] == ("10" if lane == HOURLY_LANE else "0")
 
 
-def test_hourly_runs_are_dequeued_before_bulk_ones_and_keep_slots_of_their_own():
+@pytest.mark.parametrize("instance_yaml", ["repository", "demo"])
+def test_hourly_runs_are_dequeued_before_bulk_ones_and_keep_slots_of_their_own(instance_yaml):
     assert int(with_lane({}, HOURLY_LANE)[PRIORITY_TAG]) > int(with_lane({}, BULK_LANE)[PRIORITY_TAG])
-    runs = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())["concurrency"]["runs"]
+    text = (REPO_ROOT / "dagster.yaml").read_text() if instance_yaml == "repository" else DEMO_DAGSTER_YAML
+    runs = yaml.safe_load(text)["concurrency"]["runs"]
     [bulk_cap] = [limit["limit"] for limit in runs["tag_concurrency_limits"] if limit["key"] == LANE_TAG]
     [lane_value] = [limit["value"] for limit in runs["tag_concurrency_limits"] if limit["key"] == LANE_TAG]
     assert lane_value == BULK_LANE

@@ -54,6 +54,9 @@ concurrency:
         value:
           applyLimitPerUniqueValue: true
         limit: 1
+      - key: "discord_sync/lane"
+        value: "bulk"
+        limit: 2
 telemetry:
   enabled: false
 """
