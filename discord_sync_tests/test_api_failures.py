@@ -91,4 +91,4 @@ def test_an_unreachable_dagster_answers_503_and_a_lost_database_500_in_plain_wor
     log = log_path.read_text()
     assert "unexpected error on GET /api/tenants/acme" in log  # the operators do see it
     assert "cannot reach the Dagster webserver" in log and "DAGSTER_WEBSERVER_URL" in log
-    assert PASSWORD not in log and key.split("_")[2] not in log
+    assert PASSWORD not in log and key.split("_", 2)[2] not in log
