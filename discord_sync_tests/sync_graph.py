@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from discord_sync.defs.community_metrics import METRIC_ASSET_KEYS
 from discord_sync.defs.jobs import SYNC_ASSET_KEYS, sync_tenant_batch_job, sync_tenant_job
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import HourlyBatches, PostgresResource
@@ -21,11 +22,16 @@ def _placeholder_asset(key: str) -> dg.AssetsDefinition:
     return placeholder
 
 
-def sync_graph_definitions(batch_tenants: int = 25, **extra: object) -> dg.Definitions:
+def sync_graph_definitions(
+    batch_tenants: int = 25, metric_assets: list[dg.AssetsDefinition] | None = None, **extra: object
+) -> dg.Definitions:
     """Definitions with placeholder sync assets, the real `sync_tenant` and `sync_tenant_batch` jobs, the product's
-    PostgreSQL resource (`DATABASE_URL`), `batch_tenants` tenants per hourly batch and whatever `extra` adds."""
+    PostgreSQL resource (`DATABASE_URL`), `batch_tenants` tenants per hourly batch and whatever `extra` adds. The
+    metric assets (which the batch job selects) are placeholders too unless `metric_assets` gives the real ones."""
+    if metric_assets is None:
+        metric_assets = [_placeholder_asset(key) for key in METRIC_ASSET_KEYS]
     return dg.Definitions(
-        assets=[_placeholder_asset(key) for key in SYNC_ASSET_KEYS],
+        assets=[*(_placeholder_asset(key) for key in SYNC_ASSET_KEYS), *metric_assets],
         jobs=[sync_tenant_job, sync_tenant_batch_job],
         resources={
             "postgres": PostgresResource(database_url=dg.EnvVar("DATABASE_URL")),

@@ -4,6 +4,7 @@ own partition, and a tenant that fails neither fails nor holds back the others; 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -11,12 +12,15 @@ import sqlalchemy as sa
 
 from discord_sync.defs.assets import batch_sync_run_id, channels, messages
 from discord_sync.defs.batch_retries import batch_retry_sensor
+from discord_sync.defs.community_metrics import METRIC_ASSET_KEYS, community_metrics, metrics_automation_sensor
 from discord_sync.defs.freshness import tenant_freshness
 from discord_sync.defs.jobs import sync_tenant_batch_job, sync_tenant_job
 from discord_sync.defs.member_assets import members, message_reactors
 from discord_sync.defs.partitions import TENANT_PARTITIONS_NAME, tenant_partitions
-from discord_sync.defs.resources import resources_from_settings
+from discord_sync.defs.resources import HourlyBatches, resources_from_settings
+from discord_sync.defs.schedules import hourly_sync_schedule
 from discord_sync.emulator import Emulator, GuildSpec
+from discord_sync.run_names import RANGE_END_TAG, RANGE_START_TAG
 from discord_sync.settings import Settings
 from discord_sync.store.sync_runs import run_history
 from discord_sync.store.sync_status import SUCCESSFUL_OUTCOMES
@@ -24,7 +28,16 @@ from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, stored_me
 
 # A guild id the emulator does not know: the tenant's discovery fails with Discord's 404 "Unknown Guild".
 UNKNOWN_GUILD = 999_999_999_999_999_999
-ASSETS = ["channels", "messages", "reactions", "attachments", "members", "roles", "message_reactors"]
+ASSETS = [
+    "channels",
+    "messages",
+    "reactions",
+    "attachments",
+    "members",
+    "roles",
+    "message_reactors",
+    *METRIC_ASSET_KEYS,
+]
 
 
 @pytest.fixture
@@ -41,9 +54,10 @@ def instance():
 
 def definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=[channels, messages, members, message_reactors],
+        assets=[channels, messages, members, message_reactors, community_metrics],
         jobs=[sync_tenant_job, sync_tenant_batch_job],
-        sensors=[batch_retry_sensor],
+        sensors=[batch_retry_sensor, metrics_automation_sensor],
+        schedules=[hourly_sync_schedule],
         resources=resources_from_settings(Settings.from_env()),
     )
 
@@ -63,21 +77,43 @@ def test_a_failing_tenant_leaves_its_batch_synced_and_is_retried_alone(engine, e
     create_tenant(engine, "globex", emulator.guild_ids[1])
     instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, ["acme", "broken", "globex"])
     defs = definitions()
+    before = dg.evaluate_automation_conditions(defs=defs, instance=instance)
 
-    batch = defs.resolve_job_def("sync_tenant_batch").execute_in_process(
+    # The hourly schedule's run request, run as the daemon would: one run for the range, with its asset selection.
+    with dg.build_schedule_context(
         instance=instance,
-        tags={"dagster/asset_partition_range_start": "acme", "dagster/asset_partition_range_end": "globex"},
+        repository_def=defs.get_repository_def(),
+        scheduled_execution_time=datetime.now(UTC),
+        resources={"hourly_batches": HourlyBatches()},
+    ) as context:
+        [request] = hourly_sync_schedule.evaluate_tick(context).run_requests
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("acme", "globex")
+    # Its selection names the metrics, which the batch computes: the metrics' automation then ignores the updates
+    # of `messages` by this run, however its ticks fall while the batch records its tenants.
+    assert {dg.AssetKey(key) for key in METRIC_ASSET_KEYS} <= set(request.asset_selection or [])
+    batch = defs.resolve_job_def("sync_tenant_batch").execute_in_process(
+        instance=instance, tags=request.tags, asset_selection=request.asset_selection
     )
 
-    # The batch succeeds for the others: each has its own materializations of every asset, from the batch run.
+    # The batch succeeds for the others: each has its own materializations of every asset, its community metrics
+    # included, from the batch run.
     assert batch.success
     for tenant in ("acme", "globex"):
         assert all(materialized(instance, asset, tenant) == [batch.run_id] for asset in ASSETS), tenant
         assert stored_message_ids(engine, tenant)
-        # The members listing was due (a first sync): the batch listed them, as the per-tenant job would.
+        # The members listing was due (a first sync): the batch listed them, as the per-tenant job would; and it
+        # computed the tenant's metrics.
         with engine.connect() as conn:
             listed = conn.execute(sa.text("SELECT count(*) FROM members WHERE tenant_id = :t"), {"t": tenant})
             assert listed.scalar_one() > 0, tenant
+            days = conn.execute(
+                sa.text("SELECT count(*) FROM channel_daily_activity WHERE tenant_id = :t"), {"t": tenant}
+            )
+            assert days.scalar_one() > 0, tenant
+    # So the metrics' automation asks for nothing after the batch (its run's selection holds the metrics, so its
+    # updates of `messages` do not count): no metrics run per batch.
+    after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
+    assert after.total_requested == 0
     assert all(materialized(instance, asset, "broken") == [] for asset in ASSETS)
     # Each synced tenant's own check results, recorded by the batch for its partition; none for the failed one.
     checks = [

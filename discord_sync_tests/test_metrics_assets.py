@@ -27,9 +27,7 @@ from discord_sync_tests.test_community_metrics import Guild, assert_metrics_matc
 
 @pytest.mark.integration
 def test_metrics_are_requested_after_the_tenants_sync_and_only_then():
-    defs = dg.Definitions.merge(
-        sync_graph_definitions(), dg.Definitions(assets=[community_metrics], sensors=[metrics_automation_sensor])
-    )
+    defs = sync_graph_definitions(metric_assets=[community_metrics], sensors=[metrics_automation_sensor])
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, ["acme", "globex"])
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance)

@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from discord_sync.defs.asset_checks import tenant_check_evaluations
+from discord_sync.defs.community_metrics import tenant_metrics_materializations
 from discord_sync.defs.member_steps import sync_tenant_members, sync_tenant_reactors
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import DiscordResource, PostgresResource, SyncResource
@@ -255,9 +256,9 @@ def sync_batch(
     context: dg.AssetExecutionContext, discord: DiscordResource, sync: SyncResource, postgres: PostgresResource
 ) -> None:
     """Sync every tenant of the run's partition range side by side (`run_tenant_batch`), each its channel catalog
-    then its new messages, members (when due) and reactors (when opted in), and record each tenant's own
-    materializations of `channels`, `messages`, `reactions`, `attachments`, `members`, `roles` and
-    `message_reactors` for its partition. A tenant that fails gets none: it is logged, named in the run's
+    then its new messages, members (when due), reactors (when opted in) and community metrics, and record each
+    tenant's own materializations of `channels`, `messages`, `reactions`, `attachments`, `members`, `roles`,
+    `message_reactors` and the metric assets for its partition. A tenant that fails gets none: it is logged, named in the run's
     `discord_sync/failed_tenants` tag and retried alone (`batch_retry_sensor`); the others are not held back.
     Only when every tenant fails does the run fail (Discord or the database down: the whole batch is retried)."""
     engine = postgres.engine()
@@ -281,6 +282,8 @@ def sync_batch(
             dg.AssetMaterialization("members", partition=tenant_id, metadata=members),
             dg.AssetMaterialization("roles", partition=tenant_id, metadata=roles),
             dg.AssetMaterialization("message_reactors", partition=tenant_id, metadata=reactors),
+            # Its community metrics too: a tenant whose metrics fail fails in the batch and is retried alone.
+            *tenant_metrics_materializations(context.log, engine, tenant_id),
         ]
         return events + tenant_check_evaluations(engine, tenant_id)
 

@@ -1,11 +1,14 @@
 """Community metrics as tenant-partitioned assets downstream of the copy, materialized after each tenant's sync.
 
 One multi-asset writes the metric tables (docs/metrics.md) in one transaction, for the days the tenant's last sync
-changed (`store/community_metrics.py`). Each metric asset is `AutomationCondition.eager()`: when a tenant's
-`messages`/`reactions` partition is materialized, the automation condition sensor (running by default) requests
-the same tenant's metrics partition, once the sync run is over; there is no second schedule. The run goes through
-the run queue like a sync, one per tenant at a time (`dagster.yaml`). Each materialization carries the tenant's
-latest figures as numbers, which the UI plots across materializations.
+changed (`store/community_metrics.py`). The hourly batch computes each synced tenant's metrics itself, right after
+its sync, and records them on the tenant's partition (`assets.sync_batch`): an hour of many tenants costs no metrics
+run at all. Each metric asset is also `AutomationCondition.eager()`, for every other way a tenant's
+`messages`/`reactions` partition gets materialized (an initial sync, a reset, a tenant's own run, a batch tenant
+whose metrics failed): the automation condition sensor (running by default) then requests the same tenant's
+metrics partition once that run is over; there is no second schedule. Such a run goes through the run queue like a
+sync, one per tenant at a time (`dagster.yaml`). Each materialization carries the tenant's latest figures as
+numbers, which the UI plots across materializations.
 """
 
 # No `from __future__ import annotations`: Dagster validates the `context` annotation as a real type.
@@ -59,8 +62,8 @@ def _metric(key: str) -> dg.AssetSpec:
     )
 
 
-# Automation asks for the metrics of every tenant an hourly batch just synced in one tick: a backfill whose runs
-# take up to this many tenants each, so the metrics cost a few runs an hour, not one per tenant.
+# When automation asks for the metrics of many tenants in one tick (after a wave of initial syncs, say), a backfill
+# whose runs take up to this many tenants each, not one run per tenant.
 METRICS_TENANTS_PER_RUN = 100
 
 
@@ -71,21 +74,30 @@ METRICS_TENANTS_PER_RUN = 100
 )
 def community_metrics(context: dg.AssetExecutionContext, postgres: PostgresResource):
     """Recompute each tenant's community metrics for the days its last sync changed, and report its latest figures
-    (a run of several tenants, from automation after a batch, records each tenant's own materializations)."""
+    (a run of several tenants, from automation after many syncs, records each tenant's own materializations)."""
     tenant_ids = list(context.partition_keys)
     for tenant_id in tenant_ids:
-        for key, metadata in _refresh_tenant(context.log, postgres, tenant_id).items():
+        events = tenant_metrics_materializations(context.log, postgres.engine(), tenant_id)
+        for event in events:
             if len(tenant_ids) == 1:
-                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+                yield dg.MaterializeResult(asset_key=event.asset_key, metadata=event.metadata)
             else:
-                context.log_event(dg.AssetMaterialization(key, partition=tenant_id, metadata=metadata))
+                context.log_event(event)
 
 
-def _refresh_tenant(log: Any, postgres: PostgresResource, tenant_id: str) -> dict[str, dict[str, Any]]:
+def tenant_metrics_materializations(log: Any, engine: sa.Engine, tenant_id: str) -> list[dg.AssetMaterialization]:
+    """Recompute one tenant's changed days; each metric asset's materialization of the tenant's partition."""
+    return [
+        dg.AssetMaterialization(key, partition=tenant_id, metadata=metadata)
+        for key, metadata in _refresh_tenant(log, engine, tenant_id).items()
+    ]
+
+
+def _refresh_tenant(log: Any, engine: sa.Engine, tenant_id: str) -> dict[str, dict[str, Any]]:
     """Recompute one tenant's changed days; each metric asset's materialization metadata."""
-    with postgres.engine().begin() as conn:
+    with engine.begin() as conn:
         done = refresh_community_metrics(conn, tenant_id)
-    with postgres.engine().connect() as conn:
+    with engine.connect() as conn:
         figures = latest_figures(conn, tenant_id)
     log.info(
         f"tenant {tenant_id}: metrics recomputed for {done.changed_days} changed day(s) "

@@ -7,6 +7,7 @@ or a reconcile.
 
 import dagster as dg
 
+from discord_sync.defs.community_metrics import METRIC_ASSET_KEYS
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.run_names import BATCH_JOB_NAME, SYNC_JOB_NAME
 
@@ -24,10 +25,17 @@ sync_tenant_job = dg.define_asset_job(
 # also refreshes each tenant's channel catalog and reports `channels` per partition, so that one tenant's failed
 # discovery cannot skip the others' message sync (a failed upstream output would skip the whole downstream step).
 # Its checks are evaluated per tenant by the batch step itself (`asset_checks.tenant_check_evaluations`), and so are
-# each tenant's members, roles and reactors (`member_steps`, each a no-op unless due or opted in).
+# each tenant's members, roles and reactors (`member_steps`, each a no-op unless due or opted in) and its community
+# metrics. The metric assets are selected although that same step records them (their own step is skipped, as
+# `messages` yields no output for the whole range): a run whose asset selection holds the metrics is one whose
+# `messages` updates the metrics' eager automation ignores (`any_deps_updated` leaves out updates by a run that also
+# targets the asset), so a batch never causes a metrics run. The schedule's run requests name these keys
+# (`BATCH_ASSET_KEYS`), as a run launched by job name alone records no asset selection.
+BATCH_ASSET_KEYS = ("messages", "reactions", "attachments", *METRIC_ASSET_KEYS)
+
 sync_tenant_batch_job = dg.define_asset_job(
     BATCH_JOB_NAME,
-    selection=dg.AssetSelection.assets("messages", "reactions", "attachments").without_checks(),
+    selection=dg.AssetSelection.assets(*BATCH_ASSET_KEYS).without_checks(),
     description="Sync a batch of tenants (a range of tenant partitions), each its own partition: channel catalog "
     "then new messages; a tenant that fails is retried alone.",
 )
