@@ -45,6 +45,31 @@ def test_at_most_the_given_number_of_tenants_sync_at_once_and_all_of_them_run():
     assert 1 < peak <= 4
 
 
+def test_each_outcome_is_handed_over_in_the_calling_thread_as_soon_as_its_tenant_is_done():
+    slow_may_finish = threading.Event()
+    handed: list[tuple[str, bool]] = []
+
+    def sync_one(tenant: str) -> str:
+        if tenant == "slow":
+            # Finishes only once the fast tenants' outcomes were handed over: not all at the end of the batch.
+            assert slow_may_finish.wait(5), "the fast tenants' outcomes were not handed over while 'slow' synced"
+        elif tenant == "broken":
+            raise RuntimeError("unknown guild")
+        return tenant
+
+    def on_done(outcome) -> None:
+        assert threading.current_thread() is threading.main_thread()
+        handed.append((outcome.tenant_id, outcome.ok))
+        if {"fast", "broken"} <= {tenant for tenant, _ in handed}:
+            slow_may_finish.set()
+
+    outcomes = run_tenant_batch(["slow", "fast", "broken"], sync_one, tenants_at_once=3, on_done=on_done)
+
+    assert handed[-1] == ("slow", True)
+    assert sorted(handed) == [("broken", False), ("fast", True), ("slow", True)]
+    assert [(o.tenant_id, o.ok) for o in outcomes] == [("slow", True), ("fast", True), ("broken", False)]
+
+
 def test_an_empty_batch_syncs_nothing():
     assert run_tenant_batch([], lambda tenant: tenant) == []
 

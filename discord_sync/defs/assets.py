@@ -39,7 +39,7 @@ from discord_sync.store.tenants import TenantError, get_tenant
 from discord_sync.store.writer import upsert_frame
 from discord_sync.sync.catalog import catalog_frame, discovery_memory, previous_catalog, remember_discovery
 from discord_sync.sync.report import TenantSyncReport
-from discord_sync.sync.tenant_batch import run_tenant_batch
+from discord_sync.sync.tenant_batch import TenantOutcome, run_tenant_batch
 from discord_sync.sync.tenant_run import TenantSync
 
 SYNC_RETRY = dg.RetryPolicy(max_retries=3, delay=1, backoff=dg.Backoff.EXPONENTIAL)
@@ -289,13 +289,16 @@ def sync_batch(
 
     tenant_ids = list(context.partition_keys)
     context.log.info(f"batch of {len(tenant_ids)} tenants: {tenant_ids[0]} .. {tenant_ids[-1]}")
-    outcomes = run_tenant_batch(tenant_ids, sync_one)
-    failed = [outcome for outcome in outcomes if not outcome.ok]
-    for outcome in outcomes:
+
+    def record(outcome: TenantOutcome[list[dg.AssetMaterialization | dg.AssetCheckEvaluation]]) -> None:
+        """A tenant's materializations and checks as soon as it is done, while the others sync."""
+        if not outcome.ok:
+            context.log.error(f"tenant {outcome.tenant_id} failed in its batch (retried alone): {outcome.error}")
         for event in outcome.value or []:
             context.log_event(event)
-    for outcome in failed:
-        context.log.error(f"tenant {outcome.tenant_id} failed in its batch (retried alone): {outcome.error}")
+
+    outcomes = run_tenant_batch(tenant_ids, sync_one, on_done=record)
+    failed = [outcome for outcome in outcomes if not outcome.ok]
     if failed:
         context.instance.add_run_tags(run_id, {FAILED_TENANTS_TAG: ",".join(o.tenant_id for o in failed)})
     if len(failed) == len(outcomes):

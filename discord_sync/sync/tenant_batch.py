@@ -11,7 +11,7 @@ with its error; the others go on.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -37,10 +37,15 @@ class TenantOutcome(Generic[T]):
 
 
 def run_tenant_batch(
-    tenant_ids: Sequence[str], sync_one: Callable[[str], T], tenants_at_once: int = TENANTS_AT_ONCE
+    tenant_ids: Sequence[str],
+    sync_one: Callable[[str], T],
+    tenants_at_once: int = TENANTS_AT_ONCE,
+    on_done: Callable[[TenantOutcome[T]], None] | None = None,
 ) -> list[TenantOutcome[T]]:
     """Run `sync_one` for every tenant, at most `tenants_at_once` at a time, and return each tenant's outcome in the
-    order given; an exception of one tenant is its outcome, never the batch's."""
+    order given; an exception of one tenant is its outcome, never the batch's. `on_done` is called in the calling
+    thread with each outcome as soon as it is known (in the order tenants finish), while the others still sync: the
+    batch records a finished tenant's results during the others' waits on Discord, not all at the end."""
 
     def guarded(tenant_id: str) -> TenantOutcome[T]:
         try:
@@ -52,4 +57,8 @@ def run_tenant_batch(
         return []
     workers = max(1, min(tenants_at_once, len(tenant_ids)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tenant-sync") as pool:
-        return list(pool.map(guarded, tenant_ids))
+        futures = [pool.submit(guarded, tenant_id) for tenant_id in tenant_ids]
+        for future in as_completed(futures):
+            if on_done is not None:
+                on_done(future.result())
+        return [future.result() for future in futures]
