@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 from dagster_graphql import DagsterGraphQLClient
 
+from bench.dagster_stack import FINISHED, daemon_and_webserver, dagster_home, environment, stop_hourly_schedule
 from bench.infra import EmulatorProcess, Server, sync_environment
-from bench.many_tenants import BIN, FINISHED, REPO_ROOT, _environment, _free_port, _wait_for
 from discord_sync.defs.assets import discover_tenant, sync_tenant_messages
 from discord_sync.defs.community_metrics import tenant_metrics_materializations
 from discord_sync.defs.jobs import BATCH_ASSET_KEYS
@@ -119,56 +116,22 @@ def measure_hourly_batches(
         for tenant, guild_id in zip(tenants, guild_ids, strict=True):
             add_tenant(conn, tenant, guild_id)
     engine.dispose()
-    with tempfile.TemporaryDirectory(prefix="discord-sync-bench-batches-") as home:
-        Path(home, "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    with dagster_home("discord-sync-bench-batches-") as home:
         env = sync_environment(emulator.base_url, url, DAGSTER_HOME=home)
-        with _environment(env), dg.DagsterInstance.get() as instance:
+        with environment(env), dg.DagsterInstance.get() as instance:
             instance.add_dynamic_partitions("tenants", tenants)
             started = time.monotonic()
             _prepare(tenants)
             prepare_seconds = time.monotonic() - started
-        subprocess.run(
-            [str(BIN / "dagster"), "schedule", "stop", "hourly_sync_schedule", "-w", str(REPO_ROOT / "workspace.yaml")],
-            env=env,
-            cwd=REPO_ROOT,
-            check=True,
-            capture_output=True,
-        )
+        stop_hourly_schedule(env)
         for guild_id in guild_ids:
             channel = next(c for c in emulator.client.channels(guild_id) if c["type"] == 0)
             emulator.client.add_message(int(channel["id"]), content="hourly change")
-        log = open(Path(home, "daemon.log"), "w")
-        daemon = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", str(REPO_ROOT / "workspace.yaml")],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        port = _free_port()
-        webserver = subprocess.Popen(
-            [
-                str(BIN / "dagster-webserver"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-w",
-                str(REPO_ROOT / "workspace.yaml"),
-            ],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            _wait_for(f"http://127.0.0.1:{port}/server_info", webserver)
-            client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+        with daemon_and_webserver(env, home) as webserver_url:
+            client = DagsterGraphQLClient("127.0.0.1", port_number=int(webserver_url.rsplit(":", 1)[1]))
             batches = plan_hourly_batches(tenants, set(), batch_tenants)
             emulator.client.reset_counters()
-            with _environment(env), dg.DagsterInstance.get() as instance:
+            with environment(env), dg.DagsterInstance.get() as instance:
                 known = {r.run_id for r in instance.get_runs()}
                 started = time.monotonic()
                 for batch in batches:
@@ -198,11 +161,6 @@ def measure_hourly_batches(
                     )
                     for batch in batches
                 )
-        finally:
-            for process in (webserver, daemon):
-                os.killpg(process.pid, 2)
-                process.wait(timeout=60)
-            log.close()
     durations = [r.end_time - r.start_time for r in records if r.start_time and r.end_time]
     counters = emulator.client.counters()
     status_counts = counters["status_counts"]
@@ -228,10 +186,9 @@ def measure_schedule_tick(server: Server, database: str, *, partitions: int = 50
     instance, with an active run for every tenth tenant (one batch run per 10 of them)."""
     url = server.fresh_database(database)
     tenants = [f"tenant-{n:05d}" for n in range(partitions)]
-    with tempfile.TemporaryDirectory(prefix="discord-sync-bench-tick-") as home:
-        Path(home, "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    with dagster_home("discord-sync-bench-tick-") as home:
         env = sync_environment("http://127.0.0.1:9", url, DAGSTER_HOME=home)
-        with _environment(env), dg.DagsterInstance.get() as instance:
+        with environment(env), dg.DagsterInstance.get() as instance:
             instance.add_dynamic_partitions("tenants", tenants)
             for n in range(0, partitions, 100):
                 instance.add_run(

@@ -13,19 +13,16 @@ webserver. The small tenants are added first and caught up by the new-tenant sen
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
 
+from bench.dagster_stack import BIN, FINISHED, daemon_and_webserver, dagster_home, environment, stop_hourly_schedule
 from bench.infra import EmulatorProcess, Server, sync_environment
-from bench.many_tenants import BIN, FINISHED, REPO_ROOT, _environment, _free_port, _wait_for
 from discord_sync.store.database import create_db_engine
 from discord_sync.store.tenants import add_tenant
 
@@ -109,40 +106,11 @@ def measure_lanes(
         for tenant, guild_id in zip(small, small_guilds, strict=True):
             add_tenant(conn, tenant, guild_id)
     rng = random.Random(10)
-    with tempfile.TemporaryDirectory(prefix="discord-sync-bench-lanes-") as home:
-        Path(home, "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    with dagster_home("discord-sync-bench-lanes-") as home:
         env = sync_environment(emulator.base_url, url, DAGSTER_HOME=home)
-        # The bench is the hourly tick: a real tick of the schedule during it would add runs.
-        subprocess.run(
-            [str(BIN / "dagster"), "schedule", "stop", "hourly_sync_schedule", "-w", str(REPO_ROOT / "workspace.yaml")],
-            env=env,
-            cwd=REPO_ROOT,
-            check=True,
-            capture_output=True,
-        )
-        port = _free_port()
-        env["DAGSTER_WEBSERVER_URL"] = f"http://127.0.0.1:{port}"
-        log = open(Path(home, "daemon.log"), "w")
-        processes = [
-            subprocess.Popen(
-                command, env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-            for command in (
-                [str(BIN / "dagster-daemon"), "run", "-w", str(REPO_ROOT / "workspace.yaml")],
-                [
-                    str(BIN / "dagster-webserver"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "-w",
-                    str(REPO_ROOT / "workspace.yaml"),
-                ],
-            )
-        ]
-        _wait_for(f"{env['DAGSTER_WEBSERVER_URL']}/server_info", processes[1])
-        try:
-            with _environment(env), dg.DagsterInstance.get() as instance:
+        stop_hourly_schedule(env)
+        with daemon_and_webserver(env, home):
+            with environment(env), dg.DagsterInstance.get() as instance:
                 _wait_until_done(instance, set(), small, timeout=3600)  # the sensor's initial syncs
                 _touch_small_guilds(emulator, small_guilds, rng)
                 baseline = _hourly_tick(env, instance, small, timeout=3600)
@@ -170,11 +138,6 @@ def measure_lanes(
                 last_end = max(r.end_time for r in records if r.end_time)
                 all_new = _new_runs(instance, known)
             counters = emulator.client.counters()
-        finally:
-            for process in processes:
-                os.killpg(process.pid, 2)
-                process.wait(timeout=60)
-            log.close()
     with engine.connect() as conn:
         stored = conn.execute(
             sa.text("SELECT count(*) FROM messages WHERE tenant_id = ANY(:tenants)"), {"tenants": large}

@@ -12,27 +12,24 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 
+from bench.dagster_stack import (
+    BIN,
+    FINISHED,
+    REPO_ROOT,
+    daemon_and_webserver,
+    dagster_home,
+    environment,
+    stop_hourly_schedule,
+)
 from bench.infra import EmulatorProcess, Server, sync_environment
 from discord_sync.store.database import create_db_engine
 from discord_sync.store.tenants import add_tenant
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-BIN = Path(sys.executable).parent
-FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
 @dataclass
@@ -60,43 +57,13 @@ class ManyTenantsMeasurement:
     max_concurrent_runs: int
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the process serving {url} exited")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
-
-
-@contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def _cycle(
     env: dict[str, str], emulator: EmulatorProcess, tenants: list[str], timeout: float, *, queue: bool
 ) -> CycleMeasurement:
     """Wait until every tenant had a run since now and every such run ended; with `queue`, first queue one run
     per tenant with the CLI (as the hourly schedule would), else the new-tenant sensor queues the initial syncs."""
     emulator.client.reset_counters()
-    with _environment(env), dg.DagsterInstance.get() as instance:
+    with environment(env), dg.DagsterInstance.get() as instance:
         known = {r.run_id for r in instance.get_runs()}
         started = time.monotonic()
         if queue:
@@ -144,49 +111,13 @@ def measure_many_tenants(
     wanted = int(os.environ.get("BENCH_MAX_CONCURRENT_RUNS", concurrency))
     config = config.replace(f"max_concurrent_runs: {concurrency}", f"max_concurrent_runs: {wanted}")
     concurrency = wanted
-    with tempfile.TemporaryDirectory(prefix="discord-sync-bench-tenants-") as home:
-        Path(home, "dagster.yaml").write_text(config)
+    with dagster_home("discord-sync-bench-tenants-", config) as home:
         env = sync_environment(emulator.base_url, url, DAGSTER_HOME=home)
-        with _environment(env), dg.DagsterInstance.get() as instance:
+        with environment(env), dg.DagsterInstance.get() as instance:
             instance.add_dynamic_partitions("tenants", tenants)
-        # The bench queues the hourly cycle itself: a real tick of the hourly schedule during it would add another.
-        subprocess.run(
-            [str(BIN / "dagster"), "schedule", "stop", "hourly_sync_schedule", "-w", str(REPO_ROOT / "workspace.yaml")],
-            env=env,
-            cwd=REPO_ROOT,
-            check=True,
-            capture_output=True,
-        )
-        log = open(Path(home, "daemon.log"), "w")
-        daemon = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", str(REPO_ROOT / "workspace.yaml")],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        stop_hourly_schedule(env)
         # `discord-sync sync start` queues runs through the webserver's GraphQL API, as the UI does.
-        port = _free_port()
-        env["DAGSTER_WEBSERVER_URL"] = f"http://127.0.0.1:{port}"
-        webserver = subprocess.Popen(
-            [
-                str(BIN / "dagster-webserver"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-w",
-                str(REPO_ROOT / "workspace.yaml"),
-            ],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        _wait_for(f"{env['DAGSTER_WEBSERVER_URL']}/server_info", webserver)
-        try:
+        with daemon_and_webserver(env, home):
             catch_up = _cycle(env, emulator, tenants, timeout=3600, queue=False)
             rng = random.Random(8)
             for guild_id in guild_ids:
@@ -194,9 +125,4 @@ def measure_many_tenants(
                 for channel_id in rng.sample(readable, max(1, round(len(readable) * changed_share))):
                     emulator.client.add_message(channel_id, content="hourly change")
             hourly = _cycle(env, emulator, tenants, timeout=3600, queue=True)
-        finally:
-            for process in (webserver, daemon):
-                os.killpg(process.pid, 2)
-                process.wait(timeout=60)
-            log.close()
     return ManyTenantsMeasurement(catch_up=catch_up, hourly=hourly, max_concurrent_runs=concurrency)

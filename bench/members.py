@@ -14,15 +14,13 @@ assets and the emulator counts its requests by route.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
 import sqlalchemy as sa
 
+from bench.dagster_stack import environment
 from bench.infra import ANONYMIZATION_KEY, BENCH_TOKEN, EmulatorProcess, Server, sync_environment
 from discord_sync.defs.assets import channels, messages
 from discord_sync.defs.member_assets import members, message_reactors
@@ -103,17 +101,6 @@ def measure_members_sync(server: Server, latency: float, count: int) -> MembersM
     )
 
 
-@contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def _sync(instance: dg.DagsterInstance) -> None:
     result = dg.materialize(
         [channels, messages, members, message_reactors],
@@ -157,7 +144,7 @@ def measure_reactors_hour(server: Server, latency: float) -> ReactorsMeasurement
             return added
 
         env = sync_environment(emulator.base_url, url, SYNC_REACTORS_REQUEST_BUDGET="100000")
-        with _environment(env):
+        with environment(env):
             instance = dg.DagsterInstance.ephemeral()
             instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, [TENANT])
             post_hour()

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
+from bench.dagster_stack import dagster_home
 from bench.infra import EmulatorProcess, Server, sync_environment
 from bench.steady_state import DAGSTER_YAML, TENANT, materialize_tenant_run
 from discord_sync.store.database import create_db_engine
@@ -48,8 +47,7 @@ def measure_quiet_hour(
         add_tenant(conn, TENANT, guild_id)
     engine.dispose()
     control = emulator.client
-    with tempfile.TemporaryDirectory(prefix="discord-sync-bench-dagster-") as home:
-        Path(home, "dagster.yaml").write_text(DAGSTER_YAML)
+    with dagster_home("discord-sync-bench-dagster-", DAGSTER_YAML) as home:
         env = sync_environment(emulator.base_url, url, DAGSTER_HOME=home)
         add_partition = "import dagster as dg; dg.DagsterInstance.get().add_dynamic_partitions('tenants', ['bench'])"
         subprocess.run([sys.executable, "-c", add_partition], env=env, check=True, capture_output=True)

@@ -11,19 +11,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from bench.dagster_stack import REPO_ROOT, dagster_home
 from bench.infra import EmulatorProcess, Server, sync_environment
 from discord_sync.settings import DEFAULTS
 from discord_sync.store.database import create_db_engine
 from discord_sync.store.tenants import add_tenant
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # The deployment's storage block, without its run queue and log capture (a benchmark times the sync, not them).
 DAGSTER_YAML = yaml.safe_dump(
     {"storage": yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())["storage"], "telemetry": {"enabled": False}}
@@ -96,8 +95,7 @@ def measure_steady_state(
         add_tenant(conn, TENANT, guild_id)
     engine.dispose()
     control = emulator.client
-    with tempfile.TemporaryDirectory(prefix="discord-sync-bench-dagster-") as home:
-        Path(home, "dagster.yaml").write_text(DAGSTER_YAML)
+    with dagster_home("discord-sync-bench-dagster-", DAGSTER_YAML) as home:
         env = sync_environment(emulator.base_url, url, DAGSTER_HOME=home)
         add_partition = "import dagster as dg; dg.DagsterInstance.get().add_dynamic_partitions('tenants', ['bench'])"
         subprocess.run([sys.executable, "-c", add_partition], env=env, check=True, capture_output=True)
