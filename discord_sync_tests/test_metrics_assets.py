@@ -16,9 +16,10 @@ from discord_sync.defs.community_metrics import (
     metrics_automation_sensor,
 )
 from discord_sync.defs.jobs import SYNC_ASSET_KEYS
-from discord_sync.defs.partitions import TENANT_PARTITIONS_NAME
+from discord_sync.defs.partitions import TENANT_PARTITIONS_NAME, tenant_partitions
 from discord_sync.defs.resources import resources_from_settings
 from discord_sync.emulator import Emulator, GuildSpec
+from discord_sync.run_names import RANGE_END_TAG, RANGE_START_TAG
 from discord_sync.settings import Settings
 from discord_sync_tests.sync_graph import sync_graph_definitions
 from discord_sync_tests.sync_harness import TEST_TOKEN, create_tenant, materialize_tenant, sync_env
@@ -44,6 +45,45 @@ def test_metrics_are_requested_after_the_tenants_sync_and_only_then():
         assert third.total_requested == 0
     # The sensor that evaluates these conditions runs by default, over exactly the metric assets.
     assert metrics_automation_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def _synced_by_a_run(instance: dg.DagsterInstance, **how: object) -> None:
+    """Record a materialization of every sync asset in one run (stand-ins for the sync: the metrics' automation
+    looks only at which run updated which partition): a batch run over a range (`tags`), or one tenant's run."""
+
+    def stand_in(key: str) -> dg.AssetsDefinition:
+        @dg.asset(name=key, partitions_def=tenant_partitions)
+        def synced() -> None:
+            """Stands for the sync's asset of the same key."""
+
+        return synced
+
+    assert dg.materialize([stand_in(key) for key in SYNC_ASSET_KEYS], instance=instance, **how).success  # type: ignore[arg-type]
+
+
+@pytest.mark.integration
+def test_a_batch_runs_syncs_request_no_metrics_however_the_ticks_fall_but_a_tenants_own_run_does():
+    defs = sync_graph_definitions(metric_assets=[community_metrics], sensors=[metrics_automation_sensor])
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, ["acme", "globex"])
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        # Each tenant's initial sync, a run of its own, is followed by its metrics.
+        for tenant in ("acme", "globex"):
+            _synced_by_a_run(instance, partition_key=tenant)
+        second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert second.get_requested_partitions(dg.AssetKey("channel_daily_activity")) == {"acme", "globex"}
+        quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)
+        assert quiet.total_requested == 0
+        # A tick that falls after an hourly batch recorded its tenants' syncs but before their metrics: the batch
+        # computes them itself, so nothing is requested (plain eager() would ask for both tenants here).
+        _synced_by_a_run(instance, tags={RANGE_START_TAG: "acme", RANGE_END_TAG: "globex"})
+        third = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=quiet.cursor)
+        assert third.total_requested == 0
+        # A tenant's own run again (a reset, `sync start`, a tenant retried alone after its batch).
+        _synced_by_a_run(instance, partition_key="globex")
+        fourth = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=third.cursor)
+        requested = {key: fourth.get_requested_partitions(dg.AssetKey(key)) for key in METRIC_ASSET_KEYS}
+        assert requested == {key: {"globex"} for key in METRIC_ASSET_KEYS}
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import PostgresResource
+from discord_sync.run_names import RANGE_START_TAG
 from discord_sync.store.community_metrics import COUNTED, latest_figures, refresh_community_metrics
 
 METRIC_ASSET_KEYS = (
@@ -48,6 +49,25 @@ _FIGURES = {
 }
 
 
+def after_a_sync_outside_batches() -> dg.AutomationCondition:
+    """`eager()`, except that an update of `messages`/`reactions`/`members` by a batch run does not count: a run over
+    a range of tenant partitions is an hourly batch (the sync job has no backfill policy, so nothing else syncs a
+    range), and a batch computes each tenant's metrics itself. Dagster's own exception for runs that also target
+    the asset (`executed_with_root_target`) looks only at an asset's one latest materialization, so with many
+    tenants recorded between two ticks it misses all but one; `all_new_updates_have_run_tags` looks at each
+    partition's own updates."""
+    synced_outside_a_batch = (
+        dg.AutomationCondition.newly_updated()
+        & ~dg.AutomationCondition.all_new_updates_have_run_tags(tag_keys={RANGE_START_TAG})
+    )
+    return dg.AutomationCondition.eager().replace(
+        "any_deps_updated",
+        dg.AutomationCondition.any_deps_match(
+            synced_outside_a_batch | dg.AutomationCondition.will_be_requested()
+        ).with_label("any_deps_updated_outside_batches"),
+    )
+
+
 def _metric(key: str) -> dg.AssetSpec:
     return dg.AssetSpec(
         key,
@@ -56,7 +76,7 @@ def _metric(key: str) -> dg.AssetSpec:
         description=_DESCRIPTIONS[key],
         group_name="metrics",
         kinds={"postgres"},
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=after_a_sync_outside_batches(),
         # A run of several tenants records each tenant's materializations itself and yields no output.
         skippable=True,
     )
