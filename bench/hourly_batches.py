@@ -6,7 +6,7 @@ own code (`discover_tenant`, `sync_tenant_messages`, the member listing and the 
 batch), so the checkpoints, the catalog, the member cadence and the metrics are exactly what an initial sync leaves:
 the measured cycle is a steady hour, whose member listing is not due (it is daily). Then one channel of each guild gets a message, the hourly
 schedule's batches (`plan_hourly_batches`, `SYNC_HOURLY_BATCH_TENANTS` each) are queued through the webserver's
-GraphQL API as the schedule's run requests would be (the same tags and asset selection), and the cycle is timed from queueing to the last run's end
+GraphQL API as the schedule's run requests would be (the same tags), and the cycle is timed from queueing to the last run's end
 against its request floor: the Discord requests it sent, at the configured rate.
 
 It also times one hourly schedule tick over 5,000 tenant partitions, with a run active for every tenth of them.
@@ -27,7 +27,6 @@ from bench.dagster_stack import FINISHED, daemon_and_webserver, dagster_home, en
 from bench.infra import EmulatorProcess, Server, sync_environment
 from discord_sync.defs.assets import discover_tenant, sync_tenant_messages
 from discord_sync.defs.community_metrics import tenant_metrics_materializations
-from discord_sync.defs.jobs import BATCH_ASSET_KEYS
 from discord_sync.defs.member_steps import sync_tenant_members
 from discord_sync.defs.resources import HourlyBatches, resources_from_settings
 from discord_sync.defs.schedules import hourly_sync_schedule, plan_hourly_batches
@@ -137,7 +136,6 @@ def measure_hourly_batches(
                 for batch in batches:
                     client.submit_job_execution(
                         BATCH_JOB_NAME,
-                        asset_selection=list(BATCH_ASSET_KEYS),
                         tags=with_lane(
                             {HOURLY_SYNC_TAG: "true", RANGE_START_TAG: batch[0], RANGE_END_TAG: batch[-1]},
                             HOURLY_LANE,

@@ -88,12 +88,7 @@ def test_a_failing_tenant_leaves_its_batch_synced_and_is_retried_alone(engine, e
     ) as context:
         [request] = hourly_sync_schedule.evaluate_tick(context).run_requests
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("acme", "globex")
-    # Its selection names the metrics, which the batch computes: the metrics' automation then ignores the updates
-    # of `messages` by this run, however its ticks fall while the batch records its tenants.
-    assert {dg.AssetKey(key) for key in METRIC_ASSET_KEYS} <= set(request.asset_selection or [])
-    batch = defs.resolve_job_def("sync_tenant_batch").execute_in_process(
-        instance=instance, tags=request.tags, asset_selection=request.asset_selection
-    )
+    batch = defs.resolve_job_def("sync_tenant_batch").execute_in_process(instance=instance, tags=request.tags)
 
     # The batch succeeds for the others: each has its own materializations of every asset, its community metrics
     # included, from the batch run.
@@ -110,8 +105,7 @@ def test_a_failing_tenant_leaves_its_batch_synced_and_is_retried_alone(engine, e
                 sa.text("SELECT count(*) FROM channel_daily_activity WHERE tenant_id = :t"), {"t": tenant}
             )
             assert days.scalar_one() > 0, tenant
-    # So the metrics' automation asks for nothing after the batch (its run's selection holds the metrics, so its
-    # updates of `messages` do not count): no metrics run per batch.
+    # So the metrics' automation asks for nothing after the batch: no metrics run per batch.
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
     assert after.total_requested == 0
     assert all(materialized(instance, asset, "broken") == [] for asset in ASSETS)

@@ -27,10 +27,8 @@ sync_tenant_job = dg.define_asset_job(
 # Its checks are evaluated per tenant by the batch step itself (`asset_checks.tenant_check_evaluations`), and so are
 # each tenant's members, roles and reactors (`member_steps`, each a no-op unless due or opted in) and its community
 # metrics. The metric assets are selected although that same step records them (their own step is skipped, as
-# `messages` yields no output for the whole range): a run whose asset selection holds the metrics is one whose
-# `messages` updates the metrics' eager automation ignores (`any_deps_updated` leaves out updates by a run that also
-# targets the asset), so a batch never causes a metrics run. The schedule's run requests name these keys
-# (`BATCH_ASSET_KEYS`), as a run launched by job name alone records no asset selection.
+# `messages` yields no output for the whole range), so the UI shows them planned for the batch's tenants; their
+# automation leaves the batch's tenants alone (`community_metrics.after_a_sync_outside_batches`).
 BATCH_ASSET_KEYS = ("messages", "reactions", "attachments", *METRIC_ASSET_KEYS)
 
 sync_tenant_batch_job = dg.define_asset_job(

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import dagster as dg
 
-from discord_sync.defs.jobs import BATCH_ASSET_KEYS, sync_tenant_batch_job
+from discord_sync.defs.jobs import sync_tenant_batch_job
 from discord_sync.defs.partitions import TENANT_PARTITIONS_NAME
 from discord_sync.defs.resources import HourlyBatches
 from discord_sync.run_names import (
@@ -125,8 +125,4 @@ def hourly_sync_schedule(
         yield dg.RunRequest(
             run_key=hourly_run_key(batch[0], batch[-1], scheduled_hour),
             tags=with_lane({HOURLY_SYNC_TAG: "true", RANGE_START_TAG: batch[0], RANGE_END_TAG: batch[-1]}, HOURLY_LANE),
-            # Recorded on the run, so that the metrics' automation knows the batch computes them (`jobs.py`); the
-            # batch step evaluates each tenant's checks itself.
-            asset_selection=[dg.AssetKey(key) for key in BATCH_ASSET_KEYS],
-            asset_check_keys=[],
         )
