@@ -30,12 +30,11 @@ from discord_sync_tests.test_community_metrics import Guild, assert_metrics_matc
 def test_metrics_are_requested_after_the_tenants_sync_and_only_then():
     defs = sync_graph_definitions(metric_assets=[community_metrics], sensors=[metrics_automation_sensor])
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, ["acme", "globex"])
+        _deployment_with_tenants(instance, ["acme", "globex"])
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         # Nothing synced yet: the metrics wait for their upstream.
         assert first.total_requested == 0
-        for key in SYNC_ASSET_KEYS:
-            instance.report_runless_asset_event(dg.AssetMaterialization(key, partition="acme"))
+        _synced_by_a_run(instance, partition_key="acme")
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
         requested = {key: second.get_requested_partitions(dg.AssetKey(key)) for key in METRIC_ASSET_KEYS}
         assert second.total_requested == len(METRIC_ASSET_KEYS)
@@ -45,6 +44,14 @@ def test_metrics_are_requested_after_the_tenants_sync_and_only_then():
         assert third.total_requested == 0
     # The sensor that evaluates these conditions runs by default, over exactly the metric assets.
     assert metrics_automation_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def _deployment_with_tenants(instance: dg.DagsterInstance, tenants: list[str]) -> None:
+    """The tenants' partitions on an instance whose event log is not empty, as on any deployment that ran once:
+    Dagster reads a tick's new updates by run from the event id the previous tick saw, and reads none after a tick
+    that saw an empty log."""
+    instance.report_runless_asset_event(dg.AssetMaterialization("channels", partition=tenants[0]))
+    instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, tenants)
 
 
 def _synced_by_a_run(instance: dg.DagsterInstance, **how: object) -> None:
@@ -65,7 +72,7 @@ def _synced_by_a_run(instance: dg.DagsterInstance, **how: object) -> None:
 def test_a_batch_runs_syncs_request_no_metrics_however_the_ticks_fall_but_a_tenants_own_run_does():
     defs = sync_graph_definitions(metric_assets=[community_metrics], sensors=[metrics_automation_sensor])
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions(TENANT_PARTITIONS_NAME, ["acme", "globex"])
+        _deployment_with_tenants(instance, ["acme", "globex"])
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         # Each tenant's initial sync, a run of its own, is followed by its metrics.
         for tenant in ("acme", "globex"):

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import PostgresResource
-from discord_sync.run_names import RANGE_START_TAG
+from discord_sync.run_names import PARTITION_TAG
 from discord_sync.store.community_metrics import COUNTED, latest_figures, refresh_community_metrics
 
 METRIC_ASSET_KEYS = (
@@ -49,22 +49,21 @@ _FIGURES = {
 }
 
 
-def after_a_sync_outside_batches() -> dg.AutomationCondition:
-    """`eager()`, except that an update of `messages`/`reactions`/`members` by a batch run does not count: a run over
-    a range of tenant partitions is an hourly batch (the sync job has no backfill policy, so nothing else syncs a
-    range), and a batch computes each tenant's metrics itself. Dagster's own exception for runs that also target
-    the asset (`executed_with_root_target`) looks only at an asset's one latest materialization, so with many
-    tenants recorded between two ticks it misses all but one; `all_new_updates_have_run_tags` looks at each
-    partition's own updates."""
-    synced_outside_a_batch = (
-        dg.AutomationCondition.newly_updated()
-        & ~dg.AutomationCondition.all_new_updates_have_run_tags(tag_keys={RANGE_START_TAG})
-    )
+def after_a_tenants_own_sync() -> dg.AutomationCondition:
+    """`eager()`, except that only updates of `messages`/`reactions`/`members` by a run of one tenant partition count
+    (tag `dagster/partition`: an initial sync, a reset, `sync start`, a tenant retried alone, a materialization from
+    the UI): an hourly batch, a run over a range of tenants, computes each tenant's metrics itself.
+
+    One operand answers per partition from one read of the tick's new materializations, so no tick can see a
+    batch's update without seeing whose it was. (Dagster's own `executed_with_root_target` looks only at an asset's
+    one latest materialization, and `newly_updated() & ~all_new_updates_have_run_tags(...)` reads two windows that
+    disagree at their edge while a batch records its tenants: both still let metrics runs through.)"""
+    synced_by_a_tenants_own_run = dg.AutomationCondition.any_new_update_has_run_tags(tag_keys={PARTITION_TAG})
     return dg.AutomationCondition.eager().replace(
         "any_deps_updated",
         dg.AutomationCondition.any_deps_match(
-            synced_outside_a_batch | dg.AutomationCondition.will_be_requested()
-        ).with_label("any_deps_updated_outside_batches"),
+            synced_by_a_tenants_own_run | dg.AutomationCondition.will_be_requested()
+        ).with_label("any_deps_updated_by_a_tenants_own_run"),
     )
 
 
@@ -76,7 +75,7 @@ def _metric(key: str) -> dg.AssetSpec:
         description=_DESCRIPTIONS[key],
         group_name="metrics",
         kinds={"postgres"},
-        automation_condition=after_a_sync_outside_batches(),
+        automation_condition=after_a_tenants_own_sync(),
         # A run of several tenants records each tenant's materializations itself and yields no output.
         skippable=True,
     )

@@ -28,7 +28,7 @@ sync_tenant_job = dg.define_asset_job(
 # each tenant's members, roles and reactors (`member_steps`, each a no-op unless due or opted in) and its community
 # metrics. The metric assets are selected although that same step records them (their own step is skipped, as
 # `messages` yields no output for the whole range), so the UI shows them planned for the batch's tenants; their
-# automation leaves the batch's tenants alone (`community_metrics.after_a_sync_outside_batches`).
+# automation leaves the batch's tenants alone (`community_metrics.after_a_tenants_own_sync`).
 BATCH_ASSET_KEYS = ("messages", "reactions", "attachments", *METRIC_ASSET_KEYS)
 
 sync_tenant_batch_job = dg.define_asset_job(
