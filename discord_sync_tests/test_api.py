@@ -247,8 +247,11 @@ def test_cancel_stops_the_queued_run_and_the_admin_queue_shows_position_age_and_
         listed = {run["run_id"]: run for run in queue["runs"]}
         assert listed[run_a]["position"] < listed[run_b]["position"]
         assert listed[run_a]["tenant_id"] == "queue-a" and listed[run_a]["age_seconds"] >= 0
-        assert client.post("/api/tenants/queue-a/sync/cancel").json() == {"canceled": [run_a]}
-        assert client.post("/api/tenants/queue-a/sync/cancel").json() == {"canceled": []}
+        assert client.post("/api/tenants/queue-a/sync/cancel").json() == {
+            "canceled": [run_a],
+            "runs": [{"run_id": run_a, "was": "queued", "status": "canceled", "action": "removed_from_queue"}],
+        }
+        assert client.post("/api/tenants/queue-a/sync/cancel").json() == {"canceled": [], "runs": []}
         remaining = [run["run_id"] for run in client.get("/api/admin/queue").json()["runs"]]
         assert run_a not in remaining and run_b in remaining
         client.post("/api/tenants/queue-b/sync/cancel")

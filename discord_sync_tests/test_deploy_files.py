@@ -63,6 +63,9 @@ def test_helm_values_validate_against_the_dagster_chart_schema_and_a_typo_would_
     typo = copy.deepcopy(values)
     typo["runLauncher"]["config"]["k8sRunLauncher"]["envSecret"] = [{"name": "x"}]
     assert not validator.is_valid(typo)
+    typo = copy.deepcopy(values)
+    typo["concurrency"]["runs"]["tagConcurrencyLimits"][0]["limits"] = 1
+    assert not validator.is_valid(typo)
 
 
 @pytest.mark.unit
@@ -73,9 +76,14 @@ def test_helm_values_carry_dagster_yaml_settings_and_the_product_secrets():
     assert values["postgresql"]["postgresqlParams"] == postgres_db["params"]
     assert values["postgresql"]["postgresqlScheme"] == postgres_db["scheme"]
     assert values["pythonLogs"]["managedPythonLoggers"] == instance["python_logs"]["managed_python_loggers"]
-    queue = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
-    assert queue["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
-    assert queue["tagConcurrencyLimits"] == instance["concurrency"]["runs"]["tag_concurrency_limits"]
+    # The run queue in the chart's top-level `concurrency` block (rendered only when enabled), not in the run
+    # coordinator's config: the chart fails to render when both set a limit.
+    concurrency = values["concurrency"]
+    assert concurrency["enabled"] is True
+    assert concurrency["runs"]["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
+    assert concurrency["runs"]["tagConcurrencyLimits"] == instance["concurrency"]["runs"]["tag_concurrency_limits"]
+    coordinator = values["dagsterDaemon"]["runCoordinator"]
+    assert coordinator["type"] == "QueuedRunCoordinator" and "config" not in coordinator
     assert values["retention"]["schedule"]["purgeAfterDays"] == instance["retention"]["schedule"]["purge_after_days"]
     assert values["retention"]["sensor"]["purgeAfterDays"] == instance["retention"]["sensor"]["purge_after_days"]
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from discord_sync.control.runs import CancelAction
 from discord_sync.store.sync_runs import SyncRun
 from discord_sync.store.sync_status import RunOutcome
 from discord_sync.store.tenants import (
@@ -145,10 +146,27 @@ class SyncStarted(BaseModel):
     status: str = Field(examples=["queued"])
 
 
-class SyncCanceled(BaseModel):
-    """The runs asked to stop (empty when nothing was queued or running)."""
+class RunCanceled(BaseModel):
+    """What the cancel did to one run: Dagster's status before and after it, lower case."""
 
-    canceled: list[str]
+    run_id: str
+    was: str = Field(description="the run's status when the cancel arrived", examples=["started"])
+    status: str = Field(
+        description="its status now: `canceled`, or `canceling` while the run launcher stops a running worker",
+        examples=["canceling"],
+    )
+    action: CancelAction = Field(
+        description="`removed_from_queue` (it was queued), `stop_requested` (it was running: its worker is being "
+        "stopped), `marked_canceled` (it was still starting, or its worker was gone: a worker that comes up later does "
+        "not execute it), `already_canceling` (an earlier cancel is under way)"
+    )
+
+
+class SyncCanceled(BaseModel):
+    """The runs asked to stop (empty when nothing was queued or running), and what was done to each."""
+
+    canceled: list[str] = Field(description="the ids of `runs`")
+    runs: list[RunCanceled]
 
 
 class RunState(BaseModel):

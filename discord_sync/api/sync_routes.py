@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from discord_sync.api.schemas import (
     ChannelProgress,
     Progress,
     ResetRequest,
+    RunCanceled,
     RunState,
     SyncCanceled,
     SyncHistory,
@@ -187,7 +189,7 @@ def sync_history(
     "/cancel",
     response_model=SyncCanceled,
     responses=errors(401, 404),
-    summary="Stop the tenant's queued and running syncs",
+    summary="Stop the tenant's queued, starting and running syncs",
 )
 def cancel_sync(
     request: Request,
@@ -195,15 +197,20 @@ def cancel_sync(
     runs: Annotated[RunControl, Depends(run_control)],
 ) -> SyncCanceled:
     active = runs.tenant_runs(tenant.id, statuses=ACTIVE_STATUSES)
+    done: list[RunCanceled] = []
     try:
-        canceled = [run.run_id for run in active if runs.cancel_tenant_run(run.run_id)]
+        for run in active:
+            cancellation = runs.cancel_tenant_run(run.run_id)
+            if cancellation is not None:
+                done.append(RunCanceled(**asdict(cancellation)))
     except RunControlError as error:
         log.error("could not cancel the syncs of tenant %s: %s", tenant.id, error)
+        request.state.audit_run_id = ",".join(run.run_id for run in done) or None
         raise ApiError(
             503, "dagster_unavailable", "the sync could not be canceled now; the operators can see why in the API's log"
         ) from None
-    request.state.audit_run_id = ",".join(canceled) or None
-    return SyncCanceled(canceled=canceled)
+    request.state.audit_run_id = ",".join(run.run_id for run in done) or None
+    return SyncCanceled(canceled=[run.run_id for run in done], runs=done)
 
 
 def _known_channel(engine: sa.Engine, tenant_id: str, channel_id: str) -> int:

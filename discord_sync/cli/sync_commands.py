@@ -13,7 +13,7 @@ import sys
 
 import sqlalchemy as sa
 
-from discord_sync.control.runs import ACTIVE_STATUSES, RunControl, TenantRun
+from discord_sync.control.runs import ACTIVE_STATUSES, CancelAction, RunControl, TenantRun
 from discord_sync.run_names import PURGE_TAG, RECONCILE_TAG, RESET_CHANNEL_TAG, RESET_TAG
 from discord_sync.settings import Settings
 from discord_sync.store.channels import known_channel
@@ -181,6 +181,14 @@ def _known_channel(engine: sa.Engine, tenant_id: str, channel: str) -> int:
     return found
 
 
+_CANCEL_WORDS = {
+    CancelAction.REMOVED_FROM_QUEUE: "canceled (taken out of the queue)",
+    CancelAction.STOP_REQUESTED: "canceling: its worker is being stopped",
+    CancelAction.MARKED_CANCELED: "canceled (marked at once: no worker was executing it)",
+    CancelAction.ALREADY_CANCELING: "is already canceling",
+}
+
+
 def run_cancel(args: argparse.Namespace) -> int:
     runs = RunControl(Settings.from_env())
     if args.run_id:
@@ -197,10 +205,11 @@ def run_cancel(args: argparse.Namespace) -> int:
             print(f"no queued or running sync of tenant {args.tenant}")
             return 0
     for run in to_cancel:
-        if runs.cancel_tenant_run(run.run_id):
-            print(f"{run.tenant_id}: run {run.run_id} ({run.status}) canceled", flush=True)
-        else:
+        done = runs.cancel_tenant_run(run.run_id)
+        if done is None:
             print(f"{run.tenant_id}: run {run.run_id} had already ended", flush=True)
+        else:
+            print(f"{run.tenant_id}: run {run.run_id} ({done.was}) {_CANCEL_WORDS[done.action]}", flush=True)
     return 0
 
 

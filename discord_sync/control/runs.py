@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +49,18 @@ BATCH_RUNS_SEARCHED = 500
 # What "queued or running" means for "never two syncs of a tenant at once": Dagster's statuses, lower case.
 ACTIVE_STATUSES = ("queued", "not_started", "starting", "started", "canceling")
 
+# Cancelling: Dagster's `terminateRun` stops only QUEUED and STARTED runs (its CANCELABLE_RUN_STATUSES). A run that
+# is NOT_STARTED or STARTING (its worker, a container or a process, is still coming up) is refused, so it is marked
+# CANCELED at once (`MARK_AS_CANCELED_IMMEDIATELY`, the UI's "force termination"): its worker, once it has loaded
+# the code, reads the run again and does not execute a canceled run. A worker that read the run just before it was
+# marked starts all the same (it writes STARTED over CANCELED), so the run is watched this long after marking and,
+# if it shows STARTED, stopped as a running one.
+STARTING_RACE_SECONDS = 5.0
+STARTING_RACE_POLL_SECONDS = 0.25
+# How often a cancel re-reads a run whose status moved between reading it and asking the webserver (say QUEUED to
+# STARTING when the daemon dequeued it meanwhile).
+CANCEL_ATTEMPTS = 4
+
 _REPOSITORIES_QUERY = """
 query {
   repositoriesOrError {
@@ -80,8 +93,44 @@ mutation($params: LaunchBackfillParams!) {
 """
 
 
+_TERMINATE_RUN_MUTATION = """
+mutation($runId: String!, $policy: TerminateRunPolicy) {
+  terminateRun(runId: $runId, terminatePolicy: $policy) {
+    __typename
+    ... on TerminateRunFailure { message }
+    ... on Error { message }
+  }
+}
+"""
+
+
 class RunControlError(RuntimeError):
     """A run could not be started, found or canceled; the message says why and what to do."""
+
+
+class CancelAction(StrEnum):
+    """What a cancel did to one run."""
+
+    # A QUEUED run left the queue: it is CANCELED and never runs.
+    REMOVED_FROM_QUEUE = "removed_from_queue"
+    # A STARTED run: the run launcher stops its worker (container, pod or process); the run is CANCELING until the
+    # worker records CANCELED (or run monitoring does, once the worker is gone).
+    STOP_REQUESTED = "stop_requested"
+    # A run not yet executing (NOT_STARTED, STARTING), or one whose worker the run launcher could not find: marked
+    # CANCELED at once; a worker that comes up later sees it and does not execute.
+    MARKED_CANCELED = "marked_canceled"
+    # Already CANCELING from an earlier request: nothing more to ask.
+    ALREADY_CANCELING = "already_canceling"
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """What a cancel did to one run: its status before (`was`) and after (`status`), Dagster's, lower case."""
+
+    run_id: str
+    was: str
+    status: str
+    action: CancelAction
 
 
 @dataclass(frozen=True)
@@ -326,17 +375,79 @@ class RunControl:
             raise RunControlError(f"the backfill was refused ({result['__typename']}): {result.get('message', '')}")
         return result["backfillId"]
 
-    def cancel_tenant_run(self, run_id: str) -> bool:
-        """Take a queued run out of the queue, or ask a running one to stop; False if it is unknown or had already
-        ended."""
+    def cancel_tenant_run(self, run_id: str) -> Cancellation | None:
+        """Stop the run whatever its active status, and say what was done; None if it is unknown or had already
+        ended.
+
+        QUEUED: taken out of the queue (CANCELED). STARTED: its worker is stopped through the run launcher
+        (CANCELING, then CANCELED). NOT_STARTED or STARTING, which Dagster's `terminateRun` refuses: marked CANCELED
+        at once, then watched for `STARTING_RACE_SECONDS` in case its worker started anyway (then stopped as a
+        STARTED one). CANCELING: left as it is. A run whose status moves meanwhile is read again.
+        """
+        instance = self._instance()
+        for _ in range(CANCEL_ATTEMPTS):
+            run = instance.get_run_by_id(run_id)
+            if run is None or run.is_finished:
+                return None
+            was = run.status
+            if was == DagsterRunStatus.CANCELING:
+                return Cancellation(run_id, "canceling", "canceling", CancelAction.ALREADY_CANCELING)
+            if was == DagsterRunStatus.NOT_STARTED:
+                # Created but never submitted to the queue or a launcher: no worker can be coming up.
+                if self._terminate(run_id, force=True) is None:
+                    return Cancellation(run_id, "not_started", self._status(run_id), CancelAction.MARKED_CANCELED)
+                continue
+            if was == DagsterRunStatus.STARTING:
+                if self._terminate(run_id, force=True) is None:
+                    return self._watch_marked_run(run_id, "starting")
+                continue
+            refusal = self._terminate(run_id, force=False)
+            now = self._status(run_id)
+            if refusal is None:
+                action = (
+                    CancelAction.REMOVED_FROM_QUEUE if was == DagsterRunStatus.QUEUED else CancelAction.STOP_REQUESTED
+                )
+                return Cancellation(run_id, was.value.lower(), now, action)
+            if now == "canceling":
+                # The launcher was asked and found no worker to stop (a container not yet created, or gone): nothing
+                # runs that it can reach, so the run is marked CANCELED rather than left to run monitoring's timeout.
+                if self._terminate(run_id, force=True) is None:
+                    return self._watch_marked_run(run_id, was.value.lower())
+            # Otherwise the status moved between reading and asking (QUEUED to STARTING): read it again.
+        raise RunControlError(f"run {run_id} could not be canceled: its status kept changing ({self._status(run_id)})")
+
+    def _status(self, run_id: str) -> str:
         run = self._instance().get_run_by_id(run_id)
-        if run is None or run.is_finished:
-            return False
-        try:
-            _client(self.webserver_url).terminate_run(run_id)
-        except DagsterGraphQLClientError as error:
-            raise _client_error(error, self.webserver_url) from None
-        return True
+        return run.status.value.lower() if run else "missing"
+
+    def _terminate(self, run_id: str, *, force: bool) -> str | None:
+        """Ask the webserver to terminate the run (`force`: mark it CANCELED at once); None when it did, else the
+        reason it refused (the run's status did not allow it, or the launcher found nothing to stop)."""
+        policy = "MARK_AS_CANCELED_IMMEDIATELY" if force else "SAFE_TERMINATE"
+        result = _graphql(self.webserver_url, _TERMINATE_RUN_MUTATION, {"runId": run_id, "policy": policy})
+        answer = result["terminateRun"]
+        kind = answer["__typename"]
+        if kind == "TerminateRunSuccess":
+            return None
+        if kind == "TerminateRunFailure":
+            return str(answer.get("message", ""))
+        if kind == "RunNotFoundError":
+            return "not found"
+        raise RunControlError(
+            f"the Dagster webserver refused to terminate run {run_id} ({kind}): {answer.get('message')}"
+        )
+
+    def _watch_marked_run(self, run_id: str, was: str) -> Cancellation:
+        """A run just marked CANCELED before it executed: if its worker read the run just before the mark, it writes
+        STARTED within moments; such a run is then stopped as a running one."""
+        deadline = time.monotonic() + STARTING_RACE_SECONDS
+        while time.monotonic() < deadline:
+            if self._status(run_id) == "started":
+                if self._terminate(run_id, force=False) is not None:
+                    self._terminate(run_id, force=True)
+                return Cancellation(run_id, was, self._status(run_id), CancelAction.STOP_REQUESTED)
+            time.sleep(STARTING_RACE_POLL_SECONDS)
+        return Cancellation(run_id, was, self._status(run_id), CancelAction.MARKED_CANCELED)
 
     def daemon_is_alive(self) -> bool:
         """Whether a Dagster daemon (which launches queued runs and backfills) reported a heartbeat recently."""

@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
+from pydantic import PrivateAttr
 
 from discord_sync.defs.alert_webhook import AlertWebhook
 from discord_sync.run_names import HOURLY_LANE
@@ -62,10 +63,24 @@ class DiscordResource(dg.ConfigurableResource):
     max_rate_limit_wait: float = DEFAULTS.max_rate_limit_wait
     request_timeout: float = DEFAULTS.request_timeout
     debug_rate_limits: bool = DEFAULTS.debug_rate_limits
+    # The instance and id of the run this resource serves (none outside a run).
+    _run: tuple[dg.DagsterInstance, str] | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.instance is not None and context.run_id:
+            self._run = (context.instance, context.run_id)
 
     def source(self, *, lane: str = HOURLY_LANE) -> DiscordSource:
         """A new (not yet logged-in) session whose requests take the limiter's slots in the run's `lane`; use it as
-        `async with resource.source(lane=...) as source`."""
+        `async with resource.source(lane=...) as source`.
+
+        In a run that is being canceled it raises `dg.Failure` (no retry) instead. Cancelling interrupts the step
+        that is running, but Dagster turns that interrupt into a retry of any step with a `RetryPolicy` when steps run
+        in process (dagster-io/dagster#15026): without this check the retried step would sync on, and the run worker
+        would never record the cancellation (a container is killed after its stop timeout; run monitoring then marks
+        the run CANCELED minutes later). With it, the retried step stops at once and the run ends CANCELED.
+        """
+        self._stop_if_canceling()
         limiter = PostgresRateLimiter(
             libpq_url(self.postgres.url()),
             GLOBAL_LIMITER_BUCKET,
@@ -81,6 +96,18 @@ class DiscordResource(dg.ConfigurableResource):
             max_rate_limit_wait=self.max_rate_limit_wait,
             debug_rate_limits=self.debug_rate_limits,
         )
+
+    def _stop_if_canceling(self) -> None:
+        if self._run is None:
+            return
+        instance, run_id = self._run
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status in (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED):
+            raise dg.Failure(
+                f"run {run_id} is being canceled: no new Discord session is opened (the sync resumes from its "
+                "checkpoints in the next run)",
+                allow_retries=False,
+            )
 
 
 class SyncResource(dg.ConfigurableResource):

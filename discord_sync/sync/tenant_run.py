@@ -276,6 +276,6 @@ class TenantSync:
 
 def _plain_error(error: BaseException) -> str:
     """A failed run's error for `sync_runs`: the exception's own message (the product's errors are plain words)."""
-    if isinstance(error, KeyboardInterrupt | asyncio.CancelledError):
+    if not isinstance(error, Exception):  # KeyboardInterrupt, CancelledError, Dagster's interrupt of a canceled run
         return "the run was interrupted"
     return f"{type(error).__name__}: {error}"[:500]
