@@ -22,6 +22,14 @@ import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from discord_sync.emulator import EmulatorProcess, GuildSpec
+from discord_sync.run_names import (
+    BATCH_JOB_NAME,
+    HOURLY_LANE,
+    HOURLY_SYNC_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    with_lane,
+)
 from discord_sync.store.api_keys import create_key
 from discord_sync.store.schema import sync_runs
 from discord_sync_tests.databases import TEST_ANONYMIZATION_KEY
@@ -172,3 +180,24 @@ def test_a_starting_run_and_a_running_run_are_canceled_through_the_api(topology,
         ) from None
     print(f"a STARTED run was CANCELED {time.monotonic() - asked:.1f} s after the cancel")
     assert api.post("/api/tenants/acme/sync/cancel").json() == {"canceled": [], "runs": []}
+
+    # An hourly batch run holding the tenant: canceled through the tenant's cancel, its step is not retried.
+    batch_id = topology.client.submit_job_execution(
+        BATCH_JOB_NAME,
+        tags=with_lane({HOURLY_SYNC_TAG: "true", RANGE_START_TAG: "acme", RANGE_END_TAG: "acme"}, HOURLY_LANE),
+    )
+    wait_for("the batch STARTED", lambda: instance.get_run_by_id(batch_id).status == DagsterRunStatus.STARTED, topology)
+    time.sleep(2)  # into its step, waiting on Discord
+    canceled = api.post("/api/tenants/acme/sync/cancel")
+    assert canceled.status_code == 200, canceled.text
+    assert [r["run_id"] for r in canceled.json()["runs"]] == [batch_id]
+    wait_for(
+        "the batch CANCELED",
+        lambda: instance.get_run_by_id(batch_id).status == DagsterRunStatus.CANCELED,
+        topology,
+        timeout=60,
+    )
+    # Dagster itself turns the interrupt into one retry of the step (dagster-io/dagster#15026); the retried step
+    # finds the run canceling and fails for good, rather than counting each tenant failed and retrying again.
+    retries = instance.all_logs(batch_id, of_type=DagsterEventType.STEP_UP_FOR_RETRY)
+    assert len(retries) <= 1, [record.message for record in retries]

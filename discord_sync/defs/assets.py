@@ -298,6 +298,11 @@ def sync_batch(
             context.log_event(event)
 
     outcomes = run_tenant_batch(tenant_ids, sync_one, on_done=record)
+    run = context.instance.get_run_by_id(run_id)
+    if run is not None and run.status in (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED):
+        # The tenants left failed because the run is being canceled (the Discord resource opens no session then):
+        # neither a retry of the step nor a retry of each tenant, the run ends CANCELED.
+        raise dg.Failure(f"the batch run was canceled after {sum(o.ok for o in outcomes)} tenants", allow_retries=False)
     failed = [outcome for outcome in outcomes if not outcome.ok]
     if failed:
         context.instance.add_run_tags(run_id, {FAILED_TENANTS_TAG: ",".join(o.tenant_id for o in failed)})
