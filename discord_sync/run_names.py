@@ -43,6 +43,11 @@ BATCH_RETRY_OF_TAG = "discord_sync/batch_retry_of"
 # "true" on the runs of the hourly schedule.
 HOURLY_SYNC_TAG = "discord_sync/hourly"
 
+# The automation sensor that computes a tenant's community metrics after its own sync, and the tag Dagster puts on
+# the runs it launches: such a run carries the tenant's partition tag but is not a sync.
+METRICS_SENSOR_NAME = "community_metrics_after_sync"
+SENSOR_NAME_TAG = "dagster/sensor_name"
+
 # The lane a run queues in. `dagster.yaml` caps the bulk lane's runs at once below `max_concurrent_runs`, so an
 # hourly sync always finds a slot, and the request limiter gives an hourly run's requests precedence.
 LANE_TAG = "discord_sync/lane"

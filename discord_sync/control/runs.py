@@ -26,9 +26,11 @@ from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
 from discord_sync.run_names import (
     BATCH_JOB_NAME,
+    METRICS_SENSOR_NAME,
     PARTITION_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
+    SENSOR_NAME_TAG,
     SYNC_JOB_NAME,
     TENANT_PARTITIONS_NAME,
     with_lane,
@@ -45,6 +47,9 @@ GRAPHQL_TIMEOUT_SECONDS = 60
 # How many of the newest hourly batch runs are searched for a tenant's runs: at the default 100 tenants a batch,
 # more than an hour of batches for 50,000 tenants.
 BATCH_RUNS_SEARCHED = 500
+
+# How many more run records `tenant_runs` reads than it returns, for the metrics runs it leaves out.
+METRICS_RUNS_MARGIN = 5
 
 # What "queued or running" means for "never two syncs of a tenant at once": Dagster's statuses, lower case.
 ACTIVE_STATUSES = ("queued", "not_started", "starting", "started", "canceling")
@@ -289,13 +294,22 @@ class RunControl:
         (lower case, e.g. `ACTIVE_STATUSES`) narrows them.
 
         Any job counts, not only `sync_tenant`: materializing the assets from the UI (or an asset backfill) runs
-        Dagster's implicit asset job, with the same partition tag.
+        Dagster's implicit asset job, with the same partition tag. The runs the metrics' automation launches after a
+        tenant's sync carry that tag too but sync nothing, so they are left out: a sync started while one is queued
+        is a sync of its own, and the status shows the latest sync.
         """
         wanted = [DagsterRunStatus(status.upper()) for status in statuses or []]
         instance = self._instance()
-        records = instance.get_run_records(
-            filters=RunsFilter(tags={PARTITION_TAG: tenant_id}, statuses=wanted), limit=limit
-        )
+        # A tenant's own run is followed by at most one metrics run, so a few more records than asked hold `limit`
+        # syncs.
+        records = [
+            record
+            for record in instance.get_run_records(
+                filters=RunsFilter(tags={PARTITION_TAG: tenant_id}, statuses=wanted),
+                limit=None if limit is None else 2 * limit + METRICS_RUNS_MARGIN,
+            )
+            if record.dagster_run.tags.get(SENSOR_NAME_TAG) != METRICS_SENSOR_NAME
+        ]
         runs = [_tenant_run(record) for record in records] + self._batch_runs(instance, tenant_id, wanted)
         runs.sort(key=lambda run: run.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)
         return runs[:limit] if limit is not None else runs

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from discord_sync.defs.partitions import tenant_partitions
 from discord_sync.defs.resources import PostgresResource
-from discord_sync.run_names import PARTITION_TAG
+from discord_sync.run_names import METRICS_SENSOR_NAME, PARTITION_TAG
 from discord_sync.store.community_metrics import COUNTED, latest_figures, refresh_community_metrics
 
 METRIC_ASSET_KEYS = (
@@ -138,7 +138,7 @@ def _refresh_tenant(log: Any, engine: sa.Engine, tenant_id: str) -> dict[str, di
 
 
 metrics_automation_sensor = dg.AutomationConditionSensorDefinition(
-    "community_metrics_after_sync",
+    METRICS_SENSOR_NAME,
     target=dg.AssetSelection.assets(*METRIC_ASSET_KEYS),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests a tenant's community metrics after its messages/reactions are materialized (eager).",
