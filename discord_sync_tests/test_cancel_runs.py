@@ -12,7 +12,6 @@ run launcher and records CANCELED); queued runs are covered by test_api's queue 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterator
 
@@ -32,10 +31,8 @@ from discord_sync.run_names import (
 )
 from discord_sync.store.api_keys import create_key
 from discord_sync.store.schema import sync_runs
-from discord_sync_tests.databases import TEST_ANONYMIZATION_KEY
-from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 from discord_sync_tests.sync_harness import TEST_TOKEN
-from discord_sync_tests.topology import Topology
+from discord_sync_tests.topology import Topology, running_topology
 
 pytestmark = pytest.mark.e2e
 
@@ -63,29 +60,16 @@ def emulator() -> Iterator[EmulatorProcess]:
 
 @pytest.fixture
 def topology(database_url, emulator, tmp_path) -> Iterator[Topology]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(HOLD_WORKERS)
-    env = {
-        **os.environ,  # DATABASE_URL and the DAGSTER_PG_* naming the same database (conftest)
-        "DAGSTER_HOME": str(home),
-        "DISCORD_API_BASE_URL": emulator.base_url,
-        "DISCORD_BOT_TOKEN": TEST_TOKEN,
-        "ANONYMIZATION_KEY": TEST_ANONYMIZATION_KEY,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")])),
-        "DISCORD_SYNC_TEST_HOLD_RUN_WORKERS": str(tmp_path / "hold"),
-    }
-    topology = Topology(env, tmp_path)
-    try:
-        topology.start_code_server()
-        topology.start_webserver_and_daemon()
-        topology.api_url = topology.start_api()
+    with running_topology(
+        tmp_path,
+        emulator.base_url,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")])),
+        DISCORD_SYNC_TEST_HOLD_RUN_WORKERS=str(tmp_path / "hold"),
+    ) as topology:
         yield topology
-    finally:
-        topology.stop()
 
 
 def wait_for(description: str, condition, topology: Topology, timeout: float = 150):

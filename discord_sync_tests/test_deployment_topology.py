@@ -9,8 +9,6 @@ next hourly tick (triggered as the UI's "launch all runs" of a schedule tick doe
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 
@@ -22,10 +20,8 @@ from discord_sync.defs.schedules import HOURLY_SYNC_TAG
 from discord_sync.defs.sensors import INITIAL_SYNC_TAG
 from discord_sync.emulator import EmulatorProcess, GuildSpec
 from discord_sync.store.api_keys import create_key
-from discord_sync_tests.databases import TEST_ANONYMIZATION_KEY
-from discord_sync_tests.fault_harness import REPO as REPO_ROOT
 from discord_sync_tests.sync_harness import TEST_TOKEN, expected_message_ids, stored_message_ids
-from discord_sync_tests.topology import FINISHED, LOCATION, Topology
+from discord_sync_tests.topology import FINISHED, LOCATION, Topology, running_topology
 
 TENANTS = {"acme": 11, "beta": 12}  # tenant -> the seed of its emulated guild
 RUN_TIMEOUT = 150
@@ -71,30 +67,17 @@ def emulator() -> Iterator[EmulatorProcess]:
 
 @pytest.fixture
 def topology(database_url, emulator, tmp_path) -> Iterator[Topology]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = {
-        **os.environ,  # DATABASE_URL and the DAGSTER_PG_* naming the same database (conftest)
-        "DAGSTER_HOME": str(home),
-        "DISCORD_API_BASE_URL": emulator.base_url,
-        "DISCORD_BOT_TOKEN": TEST_TOKEN,
-        "ANONYMIZATION_KEY": TEST_ANONYMIZATION_KEY,
+    with running_topology(
+        tmp_path,
+        emulator.base_url,
         # Small pages: many requests from few messages, so the shared limiter, not the database, sets the pace.
-        "SYNC_MESSAGE_FETCH_SIZE": "10",
+        SYNC_MESSAGE_FETCH_SIZE="10",
         # 40/s for the bot: two runs with a limiter each would reach 80/s, so a peak of at most 50 shows that they
         # share one; the margin under 50 absorbs the emulator stamping a backlog as one burst on two busy cores
         # (as in test_sync's two-runs test).
-        "SYNC_GLOBAL_REQUESTS_PER_SECOND": "40",
-    }
-    topology = Topology(env, tmp_path)
-    try:
-        topology.start_code_server()
-        topology.start_webserver_and_daemon()
-        topology.api_url = topology.start_api()
+        SYNC_GLOBAL_REQUESTS_PER_SECOND="40",
+    ) as topology:
         yield topology
-    finally:
-        topology.stop()
 
 
 def add_tenant(topology: Topology, tenant: str, guild_id: int, admin_key: str) -> None:

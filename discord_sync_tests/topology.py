@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,12 +17,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 from dagster_graphql import DagsterGraphQLClient
 
+from discord_sync_tests.databases import TEST_ANONYMIZATION_KEY
 from discord_sync_tests.fault_harness import REPO as REPO_ROOT
+from discord_sync_tests.sync_harness import TEST_TOKEN
 
 BIN = Path(sys.executable).parent
 LOCATION = "discord-sync"
@@ -186,3 +191,29 @@ def _is_descendant_of_any(process: psutil.Process, ancestors: list[psutil.Proces
     except psutil.NoSuchProcess:
         return False
     return any(a.pid in parents for a in ancestors)
+
+
+@contextmanager
+def running_topology(tmp_path: Path, discord_base_url: str, **extra_env: str) -> Iterator[Topology]:
+    """A deployment on this test's database (`tmp_path`/dagster_home holding the repository's dagster.yaml): the
+    product's environment pointed at the emulator, plus `extra_env`, and the code server, webserver, daemon and
+    API running until the block ends."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        **os.environ,  # DATABASE_URL and the DAGSTER_PG_* naming the same database (conftest)
+        "DAGSTER_HOME": str(home),
+        "DISCORD_API_BASE_URL": discord_base_url,
+        "DISCORD_BOT_TOKEN": TEST_TOKEN,
+        "ANONYMIZATION_KEY": TEST_ANONYMIZATION_KEY,
+        **extra_env,
+    }
+    topology = Topology(env, tmp_path)
+    try:
+        topology.start_code_server()
+        topology.start_webserver_and_daemon()
+        topology.api_url = topology.start_api()
+        yield topology
+    finally:
+        topology.stop()
