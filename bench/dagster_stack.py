@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import psutil
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = str(REPO_ROOT / "workspace.yaml")
@@ -99,3 +101,77 @@ def daemon_and_webserver(env: dict[str, str], home: str) -> Iterator[str]:
             for process in processes:
                 os.killpg(process.pid, 2)
                 process.wait(timeout=60)
+
+
+# What each process of a deployment is, from its command line: the first role whose marker it contains.
+_ROLES = (
+    ("run workers", ("execute_run", "execute_step")),
+    ("code server", ("api grpc",)),
+    ("daemon", ("dagster-daemon",)),
+    ("webserver", ("dagster-webserver",)),
+    ("emulator", ("emulator",)),
+    ("PostgreSQL", ("postgres",)),
+)
+
+
+class CpuByRole:
+    """CPU seconds the machine's processes spent while the block ran, summed by role (run workers, daemon, code
+    server, webserver, emulator, PostgreSQL, the rest): which part of a deployment a cycle's time went to.
+
+    Samples every process twice a second and keeps each one's last CPU time, so a process that lives a short while
+    counts too (up to half a second of its end is lost)."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self._start: dict[int, float] = {}
+        self._last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
+
+    @staticmethod
+    def _role(process: psutil.Process) -> str:
+        command = " ".join(process.cmdline())
+        return next((role for role, markers in _ROLES if any(m in command for m in markers)), "the rest")
+
+    def _sample(self, first: bool = False) -> None:
+        for process in psutil.process_iter():
+            try:
+                with process.oneshot():
+                    times = process.cpu_times()
+                    seconds = times.user + times.system
+                    if first:
+                        self._start[process.pid] = seconds
+                    elif process.pid not in self._last:
+                        self._last[process.pid] = (self._role(process), seconds)
+                    else:
+                        self._last[process.pid] = (self._last[process.pid][0], seconds)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+
+    def _sample_until_stopped(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> CpuByRole:
+        self._sample(first=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def seconds(self) -> dict[str, float]:
+        """CPU seconds by role over the block, largest first."""
+        totals: dict[str, float] = {}
+        for pid, (role, seconds) in self._last.items():
+            totals[role] = totals.get(role, 0.0) + seconds - self._start.get(pid, 0.0)
+        return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+    def describe(self, wall_seconds: float) -> str:
+        """'CPU s by role (share of 2 cores' wall)', e.g. 'run workers 310 s, PostgreSQL 240 s, ...'."""
+        capacity = wall_seconds * (os.cpu_count() or 1)
+        return ", ".join(f"{role} {s:.0f} s" for role, s in self.seconds().items() if s >= 0.5) + (
+            f" (of {capacity:.0f} CPU-s in the wall time on {os.cpu_count()} cores)"
+        )

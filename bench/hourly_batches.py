@@ -23,7 +23,14 @@ from datetime import UTC, datetime
 import dagster as dg
 from dagster_graphql import DagsterGraphQLClient
 
-from bench.dagster_stack import FINISHED, daemon_and_webserver, dagster_home, environment, stop_hourly_schedule
+from bench.dagster_stack import (
+    FINISHED,
+    CpuByRole,
+    daemon_and_webserver,
+    dagster_home,
+    environment,
+    stop_hourly_schedule,
+)
 from bench.infra import EmulatorProcess, Server, sync_environment
 from discord_sync.defs.assets import discover_tenant, sync_tenant_messages
 from discord_sync.defs.community_metrics import tenant_metrics_materializations
@@ -60,6 +67,8 @@ class BatchCycleMeasurement:
     requests_per_second: float
     mean_run_seconds: float
     tenants_materialized: int
+    cpu_by_role: str
+    events_per_tenant: float
 
     @property
     def floor_seconds(self) -> float:
@@ -132,23 +141,26 @@ def measure_hourly_batches(
             emulator.client.reset_counters()
             with environment(env), dg.DagsterInstance.get() as instance:
                 known = {r.run_id for r in instance.get_runs()}
-                started = time.monotonic()
-                for batch in batches:
-                    client.submit_job_execution(
-                        BATCH_JOB_NAME,
-                        tags=with_lane(
-                            {HOURLY_SYNC_TAG: "true", RANGE_START_TAG: batch[0], RANGE_END_TAG: batch[-1]},
-                            HOURLY_LANE,
-                        ),
-                    )
-                while True:
-                    runs = [r for r in instance.get_runs() if r.run_id not in known]
-                    if len(runs) >= len(batches) and all(r.status in FINISHED for r in runs):
-                        break
-                    if time.monotonic() - started > 3600:
-                        raise RuntimeError("batch runs not finished after an hour")
-                    time.sleep(0.5)
-                wall = time.monotonic() - started
+                with CpuByRole() as cpu:
+                    started = time.monotonic()
+                    for batch in batches:
+                        client.submit_job_execution(
+                            BATCH_JOB_NAME,
+                            tags=with_lane(
+                                {HOURLY_SYNC_TAG: "true", RANGE_START_TAG: batch[0], RANGE_END_TAG: batch[-1]},
+                                HOURLY_LANE,
+                            ),
+                        )
+                    while True:
+                        runs = [r for r in instance.get_runs() if r.run_id not in known]
+                        if len(runs) >= len(batches) and all(r.status in FINISHED for r in runs):
+                            break
+                        if time.monotonic() - started > 3600:
+                            raise RuntimeError("batch runs not finished after an hour")
+                        time.sleep(0.5)
+                    wall = time.monotonic() - started
+                # Every event the cycle's runs wrote (materializations, checks, planned, logs): each is a write.
+                events = sum(len(instance.all_logs(run.run_id)) for run in runs)
                 records = instance.get_run_records(dg.RunsFilter(run_ids=[r.run_id for r in runs]))
                 materialized = sum(
                     len(
@@ -176,6 +188,8 @@ def measure_hourly_batches(
         requests_per_second=Settings.from_env(env).global_requests_per_second,
         mean_run_seconds=sum(durations) / max(len(durations), 1),
         tenants_materialized=materialized,
+        cpu_by_role=cpu.describe(wall),
+        events_per_tenant=events / len(tenants),
     )
 
 
