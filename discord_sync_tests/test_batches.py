@@ -35,7 +35,6 @@ ASSETS = [
     "attachments",
     "members",
     "roles",
-    "message_reactors",
     *METRIC_ASSET_KEYS,
 ]
 
@@ -109,6 +108,8 @@ def test_a_failing_tenant_leaves_its_batch_synced_and_is_retried_alone(engine, e
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
     assert after.total_requested == 0
     assert all(materialized(instance, asset, "broken") == [] for asset in ASSETS)
+    # Nobody opted in to who reacted: nothing was asked of Discord for it, and nothing is recorded.
+    assert all(materialized(instance, "message_reactors", tenant) == [] for tenant in ("acme", "broken", "globex"))
     # Each synced tenant's own check results, recorded by the batch for its partition; none for the failed one.
     checks = [
         event.dagster_event.asset_check_evaluation_data
@@ -166,3 +167,16 @@ def test_a_failing_tenant_leaves_its_batch_synced_and_is_retried_alone(engine, e
     }
     assert judged["acme"].run_id == judged["globex"].run_id == batch.run_id
     assert not judged["acme"].stale and not judged["globex"].stale
+
+    # The next hour's batch: the members are not due, so they are neither asked for nor recorded again (their
+    # partitions keep showing the listing); each tenant costs its synced tables, its metrics and its checks, and
+    # its progress lines stay out of the run's event log, while the failed tenant's error is in it.
+    again = defs.resolve_job_def("sync_tenant_batch").execute_in_process(instance=instance, tags=request.tags)
+    assert again.success
+    for tenant in ("acme", "globex"):
+        assert materialized(instance, "messages", tenant) == [again.run_id, batch.run_id]
+        assert materialized(instance, "daily_active_members", tenant) == [again.run_id, batch.run_id]
+        assert materialized(instance, "members", tenant) == materialized(instance, "roles", tenant) == [batch.run_id]
+    lines = [event.user_message for event in instance.all_logs(again.run_id) if event.dagster_event is None]
+    assert not [line for line in lines if "channel_sync_" in line or "tenant acme" in line], lines
+    assert any("tenant broken failed in its batch" in line for line in lines), lines
