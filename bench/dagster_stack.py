@@ -105,11 +105,9 @@ def daemon_and_webserver(env: dict[str, str], home: str) -> Iterator[str]:
 
 # What each process of a deployment is, from its command line: the first role whose marker it contains.
 _ROLES = (
-    ("run workers", ("execute_run", "execute_step")),
     ("code server", ("api grpc",)),
     ("daemon", ("dagster-daemon",)),
     ("webserver", ("dagster-webserver",)),
-    ("emulator", ("emulator",)),
     ("PostgreSQL", ("postgres",)),
 )
 
@@ -131,6 +129,13 @@ class CpuByRole:
     @staticmethod
     def _role(process: psutil.Process) -> str:
         command = " ".join(process.cmdline())
+        if "multiprocessing.spawn" in command:
+            # A code server starts each run worker this way (DefaultRunLauncher); the benchmark, its emulator.
+            parent = process.parent()
+            if parent is not None and "api grpc" in " ".join(parent.cmdline()):
+                return "run workers"
+            if parent is not None and parent.pid == os.getpid():
+                return "emulator"
         return next((role for role, markers in _ROLES if any(m in command for m in markers)), "the rest")
 
     def _sample(self, first: bool = False) -> None:

@@ -32,7 +32,7 @@ from bench.dagster_stack import (
     stop_hourly_schedule,
 )
 from bench.infra import EmulatorProcess, Server, sync_environment
-from discord_sync.defs.assets import discover_tenant, sync_tenant_messages
+from discord_sync.defs.assets import discover_tenant, hold_event_log_connections, sync_tenant_messages
 from discord_sync.defs.community_metrics import tenant_metrics_materializations
 from discord_sync.defs.member_steps import sync_tenant_members
 from discord_sync.defs.resources import HourlyBatches, resources_from_settings
@@ -223,3 +223,24 @@ def measure_schedule_tick(server: Server, database: str, *, partitions: int = 50
                     seconds.append(time.perf_counter() - started)
             assert data.run_requests, "the tick requested no run"
     return statistics.median(seconds)
+
+
+def measure_event_writes(server: Server, database: str, *, events: int = 200) -> tuple[float, float]:
+    """Milliseconds of wall per Dagster event written on the PostgreSQL-backed instance: as the daemon and a run
+    worker write them (a new connection per event), then on held connections (`hold_event_log_connections`, what
+    a batch run does). Runless materializations of tenant partitions, the same rows a batch writes."""
+    url = server.fresh_database(database)
+    per_event = []
+    with dagster_home("discord-sync-bench-events-") as home:
+        env = sync_environment("http://127.0.0.1:9", url, DAGSTER_HOME=home)
+        with environment(env), dg.DagsterInstance.get() as instance:
+            for held in (False, True):
+                if held:
+                    hold_event_log_connections(instance)
+                started = time.perf_counter()
+                for n in range(events):
+                    instance.report_runless_asset_event(
+                        dg.AssetMaterialization("messages", partition=f"tenant-{n:04d}", metadata={"messages": n})
+                    )
+                per_event.append((time.perf_counter() - started) / events * 1000)
+    return per_event[0], per_event[1]
