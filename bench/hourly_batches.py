@@ -63,7 +63,7 @@ class BatchCycleMeasurement:
     prepare_seconds: float
     wall_seconds: float
     requests: int
-    refused: int
+    refused: dict[str, int]
     requests_per_second: float
     mean_run_seconds: float
     tenants_materialized: int
@@ -184,7 +184,7 @@ def measure_hourly_batches(
         prepare_seconds=prepare_seconds,
         wall_seconds=wall,
         requests=counters["requests"],
-        refused=sum(status_counts.get(s, 0) for s in ("401", "403", "429")),
+        refused={s: status_counts[s] for s in ("401", "403", "429") if status_counts.get(s)},
         requests_per_second=Settings.from_env(env).global_requests_per_second,
         mean_run_seconds=sum(durations) / max(len(durations), 1),
         tenants_materialized=materialized,

@@ -351,7 +351,8 @@ def hourly_batches(server: Server, sizes: Sizes, latency: float, table: Table) -
         "≤ 1.5 × floor",
         m.wall_seconds <= 1.5 * m.floor_seconds,
         f"{m.runs - m.other_runs} batch runs and {m.other_runs} other runs ({m.failed_runs} failed), {m.tenants_materialized} tenant partitions materialized; "
-        f"{m.requests:,} requests ({per_tenant:.1f} per tenant, {m.refused} × 401/403/429) at "
+        f"{m.requests:,} requests ({per_tenant:.1f} per tenant, refused: "
+        f"{', '.join(f'{n} × {status}' for status, n in m.refused.items()) or 'none'}) at "
         f"{m.requests_per_second:g}/s; mean run {m.mean_run_seconds:.0f} s; "
         f"{m.events_per_tenant:.1f} Dagster events per tenant; CPU: {m.cpu_by_role}; state prepared in {m.prepare_seconds:.0f} s",
     )
