@@ -64,6 +64,7 @@ class BatchCycleMeasurement:
     wall_seconds: float
     requests: int
     refused: dict[str, int]
+    requests_by_route: dict[str, int]
     requests_per_second: float
     mean_run_seconds: float
     tenants_materialized: int
@@ -184,6 +185,7 @@ def measure_hourly_batches(
         prepare_seconds=prepare_seconds,
         wall_seconds=wall,
         requests=counters["requests"],
+        requests_by_route=counters["requests_by_route"],
         refused={s: status_counts[s] for s in ("401", "403", "429") if status_counts.get(s)},
         requests_per_second=Settings.from_env(env).global_requests_per_second,
         mean_run_seconds=sum(durations) / max(len(durations), 1),

@@ -353,7 +353,8 @@ def hourly_batches(server: Server, sizes: Sizes, latency: float, table: Table) -
         f"{m.runs - m.other_runs} batch runs and {m.other_runs} other runs ({m.failed_runs} failed), {m.tenants_materialized} tenant partitions materialized; "
         f"{m.requests:,} requests ({per_tenant:.1f} per tenant, refused: "
         f"{', '.join(f'{n} × {status}' for status, n in m.refused.items()) or 'none'}) at "
-        f"{m.requests_per_second:g}/s; mean run {m.mean_run_seconds:.0f} s; "
+        f"{m.requests_per_second:g}/s; per tenant: "
+        f"{', '.join(f'{route} {n / m.tenants:.1f}' for route, n in sorted(m.requests_by_route.items()))}; mean run {m.mean_run_seconds:.0f} s; "
         f"{m.events_per_tenant:.1f} Dagster events per tenant; CPU: {m.cpu_by_role}; state prepared in {m.prepare_seconds:.0f} s",
     )
     table.add(
