@@ -294,8 +294,9 @@ def sync_batch(
 ) -> None:
     """Sync every tenant of the run's partition range side by side (`run_tenant_batch`), each its channel catalog
     then its new messages, members (when due), reactors (when opted in) and community metrics, and record each
-    tenant's own materializations of `channels`, `messages`, `reactions`, `attachments`, `members`, `roles`,
-    `message_reactors` and the metric assets for its partition. A tenant that fails gets none: it is logged, named in the run's
+    tenant's own materializations of `channels`, `messages`, `reactions`, `attachments` and the metric assets for
+    its partition (`members` and `roles` when they were listed, `message_reactors` when the tenant opted in), with
+    its checks. A tenant that fails gets none: it is logged, named in the run's
     `discord_sync/failed_tenants` tag and retried alone (`batch_retry_sensor`); the others are not held back.
     Only when every tenant fails does the run fail (Discord or the database down: the whole batch is retried)."""
     hold_event_log_connections(context.instance)
