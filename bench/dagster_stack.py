@@ -146,10 +146,9 @@ class CpuByRole:
                     seconds = times.user + times.system
                     if first:
                         self._start[process.pid] = seconds
-                    elif process.pid not in self._last:
-                        self._last[process.pid] = (self._role(process), seconds)
                     else:
-                        self._last[process.pid] = (self._last[process.pid][0], seconds)
+                        known = self._last.get(process.pid)
+                        self._last[process.pid] = (known[0] if known else self._role(process), seconds)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
 

@@ -36,15 +36,8 @@ from discord_sync.defs.assets import discover_tenant, hold_event_log_connections
 from discord_sync.defs.community_metrics import tenant_metrics_materializations
 from discord_sync.defs.member_steps import sync_tenant_members
 from discord_sync.defs.resources import HourlyBatches, resources_from_settings
-from discord_sync.defs.schedules import hourly_sync_schedule, plan_hourly_batches
-from discord_sync.run_names import (
-    BATCH_JOB_NAME,
-    HOURLY_LANE,
-    HOURLY_SYNC_TAG,
-    RANGE_END_TAG,
-    RANGE_START_TAG,
-    with_lane,
-)
+from discord_sync.defs.schedules import hourly_batch_tags, hourly_sync_schedule, plan_hourly_batches
+from discord_sync.run_names import BATCH_JOB_NAME, RANGE_END_TAG, RANGE_START_TAG
 from discord_sync.settings import Settings
 from discord_sync.store.database import create_db_engine
 from discord_sync.store.schema import metadata
@@ -147,10 +140,7 @@ def measure_hourly_batches(
                     for batch in batches:
                         client.submit_job_execution(
                             BATCH_JOB_NAME,
-                            tags=with_lane(
-                                {HOURLY_SYNC_TAG: "true", RANGE_START_TAG: batch[0], RANGE_END_TAG: batch[-1]},
-                                HOURLY_LANE,
-                            ),
+                            tags=hourly_batch_tags(batch[0], batch[-1]),
                         )
                     while True:
                         runs = [r for r in instance.get_runs() if r.run_id not in known]

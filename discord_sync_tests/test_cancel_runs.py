@@ -20,15 +20,9 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
+from discord_sync.defs.schedules import hourly_batch_tags
 from discord_sync.emulator import EmulatorProcess, GuildSpec
-from discord_sync.run_names import (
-    BATCH_JOB_NAME,
-    HOURLY_LANE,
-    HOURLY_SYNC_TAG,
-    RANGE_END_TAG,
-    RANGE_START_TAG,
-    with_lane,
-)
+from discord_sync.run_names import BATCH_JOB_NAME
 from discord_sync.store.api_keys import create_key
 from discord_sync.store.schema import sync_runs
 from discord_sync_tests.sync_harness import TEST_TOKEN
@@ -168,7 +162,7 @@ def test_a_starting_run_and_a_running_run_are_canceled_through_the_api(topology,
     # An hourly batch run holding the tenant: canceled through the tenant's cancel, its step is not retried.
     batch_id = topology.client.submit_job_execution(
         BATCH_JOB_NAME,
-        tags=with_lane({HOURLY_SYNC_TAG: "true", RANGE_START_TAG: "acme", RANGE_END_TAG: "acme"}, HOURLY_LANE),
+        tags=hourly_batch_tags("acme", "acme"),
     )
     wait_for("the batch STARTED", lambda: instance.get_run_by_id(batch_id).status == DagsterRunStatus.STARTED, topology)
     time.sleep(2)  # into its step, waiting on Discord

@@ -92,9 +92,13 @@ class Deployment:
                 time.sleep(0.5)
         raise AssertionError(f"webserver did not come up; see {self.logs}")
 
-    def runs(self, tags: dict[str, str]) -> list[dict]:
-        """The runs with these tags, newest first, read from the GraphQL API as any HTTP client would."""
-        variables = {"filter": {"tags": [{"key": k, "value": v} for k, v in tags.items()]}}
+    def runs(self, tags: dict[str, str] | None = None, statuses: list[str] | None = None) -> list[dict]:
+        """The runs with these tags (and in these statuses), newest first, read from the GraphQL API as any HTTP
+        client would."""
+        run_filter: dict[str, list] = {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]}
+        if statuses:
+            run_filter["statuses"] = statuses
+        variables = {"filter": run_filter}
         response = requests.post(f"{self.url}/graphql", json={"query": RUNS_QUERY, "variables": variables}, timeout=30)
         response.raise_for_status()
         return response.json()["data"]["runsOrError"]["results"]
@@ -114,13 +118,7 @@ class Deployment:
         active = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            response = requests.post(
-                f"{self.url}/graphql",
-                json={"query": RUNS_QUERY, "variables": {"filter": {"statuses": active}}},
-                timeout=30,
-            )
-            response.raise_for_status()
-            if not response.json()["data"]["runsOrError"]["results"]:
+            if not self.runs(statuses=active):
                 return
             time.sleep(1)
         raise AssertionError(f"runs still active after {timeout} s; see {self.logs}")

@@ -33,6 +33,7 @@ from discord_sync.run_names import (
 __all__ = [
     "HOURLY_SYNC_TAG",
     "plan_hourly_batches",
+    "hourly_batch_tags",
     "hourly_run_key",
     "hourly_sync_schedule",
     "tenants_of_run",
@@ -52,6 +53,12 @@ ACTIVE_STATUSES = [
 def hourly_run_key(first_tenant: str, last_tenant: str, scheduled_hour: str) -> str:
     """The run key of one batch's sync for one scheduled hour; Dagster launches a run key only once."""
     return f"hourly:{first_tenant}..{last_tenant}:{scheduled_hour}"
+
+
+def hourly_batch_tags(first_tenant: str, last_tenant: str) -> dict[str, str]:
+    """The tags of an hourly run of the batch job over the tenant partitions `first_tenant` .. `last_tenant`: the
+    range Dagster reads, the hourly mark and the hourly lane."""
+    return with_lane({HOURLY_SYNC_TAG: "true", RANGE_START_TAG: first_tenant, RANGE_END_TAG: last_tenant}, HOURLY_LANE)
 
 
 def tenants_of_run(tags: Mapping[str, str], position: Mapping[str, int], tenants: Sequence[str]) -> list[str]:
@@ -124,5 +131,5 @@ def hourly_sync_schedule(
     for batch in batches:
         yield dg.RunRequest(
             run_key=hourly_run_key(batch[0], batch[-1], scheduled_hour),
-            tags=with_lane({HOURLY_SYNC_TAG: "true", RANGE_START_TAG: batch[0], RANGE_END_TAG: batch[-1]}, HOURLY_LANE),
+            tags=hourly_batch_tags(batch[0], batch[-1]),
         )
